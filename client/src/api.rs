@@ -1,0 +1,417 @@
+//! The HTTP API of `sealwax-log`, as the client uses it (blocking reqwest
+//! over rustls). Everything the log says is checked by the callers; this
+//! module only moves bytes and decodes JSON, mapping transport failures to
+//! [`ClientError::LogUnreachable`], 5xx to [`ClientError::LogHttp`] and
+//! undecodable answers to [`ClientError::LogMisbehaving`].
+
+use std::io::Read;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use reqwest::blocking::{Body, Client, RequestBuilder, Response};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use sealwax_proto::Hash;
+
+use crate::error::{ClientError, Result};
+
+/// A connection to one log.
+#[derive(Debug, Clone)]
+pub struct LogClient {
+    base: String,
+    http: Client,
+}
+
+/// The answer to `POST /v1/entries`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubmitAnswer {
+    /// Index of the entry.
+    pub index: u64,
+    /// Its leaf hash, hex.
+    pub leaf_hash: String,
+    /// A signed checkpoint that includes it.
+    pub checkpoint: String,
+    /// Inclusion proof at the checkpoint's size, hex hashes.
+    pub inclusion_proof: Vec<String>,
+    /// Whether the same entry was already logged (then `index` is the first one).
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// The answer to `GET /v1/proof/inclusion`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InclusionAnswer {
+    /// The leaf index.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+    /// The leaf hash, hex.
+    pub leaf_hash: String,
+    /// The proof, hex hashes.
+    pub proof: Vec<String>,
+}
+
+/// The answer to `GET /v1/proof/consistency`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsistencyAnswer {
+    /// Older size.
+    pub from: u64,
+    /// Newer size.
+    pub to: u64,
+    /// The proof, hex hashes.
+    pub proof: Vec<String>,
+}
+
+/// One event of a publisher's key history.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyEvent {
+    /// Log index.
+    pub index: u64,
+    /// "registration" or "revocation".
+    pub kind: String,
+    /// The entry bytes, base64.
+    pub entry: String,
+    /// Inclusion proof at the answer's tree size, hex.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// The answer to `GET /v1/publishers/<p>/keys`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PublisherKeysAnswer {
+    /// The publisher.
+    pub publisher: String,
+    /// Tree size the proofs are for.
+    pub tree_size: u64,
+    /// A signed checkpoint of that size.
+    pub checkpoint: String,
+    /// Every registration and revocation, in log order.
+    pub events: Vec<KeyEvent>,
+}
+
+/// One logged signature, from `GET /v1/signatures`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignatureRecord {
+    /// Log index.
+    pub index: u64,
+    /// Publisher named by the entry.
+    pub publisher: String,
+    /// Package.
+    pub package: String,
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the artifact, hex.
+    pub sha256: String,
+    /// The entry bytes, base64.
+    pub entry: String,
+}
+
+#[derive(Deserialize)]
+struct SignaturesAnswer {
+    signatures: Vec<SignatureRecord>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+/// What became of an artifact upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// The log stored it.
+    Stored,
+    /// The log keeps no artifacts (it answered this status).
+    NotKept(u16),
+}
+
+/// Decodes a lowercase-hex hash from the log.
+pub fn decode_hash(url: &str, what: &str, s: &str) -> Result<Hash> {
+    let mut h = [0u8; 32];
+    hex::decode_to_slice(s, &mut h).map_err(|_| ClientError::LogMisbehaving {
+        url: url.to_string(),
+        reason: format!("{what} {s:?} is not a 32-byte hex hash"),
+    })?;
+    Ok(h)
+}
+
+/// Decodes a list of hex hashes from the log.
+pub fn decode_hashes(url: &str, what: &str, v: &[String]) -> Result<Vec<Hash>> {
+    v.iter().map(|s| decode_hash(url, what, s)).collect()
+}
+
+/// Decodes base64 entry bytes from the log.
+pub fn decode_entry(url: &str, s: &str) -> Result<Vec<u8>> {
+    BASE64.decode(s).map_err(|_| ClientError::LogMisbehaving {
+        url: url.to_string(),
+        reason: "an entry is not valid base64".into(),
+    })
+}
+
+impl LogClient {
+    /// A client for the log at `base` (no trailing slash).
+    pub fn new(base: &str) -> Result<LogClient> {
+        let http = Client::builder()
+            .user_agent(concat!("sealwax/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(None)
+            .build()
+            .map_err(|source| ClientError::LogUnreachable {
+                url: base.to_string(),
+                source,
+            })?;
+        Ok(LogClient {
+            base: base.to_string(),
+            http,
+        })
+    }
+
+    /// The log's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn misbehaving(&self, reason: impl Into<String>) -> ClientError {
+        ClientError::LogMisbehaving {
+            url: self.base.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn send(&self, req: RequestBuilder, url: &str) -> Result<Response> {
+        req.send().map_err(|source| ClientError::LogUnreachable {
+            url: url.to_string(),
+            source,
+        })
+    }
+
+    /// The message of an error answer: its JSON `error`, else its text.
+    fn error_message(resp: Response) -> String {
+        let status = resp.status();
+        let text = resp.text().unwrap_or_default();
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(b) => b.error,
+            Err(_) if text.trim().is_empty() => status.to_string(),
+            Err(_) => text.chars().take(300).collect(),
+        }
+    }
+
+    /// Fails on any non-2xx status.
+    fn check(&self, resp: Response, url: &str) -> Result<Response> {
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        Err(ClientError::LogHttp {
+            url: url.to_string(),
+            status,
+            message: Self::error_message(resp),
+        })
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let url = self.endpoint(path);
+        let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
+        let resp = self.check(resp, &url)?;
+        self.decode(resp, &url)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, resp: Response, url: &str) -> Result<T> {
+        let text = resp.text().map_err(|source| ClientError::LogUnreachable {
+            url: url.to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            self.misbehaving(format!(
+                "its answer to {url} is not the expected JSON ({e})"
+            ))
+        })
+    }
+
+    /// `GET /checkpoint`: the newest signed checkpoint (not verified here).
+    pub fn checkpoint(&self) -> Result<String> {
+        let url = self.endpoint("/checkpoint");
+        let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
+        let resp = self.check(resp, &url)?;
+        resp.text()
+            .map_err(|source| ClientError::LogUnreachable { url, source })
+    }
+
+    /// `GET /v1/log-key`: the log's verifier key string (not to be trusted blindly).
+    pub fn log_key(&self) -> Result<String> {
+        let url = self.endpoint("/v1/log-key");
+        let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
+        let resp = self.check(resp, &url)?;
+        let text = resp
+            .text()
+            .map_err(|source| ClientError::LogUnreachable { url, source })?;
+        Ok(text.trim().to_string())
+    }
+
+    /// `POST /v1/entries`. A 4xx answer is the log refusing the entry.
+    pub fn submit(
+        &self,
+        what: &'static str,
+        entry: &[u8],
+        admin_token: Option<&str>,
+    ) -> Result<SubmitAnswer> {
+        let url = self.endpoint("/v1/entries");
+        let mut req = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(120))
+            .json(&serde_json::json!({ "entry": BASE64.encode(entry) }));
+        if let Some(t) = admin_token {
+            req = req.bearer_auth(t);
+        }
+        let resp = self.send(req, &url)?;
+        if resp.status().is_client_error() {
+            return Err(ClientError::LogRefused {
+                what,
+                message: Self::error_message(resp),
+            });
+        }
+        let resp = self.check(resp, &url)?;
+        self.decode(resp, &url)
+    }
+
+    /// `GET /v1/proof/inclusion?index=I&tree_size=N`.
+    pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<InclusionAnswer> {
+        self.get_json(&format!(
+            "/v1/proof/inclusion?index={index}&tree_size={tree_size}"
+        ))
+    }
+
+    /// `GET /v1/proof/consistency?from=M&to=N`, decoded.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
+        let a: ConsistencyAnswer =
+            self.get_json(&format!("/v1/proof/consistency?from={from}&to={to}"))?;
+        if a.from != from || a.to != to {
+            return Err(self.misbehaving(format!(
+                "asked for a consistency proof from {from} to {to}, it answered one from {} to {}",
+                a.from, a.to
+            )));
+        }
+        decode_hashes(&self.base, "consistency proof hash", &a.proof)
+    }
+
+    /// `GET /v1/publishers/<p>/keys`; `None` if the log knows no keys of `p` (404).
+    pub fn publisher_keys(&self, publisher: &str) -> Result<Option<PublisherKeysAnswer>> {
+        let mut u = reqwest::Url::parse(&self.base)
+            .map_err(|_| ClientError::BadLogUrl(self.base.clone()))?;
+        u.path_segments_mut()
+            .map_err(|_| ClientError::BadLogUrl(self.base.clone()))?
+            .pop_if_empty()
+            .extend(["v1", "publishers", publisher, "keys"]);
+        let url = u.to_string();
+        let resp = self.send(self.http.get(u).timeout(Duration::from_secs(60)), &url)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = self.check(resp, &url)?;
+        let a: PublisherKeysAnswer = self.decode(resp, &url)?;
+        if a.publisher != publisher {
+            return Err(self.misbehaving(format!(
+                "asked for the keys of {publisher:?}, it answered with those of {:?}",
+                a.publisher
+            )));
+        }
+        Ok(Some(a))
+    }
+
+    fn signatures(&self, query: &[(&str, &str)]) -> Result<Vec<SignatureRecord>> {
+        let url = self.endpoint("/v1/signatures");
+        let resp = self.send(
+            self.http
+                .get(&url)
+                .query(query)
+                .timeout(Duration::from_secs(60)),
+            &url,
+        )?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        let resp = self.check(resp, &url)?;
+        let a: SignaturesAnswer = self.decode(resp, &url)?;
+        Ok(a.signatures)
+    }
+
+    /// `GET /v1/signatures?sha256=HEX`.
+    pub fn signatures_by_sha256(&self, sha256: &[u8; 32]) -> Result<Vec<SignatureRecord>> {
+        self.signatures(&[("sha256", &hex::encode(sha256))])
+    }
+
+    /// `GET /v1/signatures?publisher=P&package=N[&version=V]`.
+    pub fn signatures_by_release(
+        &self,
+        publisher: &str,
+        package: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<SignatureRecord>> {
+        let mut q = vec![("publisher", publisher), ("package", package)];
+        if let Some(v) = version {
+            q.push(("version", v));
+        }
+        self.signatures(&q)
+    }
+
+    /// `GET /v1/artifacts/<sha256>`: the artifact as a stream, and its length if known.
+    pub fn download_artifact(&self, sha256: &[u8; 32]) -> Result<(Box<dyn Read>, Option<u64>)> {
+        self.download(&self.endpoint(&format!("/v1/artifacts/{}", hex::encode(sha256))))
+    }
+
+    /// `GET <url>` of any file, as a stream, and its length if known.
+    pub fn download(&self, url: &str) -> Result<(Box<dyn Read>, Option<u64>)> {
+        let resp = self.send(self.http.get(url), url)?;
+        let resp = self.check(resp, url)?;
+        let len = resp.content_length();
+        Ok((Box::new(resp), len))
+    }
+
+    /// `GET <url>` of a small text file; `None` on 404.
+    pub fn fetch_text(&self, url: &str) -> Result<Option<String>> {
+        let resp = self.send(self.http.get(url).timeout(Duration::from_secs(60)), url)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = self.check(resp, url)?;
+        resp.text()
+            .map(Some)
+            .map_err(|source| ClientError::LogUnreachable {
+                url: url.to_string(),
+                source,
+            })
+    }
+
+    /// `PUT /v1/artifacts/<sha256>` with the artifact streamed from `body`.
+    ///
+    /// 404, 405 and 501 mean the log keeps no artifacts.
+    pub fn upload_artifact(
+        &self,
+        sha256: &[u8; 32],
+        body: impl Read + Send + 'static,
+        len: u64,
+    ) -> Result<UploadOutcome> {
+        let url = self.endpoint(&format!("/v1/artifacts/{}", hex::encode(sha256)));
+        let resp = self.send(
+            self.http
+                .put(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(Body::sized(body, len)),
+            &url,
+        )?;
+        match resp.status().as_u16() {
+            s @ (404 | 405 | 501) => Ok(UploadOutcome::NotKept(s)),
+            _ => {
+                self.check(resp, &url)?;
+                Ok(UploadOutcome::Stored)
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The newest checkpoint this client has verified for a log, and the rule
+//! that every later one must be proven consistent with it.
+//!
+//! Every checkpoint the log shows is opened with the trusted log key, then
+//! compared with the baseline (the newest checkpoint verified before, on
+//! disk or earlier in this run):
+//! - the log's *current* view (`GET /checkpoint`, the checkpoint of an
+//!   answer) must not be smaller than the baseline: smaller is a rollback;
+//! - an equal size must have an equal root: a different one is a fork;
+//! - a larger one needs a consistency proof from the baseline, fetched from
+//!   the log and verified here: a proof that fails is a fork;
+//! - an *older* checkpoint (the one inside a `.tlog-proof` file) may be
+//!   smaller, but then the log must prove it is a prefix of the baseline.
+//!
+//! Only then does the checkpoint become the new baseline, and
+//! [`CheckpointTracker::commit`] saves it (atomically) for the next run.
+
+use std::path::PathBuf;
+
+use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
+use sealwax_proto::merkle::verify_consistency;
+
+use crate::api::LogClient;
+use crate::atomic::{read_optional, write_atomic, MODE_PUBLIC};
+use crate::error::{ClientError, Result};
+use crate::home::{Home, LogIdentity};
+
+/// Where a checkpoint came from, which decides whether it may be older.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// The log's view now: must not be older than what was seen before.
+    Current,
+    /// Carried in a proof file: may be older, but must be a prefix.
+    Historical,
+}
+
+/// Verifies checkpoints of one log against the remembered one.
+#[derive(Debug)]
+pub struct CheckpointTracker {
+    log: LogIdentity,
+    path: PathBuf,
+    remembered: Option<Checkpoint>,
+    newest: Option<(Checkpoint, String)>,
+}
+
+impl CheckpointTracker {
+    /// Loads the remembered checkpoint of `log` (re-verifying its signature).
+    pub fn load(home: &Home, log: &LogIdentity) -> Result<CheckpointTracker> {
+        let path = home.log_dir(log).join("checkpoint");
+        let remembered = match read_optional(&path)? {
+            None => None,
+            Some(text) => Some(
+                open_checkpoint(&text, &log.origin, &log.verifier)
+                    .map_err(|e| ClientError::BadStateFile {
+                        path: path.clone(),
+                        reason: format!("the remembered checkpoint does not verify: {e}"),
+                    })?
+                    .0,
+            ),
+        };
+        Ok(CheckpointTracker {
+            log: log.clone(),
+            path,
+            remembered,
+            newest: None,
+        })
+    }
+
+    /// The newest checkpoint verified so far (this run or before).
+    pub fn baseline(&self) -> Option<&Checkpoint> {
+        match &self.newest {
+            Some((cp, _)) => Some(cp),
+            None => self.remembered.as_ref(),
+        }
+    }
+
+    /// The checkpoint remembered on disk when this run started.
+    pub fn remembered(&self) -> Option<&Checkpoint> {
+        self.remembered.as_ref()
+    }
+
+    /// Opens a checkpoint with the log key, without any consistency check
+    /// (for offline verification).
+    pub fn open(&self, text: &str) -> std::result::Result<Checkpoint, sealwax_proto::Error> {
+        open_checkpoint(text, &self.log.origin, &self.log.verifier).map(|(cp, _)| cp)
+    }
+
+    /// Opens `text`, checks it against the baseline (asking `api` for a
+    /// consistency proof where one is needed) and makes it the new baseline
+    /// if it is newer.
+    pub fn accept(
+        &mut self,
+        api: &LogClient,
+        text: &str,
+        freshness: Freshness,
+    ) -> Result<Checkpoint> {
+        let url = api.url().to_string();
+        let cp = self
+            .open(text)
+            .map_err(|source| ClientError::LogKeyMismatch {
+                url: url.clone(),
+                source,
+            })?;
+        let Some(base) = self.baseline().cloned() else {
+            self.newest = Some((cp.clone(), text.to_string()));
+            return Ok(cp);
+        };
+        let fork = |reason: String| ClientError::Fork {
+            url: url.clone(),
+            old_size: base.size,
+            new_size: cp.size,
+            reason,
+        };
+        if cp.size == base.size {
+            if cp.root != base.root {
+                return Err(fork("same size, different root hash".into()));
+            }
+            return Ok(cp);
+        }
+        if cp.size < base.size {
+            if freshness == Freshness::Current {
+                return Err(ClientError::Rollback {
+                    url,
+                    old_size: base.size,
+                    new_size: cp.size,
+                });
+            }
+            if cp.size > 0 {
+                let proof = api.consistency_proof(cp.size, base.size)?;
+                verify_consistency(cp.size, base.size, &proof, &cp.root, &base.root)
+                    .map_err(|e| fork(e.to_string()))?;
+            }
+            return Ok(cp);
+        }
+        if base.size > 0 {
+            let proof = api.consistency_proof(base.size, cp.size)?;
+            verify_consistency(base.size, cp.size, &proof, &base.root, &cp.root)
+                .map_err(|e| fork(e.to_string()))?;
+        }
+        self.newest = Some((cp.clone(), text.to_string()));
+        Ok(cp)
+    }
+
+    /// Saves the newest verified checkpoint, if it is newer than the one on
+    /// disk (re-read now, in case another run saved a newer one meanwhile).
+    pub fn commit(&self) -> Result<bool> {
+        let Some((cp, text)) = &self.newest else {
+            return Ok(false);
+        };
+        if let Some(on_disk) = read_optional(&self.path)? {
+            if let Ok((disk_cp, _)) =
+                open_checkpoint(&on_disk, &self.log.origin, &self.log.verifier)
+            {
+                if disk_cp.size >= cp.size {
+                    return Ok(false);
+                }
+            }
+        }
+        write_atomic(&self.path, text.as_bytes(), MODE_PUBLIC)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,531 @@
+//! `sealwax keys generate | register | import | list | revoke | rotate`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use sealwax_proto::entry::{
+    validate_publisher, Entry, KeyRegistration, KeyRevocation, RevocationReason,
+};
+use sealwax_proto::error::Rejection;
+use sealwax_proto::minisign::{PublicKey, SecretKey};
+
+use crate::api::LogClient;
+use crate::atomic::{write_atomic, MODE_PUBLIC, MODE_SECRET};
+use crate::checkpoints::CheckpointTracker;
+use crate::cli::{GenerateArgs, ImportArgs, RegisterArgs, RevokeArgs, RotateArgs};
+use crate::commands::{read_admin_token, submit_entry, Ctx};
+use crate::error::{ClientError, Result};
+use crate::history::fetch_history;
+use crate::home::LogIdentity;
+use crate::keyring::{load_secret_key, read_public_key, OwnKeys};
+use crate::trust::{Revoked, TrustSource};
+
+/// What authorises a new key.
+enum Authoriser {
+    /// The publisher's first key.
+    Claim,
+    /// An active key of the publisher held by this home.
+    Chain(SecretKey),
+    /// The log operator, with this admin token.
+    Operator(zeroize::Zeroizing<String>),
+}
+
+impl Authoriser {
+    fn name(&self) -> &'static str {
+        match self {
+            Authoriser::Claim => "claim",
+            Authoriser::Chain(_) => "chain",
+            Authoriser::Operator(_) => "operator",
+        }
+    }
+}
+
+fn check_publisher(p: &str) -> Result<()> {
+    validate_publisher(p).map_err(ClientError::InvalidName)
+}
+
+/// Picks how a new key of `publisher` gets authorised: the operator if a
+/// token is given; a claim if the log knows no keys of the publisher; else
+/// this home's current key of the publisher, if it is active in the log.
+fn choose_authoriser(
+    ctx: &Ctx,
+    log: &LogIdentity,
+    api: &LogClient,
+    tracker: &mut CheckpointTracker,
+    publisher: &str,
+    admin_token_file: Option<&PathBuf>,
+) -> Result<Authoriser> {
+    if let Some(f) = admin_token_file {
+        return Ok(Authoriser::Operator(read_admin_token(f)?));
+    }
+    let Some(history) = fetch_history(api, tracker, log, publisher)? else {
+        return Ok(Authoriser::Claim);
+    };
+    let own = ctx.own_keys(log)?;
+    let current = own
+        .keys
+        .iter()
+        .filter(|k| k.publisher == publisher && k.revoked.is_none())
+        .filter(|k| {
+            PublicKey::parse(&k.key)
+                .ok()
+                .and_then(|pk| history.keys.key(&pk.key_hash()))
+                .is_some_and(|r| r.is_active())
+        })
+        .max_by_key(|k| k.registered_at);
+    match current {
+        Some(k) => Ok(Authoriser::Chain(load_secret_key(
+            &k.secret_file,
+            &ctx.passwords,
+        )?)),
+        None => Err(ClientError::LogRefused {
+            what: "key registration",
+            message: format!(
+                "{} This home holds no active key of {publisher:?} to authorise the new one; \
+                 register from the home that has one, or ask the log operator (--admin-token-file)",
+                Rejection::NameTaken(publisher.to_string())
+            ),
+        }),
+    }
+}
+
+/// Registers `sk` for `publisher`, records it as this home's own key and as
+/// trusted, and returns the JSON description.
+#[allow(clippy::too_many_arguments)]
+fn register_key(
+    ctx: &Ctx,
+    log: &LogIdentity,
+    api: &LogClient,
+    tracker: &mut CheckpointTracker,
+    publisher: &str,
+    sk: &SecretKey,
+    public_file: &Path,
+    secret_file: &Path,
+    authoriser: Authoriser,
+) -> Result<serde_json::Value> {
+    let reg = match &authoriser {
+        Authoriser::Claim => KeyRegistration::claim(&log.origin, publisher, sk),
+        Authoriser::Chain(by) => KeyRegistration::chain(&log.origin, publisher, sk, by),
+        Authoriser::Operator(_) => KeyRegistration::operator(&log.origin, publisher, sk),
+    }
+    .map_err(ClientError::InvalidName)?;
+    let token = match &authoriser {
+        Authoriser::Operator(t) => Some(t.as_str()),
+        _ => None,
+    };
+    let logged = submit_entry(
+        api,
+        tracker,
+        "key registration",
+        &Entry::KeyRegistration(reg),
+        token,
+    )?;
+    let pk = sk.public_key();
+    let mut own = ctx.own_keys(log)?;
+    own.record(
+        publisher,
+        &pk,
+        public_file,
+        secret_file,
+        logged.index,
+        authoriser.name(),
+    );
+    own.save()?;
+    let mut trust = ctx.trust_store(log)?;
+    trust.add(publisher, &pk, TrustSource::Own, None);
+    trust.save()?;
+    let by = match &authoriser {
+        Authoriser::Chain(by) => format!(", authorised by key {}", by.public_key().key_id_hex()),
+        Authoriser::Operator(_) => ", through the log operator".to_string(),
+        Authoriser::Claim => format!(", claiming the name {publisher:?}"),
+    };
+    ctx.say(format_args!(
+        "Registered key {} for publisher {publisher:?} at log index {}{by}{}",
+        pk.key_id_hex(),
+        logged.index,
+        if logged.duplicate {
+            " (it was already logged)"
+        } else {
+            ""
+        }
+    ));
+    Ok(json!({
+        "publisher": publisher,
+        "key": pk.to_base64(),
+        "key_id": pk.key_id_hex(),
+        "key_hash": hex::encode(pk.key_hash()),
+        "index": logged.index,
+        "authorization": authoriser.name(),
+        "public_file": public_file,
+        "secret_file": secret_file,
+    }))
+}
+
+/// Writes a new key pair into `dir` as `<publisher>-<KEYID>.pub` / `.key`.
+fn write_new_key_pair(
+    ctx: &Ctx,
+    dir: &Path,
+    publisher: &str,
+    without_password: bool,
+) -> Result<(SecretKey, PathBuf, PathBuf)> {
+    let sk = SecretKey::generate(&mut rand::rngs::OsRng);
+    let pk = sk.public_key();
+    let stem = format!("{publisher}-{}", pk.key_id_hex());
+    let public_file = crate::keyring::absolute(&dir.join(format!("{stem}.pub")));
+    let secret_file = crate::keyring::absolute(&dir.join(format!("{stem}.key")));
+    for f in [&public_file, &secret_file] {
+        if f.exists() {
+            return Err(ClientError::KeyFileExists(f.clone()));
+        }
+    }
+    let password = if without_password {
+        None
+    } else {
+        Some(ctx.passwords.new_password(&secret_file)?)
+    };
+    let text = zeroize::Zeroizing::new(sk.to_file_string(
+        password.as_ref().map(|p| p.as_bytes()),
+        &mut rand::rngs::OsRng,
+    ));
+    write_atomic(&secret_file, text.as_bytes(), MODE_SECRET)?;
+    write_atomic(&public_file, pk.to_file_string().as_bytes(), MODE_PUBLIC)?;
+    ctx.say(format_args!(
+        "Wrote key pair {}\n  public: {}\n  secret: {}{}",
+        pk.key_id_hex(),
+        public_file.display(),
+        secret_file.display(),
+        if without_password {
+            " (not encrypted)"
+        } else {
+            ""
+        }
+    ));
+    Ok((sk, public_file, secret_file))
+}
+
+fn registration_hint(public_file: &Path, secret_file: &Path, publisher: &str) {
+    eprintln!(
+        "The key pair is kept; register it later with:\n  sealwax keys register --public {} --private {} --publisher {publisher}",
+        public_file.display(),
+        secret_file.display()
+    );
+}
+
+/// `keys generate`.
+pub fn generate(ctx: &Ctx, args: GenerateArgs) -> Result<serde_json::Value> {
+    check_publisher(&args.publisher)?;
+    let log = ctx.log()?;
+    let api = ctx.api()?;
+    let mut tracker = ctx.tracker(&log)?;
+    let authoriser = choose_authoriser(ctx, &log, &api, &mut tracker, &args.publisher, None)?;
+    let dir = args.dir.clone().unwrap_or_else(|| ctx.home.keys_dir());
+    let (sk, public_file, secret_file) =
+        write_new_key_pair(ctx, &dir, &args.publisher, args.without_password)?;
+    register_key(
+        ctx,
+        &log,
+        &api,
+        &mut tracker,
+        &args.publisher,
+        &sk,
+        &public_file,
+        &secret_file,
+        authoriser,
+    )
+    .inspect_err(|_| registration_hint(&public_file, &secret_file, &args.publisher))
+}
+
+/// `keys register`.
+pub fn register(ctx: &Ctx, args: RegisterArgs) -> Result<serde_json::Value> {
+    check_publisher(&args.publisher)?;
+    let log = ctx.log()?;
+    let api = ctx.api()?;
+    let pk = read_public_key(&args.public.to_string_lossy())?;
+    let sk = load_secret_key(&args.private, &ctx.passwords)?;
+    if sk.public_key() != pk {
+        return Err(ClientError::KeyPairMismatch {
+            secret: args.private.clone(),
+            public: args.public.clone(),
+        });
+    }
+    let mut tracker = ctx.tracker(&log)?;
+    let authoriser = choose_authoriser(
+        ctx,
+        &log,
+        &api,
+        &mut tracker,
+        &args.publisher,
+        args.admin_token_file.as_ref(),
+    )?;
+    register_key(
+        ctx,
+        &log,
+        &api,
+        &mut tracker,
+        &args.publisher,
+        &sk,
+        &crate::keyring::absolute(&args.public),
+        &crate::keyring::absolute(&args.private),
+        authoriser,
+    )
+}
+
+/// `keys import`.
+pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<serde_json::Value> {
+    check_publisher(&args.publisher)?;
+    let log = ctx.log()?;
+    let pk = read_public_key(&args.key)?;
+    let mut trust = ctx.trust_store(&log)?;
+    if let Some(other) = trust.find_any(&pk.key_hash()) {
+        if other.publisher != args.publisher {
+            ctx.warn(format_args!(
+                "key {} is already trusted for publisher {:?}; a key belongs to one publisher in the log, so only one of the two can be right",
+                pk.key_id_hex(),
+                other.publisher
+            ));
+        }
+    }
+    let added = trust.add(&args.publisher, &pk, TrustSource::Import, None);
+    trust.save()?;
+    ctx.say(format_args!(
+        "Importing key \"{}\" for user \"{}\"{}",
+        pk.key_id_hex(),
+        args.publisher,
+        if added {
+            ""
+        } else {
+            " (it was already trusted)"
+        }
+    ));
+    Ok(json!({
+        "publisher": args.publisher,
+        "key": pk.to_base64(),
+        "key_id": pk.key_id_hex(),
+        "key_hash": hex::encode(pk.key_hash()),
+        "added": added,
+    }))
+}
+
+/// `keys list`.
+pub fn list(ctx: &Ctx) -> Result<serde_json::Value> {
+    let log = ctx.log()?;
+    let own = ctx.own_keys(&log)?;
+    let trust = ctx.trust_store(&log)?;
+    if !ctx.json {
+        println!("Log {} (key {})", log.origin, log.verifier);
+        println!("\nYour keys:");
+        if own.keys.is_empty() {
+            println!("  (none: `sealwax keys generate --publisher P` makes one)");
+        }
+        for k in &own.keys {
+            let status = match &k.revoked {
+                None => "active".to_string(),
+                Some(r) => format!("{} at index {}", r.reason, r.index),
+            };
+            println!(
+                "  {:<16} {:<20} {}  index {}  {}  {}",
+                k.key_id,
+                k.publisher,
+                k.authorization,
+                k.registered_at,
+                status,
+                k.secret_file.display()
+            );
+        }
+        println!("\nTrusted keys:");
+        if trust.keys.is_empty() {
+            println!("  (none yet: installing asks, `sealwax keys import` adds by hand)");
+        }
+        for k in &trust.keys {
+            let status = match &k.revoked {
+                None => String::new(),
+                Some(r) => format!("  revoked ({}) at index {}", r.reason, r.index),
+            };
+            println!(
+                "  {:<16} {:<20} {:<7} {}{}",
+                k.key_id,
+                k.publisher,
+                k.source.as_str(),
+                k.key,
+                status
+            );
+        }
+    }
+    Ok(json!({
+        "origin": log.origin,
+        "own_keys": serde_json::to_value(&own.keys).expect("serialises"),
+        "trusted_keys": serde_json::to_value(&trust.keys).expect("serialises"),
+    }))
+}
+
+/// `keys revoke`.
+pub fn revoke(ctx: &Ctx, args: RevokeArgs) -> Result<serde_json::Value> {
+    let log = ctx.log()?;
+    let api = ctx.api()?;
+    let pk = read_public_key(&args.key)?;
+    let h = pk.key_hash();
+    let mut own = ctx.own_keys(&log)?;
+    let mut trust = ctx.trust_store(&log)?;
+    let publisher = match &args.publisher {
+        Some(p) => p.clone(),
+        None => own
+            .find(&h)
+            .map(|k| k.publisher.clone())
+            .or_else(|| trust.find_any(&h).map(|k| k.publisher.clone()))
+            .ok_or_else(|| ClientError::PublisherUnknownForKey {
+                key_id: pk.key_id_hex(),
+            })?,
+    };
+    check_publisher(&publisher)?;
+    let reason = if args.compromised {
+        RevocationReason::Compromised
+    } else {
+        RevocationReason::Retired
+    };
+    let (revocation, token, by) = if let Some(f) = &args.admin_token_file {
+        let token = read_admin_token(f)?;
+        let r =
+            KeyRevocation::by_operator(&publisher, pk, reason).map_err(ClientError::InvalidName)?;
+        (r, Some(token), "the log operator".to_string())
+    } else {
+        let authoriser = authoriser_for_revocation(ctx, &own, &publisher, &pk)?;
+        let by = if authoriser.public_key() == pk {
+            "the key itself".to_string()
+        } else {
+            format!("key {}", authoriser.public_key().key_id_hex())
+        };
+        let r = KeyRevocation::by_key(&log.origin, &publisher, pk, reason, &authoriser)
+            .map_err(ClientError::InvalidName)?;
+        (r, None, by)
+    };
+    let mut tracker = ctx.tracker(&log)?;
+    let logged = submit_entry(
+        &api,
+        &mut tracker,
+        "key revocation",
+        &Entry::KeyRevocation(revocation),
+        token.as_ref().map(|t| t.as_str()),
+    )?;
+    let revoked = Revoked {
+        reason: reason.as_str().to_string(),
+        index: logged.index,
+    };
+    own.mark_revoked(&h, revoked);
+    own.save()?;
+    trust.mark_revoked(&publisher, &h, reason, logged.index);
+    trust.save()?;
+    ctx.say(format_args!(
+        "Revoked key {} of publisher {publisher:?} as {reason} at log index {} (signed by {by})",
+        pk.key_id_hex(),
+        logged.index
+    ));
+    if reason == RevocationReason::Compromised {
+        ctx.say("No signature by this key will be trusted any more, not even earlier ones.");
+    }
+    Ok(json!({
+        "publisher": publisher,
+        "key_id": pk.key_id_hex(),
+        "key_hash": hex::encode(h),
+        "reason": reason.as_str(),
+        "index": logged.index,
+    }))
+}
+
+/// The key that signs a revocation of `pk`: `pk` itself if its secret is
+/// in this home, else this home's newest other active key of the publisher.
+fn authoriser_for_revocation(
+    ctx: &Ctx,
+    own: &OwnKeys,
+    publisher: &str,
+    pk: &PublicKey,
+) -> Result<SecretKey> {
+    if let Some(k) = own.find(&pk.key_hash()) {
+        if k.secret_file.is_file() {
+            return load_secret_key(&k.secret_file, &ctx.passwords);
+        }
+    }
+    let other = own
+        .keys
+        .iter()
+        .filter(|k| k.publisher == publisher && k.revoked.is_none())
+        .filter(|k| k.key_hash != hex::encode(pk.key_hash()))
+        .max_by_key(|k| k.registered_at)
+        .ok_or_else(|| ClientError::NoSigningKey {
+            publisher: publisher.to_string(),
+        })?;
+    load_secret_key(&other.secret_file, &ctx.passwords)
+}
+
+/// `keys rotate`.
+pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
+    check_publisher(&args.publisher)?;
+    let log = ctx.log()?;
+    let api = ctx.api()?;
+    let own = ctx.own_keys(&log)?;
+    let current = own
+        .current(&args.publisher)
+        .ok_or_else(|| ClientError::NoSigningKey {
+            publisher: args.publisher.clone(),
+        })?
+        .clone();
+    let old_sk = load_secret_key(&current.secret_file, &ctx.passwords)?;
+    let mut tracker = ctx.tracker(&log)?;
+    let dir = args.dir.clone().unwrap_or_else(|| ctx.home.keys_dir());
+    let (new_sk, public_file, secret_file) =
+        write_new_key_pair(ctx, &dir, &args.publisher, args.without_password)?;
+    let old_pk = old_sk.public_key();
+    let mut out = register_key(
+        ctx,
+        &log,
+        &api,
+        &mut tracker,
+        &args.publisher,
+        &new_sk,
+        &public_file,
+        &secret_file,
+        Authoriser::Chain(old_sk),
+    )
+    .inspect_err(|_| registration_hint(&public_file, &secret_file, &args.publisher))?;
+    if args.retire_old {
+        let r = KeyRevocation::by_key(
+            &log.origin,
+            &args.publisher,
+            old_pk,
+            RevocationReason::Retired,
+            &new_sk,
+        )
+        .map_err(ClientError::InvalidName)?;
+        let logged = submit_entry(
+            &api,
+            &mut tracker,
+            "key revocation",
+            &Entry::KeyRevocation(r),
+            None,
+        )?;
+        let mut own = ctx.own_keys(&log)?;
+        own.mark_revoked(
+            &old_pk.key_hash(),
+            Revoked {
+                reason: "retired".into(),
+                index: logged.index,
+            },
+        );
+        own.save()?;
+        let mut trust = ctx.trust_store(&log)?;
+        trust.mark_revoked(
+            &args.publisher,
+            &old_pk.key_hash(),
+            RevocationReason::Retired,
+            logged.index,
+        );
+        trust.save()?;
+        ctx.say(format_args!(
+            "Retired the old key {} at log index {}",
+            old_pk.key_id_hex(),
+            logged.index
+        ));
+        out["retired"] = json!({ "key_id": old_pk.key_id_hex(), "index": logged.index });
+    }
+    Ok(out)
+}

@@ -1,0 +1,217 @@
+//! One module per verb; [`Ctx`] carries what they all need.
+
+pub mod init;
+pub mod install;
+pub mod keys;
+pub mod publish;
+pub mod verify;
+
+use std::fmt::Display;
+use std::path::PathBuf;
+
+use sealwax_proto::checkpoint::Checkpoint;
+use sealwax_proto::entry::Entry;
+use sealwax_proto::merkle::verify_inclusion;
+use sealwax_proto::Hash;
+
+use crate::api::{decode_hash, decode_hashes, LogClient};
+use crate::checkpoints::{CheckpointTracker, Freshness};
+use crate::cli::{Cli, Command, KeysCommand};
+use crate::error::{ClientError, Result};
+use crate::home::{normalise_url, Config, Home, LogIdentity};
+use crate::keyring::OwnKeys;
+use crate::password::PasswordSource;
+use crate::trust::TrustStore;
+
+/// What every command needs: the home, the output mode, where passwords
+/// come from, and the log as configured or given by flags.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The client's home.
+    pub home: Home,
+    /// `--json`: stdout carries one JSON object, messages go to stderr.
+    pub json: bool,
+    /// Where passwords come from.
+    pub passwords: PasswordSource,
+    /// `config.toml`.
+    pub config: Config,
+    log_flag: Option<String>,
+    log_key_flag: Option<String>,
+}
+
+impl Ctx {
+    /// Builds the context from the parsed command line.
+    pub fn from_cli(cli: &Cli) -> Result<Ctx> {
+        let home = Home::resolve(cli.home.as_deref())?;
+        let config = home.load_config()?;
+        Ok(Ctx {
+            home,
+            json: cli.json,
+            passwords: PasswordSource::new(cli.password_file.clone()),
+            config,
+            log_flag: cli.log.clone(),
+            log_key_flag: cli.log_key.clone(),
+        })
+    }
+
+    /// The log's identity (verifier key and origin), from flags or config.
+    pub fn log(&self) -> Result<LogIdentity> {
+        match (&self.log_key_flag, &self.config.log_key) {
+            (Some(k), Some(ck)) if k.trim() == ck.trim() => {
+                LogIdentity::new(k, self.config.origin.as_deref())
+            }
+            (Some(k), _) => LogIdentity::new(k, None),
+            (None, Some(ck)) => LogIdentity::new(ck, self.config.origin.as_deref()),
+            (None, None) => Err(ClientError::NoLogKey),
+        }
+    }
+
+    /// The verifier key string given by flag or config, if any.
+    pub fn log_key_flag_or_config(&self) -> Option<String> {
+        self.log_key_flag
+            .clone()
+            .or_else(|| self.config.log_key.clone())
+    }
+
+    /// The log's URL, from flags or config.
+    pub fn log_url(&self) -> Result<String> {
+        let url = self
+            .log_flag
+            .as_ref()
+            .or(self.config.log.as_ref())
+            .ok_or(ClientError::NoLogUrl)?;
+        normalise_url(url)
+    }
+
+    /// An HTTP client for the log.
+    pub fn api(&self) -> Result<LogClient> {
+        LogClient::new(&self.log_url()?)
+    }
+
+    /// Prints a line for people: stdout, or stderr under `--json`.
+    pub fn say(&self, msg: impl Display) {
+        if self.json {
+            eprintln!("{msg}");
+        } else {
+            println!("{msg}");
+        }
+    }
+
+    /// Prints a warning on stderr.
+    pub fn warn(&self, msg: impl Display) {
+        eprintln!("warning: {msg}");
+    }
+
+    /// Whether progress bars may be drawn.
+    pub fn progress(&self) -> bool {
+        !self.json
+    }
+
+    /// The trust store of `log`.
+    pub fn trust_store(&self, log: &LogIdentity) -> Result<TrustStore> {
+        TrustStore::load(&self.home.log_dir(log).join("trust.toml"))
+    }
+
+    /// This home's own keys in `log`.
+    pub fn own_keys(&self, log: &LogIdentity) -> Result<OwnKeys> {
+        OwnKeys::load(&self.home.log_dir(log).join("own-keys.toml"))
+    }
+
+    /// The remembered checkpoint of `log`.
+    pub fn tracker(&self, log: &LogIdentity) -> Result<CheckpointTracker> {
+        CheckpointTracker::load(&self.home, log)
+    }
+}
+
+/// Runs the command; returns the JSON result (printed under `--json`).
+pub fn run(cli: Cli) -> Result<serde_json::Value> {
+    let ctx = Ctx::from_cli(&cli)?;
+    match cli.command {
+        Command::Init(a) => init::run(&ctx, a),
+        Command::Keys(k) => match k {
+            KeysCommand::Generate(a) => keys::generate(&ctx, a),
+            KeysCommand::Register(a) => keys::register(&ctx, a),
+            KeysCommand::Import(a) => keys::import(&ctx, a),
+            KeysCommand::List => keys::list(&ctx),
+            KeysCommand::Revoke(a) => keys::revoke(&ctx, a),
+            KeysCommand::Rotate(a) => keys::rotate(&ctx, a),
+        },
+        Command::Publish(a) => publish::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
+        Command::Install(a) => install::run(&ctx, a),
+    }
+}
+
+/// An entry the log accepted, with the proof that it is in the log.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// Its index.
+    pub index: u64,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// The checkpoint the proof leads to.
+    pub checkpoint: Checkpoint,
+    /// That checkpoint's signed note.
+    pub checkpoint_text: String,
+    /// The inclusion proof.
+    pub inclusion: Vec<Hash>,
+    /// Whether the log had it already.
+    pub duplicate: bool,
+}
+
+/// Submits `entry`, then verifies the log's answer: the leaf hash, the
+/// checkpoint (signed by the log key and consistent with the remembered
+/// one) and the inclusion proof. Saves the checkpoint as the newest seen.
+pub fn submit_entry(
+    api: &LogClient,
+    tracker: &mut CheckpointTracker,
+    what: &'static str,
+    entry: &Entry,
+    admin_token: Option<&str>,
+) -> Result<Logged> {
+    let bytes = entry.to_bytes();
+    let answer = api.submit(what, &bytes, admin_token)?;
+    let url = api.url();
+    let leaf = entry.leaf_hash();
+    let claimed = decode_hash(url, "leaf hash", &answer.leaf_hash)?;
+    if claimed != leaf {
+        return Err(ClientError::LogMisbehaving {
+            url: url.to_string(),
+            reason: format!(
+                "it answered leaf hash {} for an entry whose leaf hash is {}",
+                answer.leaf_hash,
+                hex::encode(leaf)
+            ),
+        });
+    }
+    let cp = tracker.accept(api, &answer.checkpoint, Freshness::Current)?;
+    let inclusion = decode_hashes(url, "inclusion proof hash", &answer.inclusion_proof)?;
+    verify_inclusion(&leaf, answer.index, cp.size, &inclusion, &cp.root).map_err(|e| {
+        ClientError::LogMisbehaving {
+            url: url.to_string(),
+            reason: format!(
+                "its inclusion proof for the {what} at index {} does not verify: {e}",
+                answer.index
+            ),
+        }
+    })?;
+    tracker.commit()?;
+    Ok(Logged {
+        index: answer.index,
+        leaf_hash: leaf,
+        checkpoint: cp,
+        checkpoint_text: answer.checkpoint,
+        inclusion,
+        duplicate: answer.duplicate,
+    })
+}
+
+/// Reads an admin token file (its first line).
+pub fn read_admin_token(path: &PathBuf) -> Result<zeroize::Zeroizing<String>> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| ClientError::io("read", path, e))?,
+    );
+    Ok(zeroize::Zeroizing::new(
+        text.lines().next().unwrap_or("").trim().to_string(),
+    ))
+}

@@ -1,0 +1,395 @@
+//! The client's one error type, and the exit code each error maps to.
+//!
+//! Every message says what happened and what to do next. The exit codes are
+//! part of the CLI contract (scripts depend on them):
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | refused: a signature, proof, key or artifact did not verify, a key is not trusted or was revoked, the log refused an entry, or the user said no |
+//! | 2 | usage or local problem: bad flags, nothing configured, a missing or unreadable file, a wrong password |
+//! | 3 | the log is unreachable or misbehaving: network error, server error, an answer that does not verify, a fork or a rollback |
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: verification failed or something was refused.
+pub const EXIT_REFUSED: i32 = 1;
+/// Exit code: usage, configuration or local file problem.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: the log could not be reached or misbehaved.
+pub const EXIT_LOG: i32 = 3;
+
+/// Shorthand for results whose error is [`ClientError`].
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the `sealwax` client.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    // ----- usage and configuration (exit 2) -----
+    /// No log URL was given or configured.
+    #[error("no log is configured: pass --log URL (or set SEALWAX_LOG), or save one with `sealwax init --log URL`")]
+    NoLogUrl,
+    /// No log verifier key was given or configured.
+    #[error("no log key is configured: pass --log-key VKEY (the line `sealwax-log key` prints; or set SEALWAX_LOG_KEY), or save it with `sealwax init --log URL --log-key VKEY`")]
+    NoLogKey,
+    /// The log verifier key does not parse.
+    #[error("the log key {value:?} is not a verifier key: {source}")]
+    BadLogKey {
+        /// The value given.
+        value: String,
+        /// Why it does not parse.
+        source: sealwax_proto::Error,
+    },
+    /// The log URL does not parse.
+    #[error("the log URL {0:?} is not an http:// or https:// URL")]
+    BadLogUrl(String),
+    /// No home directory could be found.
+    #[error("cannot find a home directory for sealwax: pass --home DIR or set SEALWAX_HOME")]
+    NoHome,
+    /// A state or config file that does not parse.
+    #[error("{path} is damaged: {reason}; fix or delete it (sealwax rewrites it)")]
+    BadStateFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A local file could not be read or written.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// "read", "write", "create", ...
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A key or signature file that does not parse.
+    #[error("{path} is not a usable Minisign {what}: {source}")]
+    BadKeyFile {
+        /// The file (or the argument as given).
+        path: PathBuf,
+        /// "public key", "secret key", "signature".
+        what: &'static str,
+        /// Why.
+        source: sealwax_proto::Error,
+    },
+    /// A public and a secret key that are not a pair.
+    #[error("the secret key {secret} does not belong to the public key {public}: pass the matching pair")]
+    KeyPairMismatch {
+        /// Secret key file.
+        secret: PathBuf,
+        /// Public key file.
+        public: PathBuf,
+    },
+    /// An encrypted key and no way to ask for its password.
+    #[error("the secret key {0} is encrypted and there is no terminal to ask for its password: pass --password-file F or set SEALWAX_PASSWORD_FILE")]
+    PasswordUnavailable(PathBuf),
+    /// The password did not decrypt the key.
+    #[error("wrong password for {0}: try again (or check the file --password-file / SEALWAX_PASSWORD_FILE names)")]
+    WrongPassword(PathBuf),
+    /// The two passwords typed for a new key differ.
+    #[error("the two passwords differ: run the command again")]
+    PasswordMismatch,
+    /// A new key without a password and without -W.
+    #[error(
+        "an empty password is not allowed: type a password, or pass -W for an unencrypted key"
+    )]
+    EmptyPassword,
+    /// No key of the publisher to sign or authorise with.
+    #[error("this home has no active key of publisher {publisher:?} for this log: run `sealwax keys generate --publisher {publisher}`, register one with `sealwax keys register`, or pass --key FILE")]
+    NoSigningKey {
+        /// The publisher.
+        publisher: String,
+    },
+    /// A key file already exists where a new one would go.
+    #[error("{0} already exists: choose another directory, or move the old key away first")]
+    KeyFileExists(PathBuf),
+    /// A name (publisher, package, version) that is not allowed.
+    #[error("{0}")]
+    InvalidName(sealwax_proto::Error),
+    /// An install target that is neither P/NAME[@V], a URL nor a file.
+    #[error("cannot install {0:?}: give PUBLISHER/PACKAGE[@VERSION], an http(s):// URL, or the path of a file")]
+    BadTarget(String),
+    /// A signature or proof file that is missing.
+    #[error("{what} {path} is missing: {hint}")]
+    MissingFile {
+        /// "signature", "proof".
+        what: &'static str,
+        /// The expected path.
+        path: PathBuf,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// The user must say which publisher a key belongs to.
+    #[error("cannot tell which publisher key {key_id} belongs to: pass --publisher P")]
+    PublisherUnknownForKey {
+        /// Key ID of the key.
+        key_id: String,
+    },
+    /// A terminal interaction failed.
+    #[error("cannot talk to the terminal: {0}")]
+    Terminal(std::io::Error),
+
+    // ----- refused / verification failed (exit 1) -----
+    /// The artifact's SHA-256 is not the one the signature names.
+    #[error("{path} does not match its signature: its SHA-256 is {actual}, the signature is for {expected}. The file was changed or damaged: do not use it")]
+    DigestMismatch {
+        /// The artifact.
+        path: PathBuf,
+        /// SHA-256 in the trusted comment.
+        expected: String,
+        /// SHA-256 of the file.
+        actual: String,
+    },
+    /// The Minisign signature does not verify.
+    #[error("the signature of {path} does not verify: {source}. The file or its .minisig was changed: do not use it")]
+    BadSignature {
+        /// The artifact.
+        path: PathBuf,
+        /// Why.
+        source: sealwax_proto::Error,
+    },
+    /// The signature is not a sealwax signature (or not pre-hashed).
+    #[error("{path} is not a sealwax signature: {source}")]
+    NotSealwaxSignature {
+        /// The .minisig file.
+        path: PathBuf,
+        /// Why.
+        source: sealwax_proto::Error,
+    },
+    /// A signature made for another log.
+    #[error("the signature was made for log {found:?}, but this client trusts log {expected:?}: pass the right --log / --log-key")]
+    WrongLog {
+        /// Origin of the configured log.
+        expected: String,
+        /// Origin named in the signature.
+        found: String,
+    },
+    /// The proof does not show the entry in the log.
+    #[error("the transparency proof {path} is not valid: {reason}. The artifact was not shown to be logged: do not use it")]
+    BadProof {
+        /// The .tlog-proof file (or the log URL).
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A key that is not in the trust store.
+    #[error("key {key_id} of publisher {publisher:?} is not trusted by this client: install a package of {publisher:?} with `sealwax install` to be asked about it, or trust it by hand with `sealwax keys import KEY --publisher {publisher}`")]
+    UntrustedKey {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+    },
+    /// A new key and no terminal to ask on.
+    #[error("new key {key_id} of publisher {publisher:?} is not trusted yet and there is no terminal to ask on: rerun with --trust-new-keys to trust it, or import it first with `sealwax keys import {key_b64} --publisher {publisher}`")]
+    NewKeyNoTerminal {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+        /// Minisign base64 line.
+        key_b64: String,
+    },
+    /// The user declined to trust a key.
+    #[error("key {key_id} of publisher {publisher:?} was not trusted: nothing was installed")]
+    TrustDeclined {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+    },
+    /// A key revoked as compromised.
+    #[error("key {key_id} of publisher {publisher:?} was revoked as compromised at log index {index}: nothing it signed is trusted. Ask the publisher for a release signed with a new key")]
+    KeyCompromised {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+        /// Index of the revocation.
+        index: u64,
+    },
+    /// A key retired before the signature was logged.
+    #[error("key {key_id} of publisher {publisher:?} was retired at log index {index}, before this signature was logged (index {signed_at}): ask the publisher for a release signed with their current key")]
+    KeyRetired {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+        /// Index of the revocation.
+        index: u64,
+        /// Index of the signature.
+        signed_at: u64,
+    },
+    /// A key that the publisher's logged history does not contain.
+    #[error("key {key_id} is not a registered key of publisher {publisher:?} in the log (at the time of the signature): refusing")]
+    KeyNotInHistory {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+    },
+    /// An artifact without a logged signature from a publisher who signs.
+    #[error("{what} is not signed and logged, but publisher {publisher:?} has signing keys in the log: refusing an unsigned or unlogged artifact (no downgrade)")]
+    Downgrade {
+        /// The artifact.
+        what: String,
+        /// The publisher.
+        publisher: String,
+    },
+    /// An artifact with no signature at all.
+    #[error("{0} has no signature: no .minisig beside it and no signature for its SHA-256 in the log. sealwax installs only signed and logged artifacts")]
+    Unsigned(String),
+    /// No logged release matches what was asked for.
+    #[error("the log has no signed release {0}: check the name and version (`sealwax install PUBLISHER/PACKAGE` takes the newest)")]
+    NoSuchRelease(String),
+    /// A signature whose trusted comment names another release than the one asked for.
+    #[error("the signature is for {found}, not for {wanted}: refusing")]
+    ReleaseMismatch {
+        /// What was asked for.
+        wanted: String,
+        /// What the signature names.
+        found: String,
+    },
+    /// The log refused a submitted entry (4xx).
+    #[error("the log refused the {what}: {message}")]
+    LogRefused {
+        /// What was submitted.
+        what: &'static str,
+        /// The log's message.
+        message: String,
+    },
+
+    // ----- log unreachable or misbehaving (exit 3) -----
+    /// The log could not be reached.
+    #[error("cannot reach the log at {url}: {source}. Check the URL (--log) and your network, then retry")]
+    LogUnreachable {
+        /// The URL.
+        url: String,
+        /// The transport error.
+        source: reqwest::Error,
+    },
+    /// The log answered with an error.
+    #[error("the log at {url} answered {status}: {message}")]
+    LogHttp {
+        /// The URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+    /// The log answered something that does not parse or verify.
+    #[error("the log at {url} misbehaved: {reason}. Do not trust its answers; tell its operator")]
+    LogMisbehaving {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The log's checkpoint is not signed by the trusted key.
+    #[error("the log's checkpoint is not signed by the trusted log key ({source}): is --log-key right for {url}? If it is, the log is not the one you trust")]
+    LogKeyMismatch {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: sealwax_proto::Error,
+    },
+    /// The log showed a smaller tree than one seen before.
+    #[error("the log at {url} rolled back: it shows a tree of {new_size} entries, but this client already verified a tree of {old_size} entries. Refusing; tell the log's operator (the remembered checkpoint is kept)")]
+    Rollback {
+        /// The URL.
+        url: String,
+        /// Remembered size.
+        old_size: u64,
+        /// Size now shown.
+        new_size: u64,
+    },
+    /// The log's tree is not an extension of the one seen before.
+    #[error("the log at {url} forked: its tree of {new_size} entries is not consistent with the tree of {old_size} entries this client verified before ({reason}). Refusing; tell the log's operator (the remembered checkpoint is kept)")]
+    Fork {
+        /// The URL.
+        url: String,
+        /// Remembered size.
+        old_size: u64,
+        /// Size now shown.
+        new_size: u64,
+        /// Details.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// The process exit code for this error (see the module docs).
+    pub fn exit_code(&self) -> i32 {
+        use ClientError::*;
+        match self {
+            NoLogUrl
+            | NoLogKey
+            | BadLogKey { .. }
+            | BadLogUrl(_)
+            | NoHome
+            | BadStateFile { .. }
+            | Io { .. }
+            | BadKeyFile { .. }
+            | KeyPairMismatch { .. }
+            | PasswordUnavailable(_)
+            | WrongPassword(_)
+            | PasswordMismatch
+            | EmptyPassword
+            | NoSigningKey { .. }
+            | KeyFileExists(_)
+            | InvalidName(_)
+            | BadTarget(_)
+            | MissingFile { .. }
+            | PublisherUnknownForKey { .. }
+            | Terminal(_) => EXIT_USAGE,
+            DigestMismatch { .. }
+            | BadSignature { .. }
+            | NotSealwaxSignature { .. }
+            | WrongLog { .. }
+            | BadProof { .. }
+            | UntrustedKey { .. }
+            | NewKeyNoTerminal { .. }
+            | TrustDeclined { .. }
+            | KeyCompromised { .. }
+            | KeyRetired { .. }
+            | KeyNotInHistory { .. }
+            | Downgrade { .. }
+            | Unsigned(_)
+            | NoSuchRelease(_)
+            | ReleaseMismatch { .. }
+            | LogRefused { .. } => EXIT_REFUSED,
+            LogUnreachable { .. }
+            | LogHttp { .. }
+            | LogMisbehaving { .. }
+            | LogKeyMismatch { .. }
+            | Rollback { .. }
+            | Fork { .. } => EXIT_LOG,
+        }
+    }
+
+    /// A stable short name of the error kind, for `--json` output.
+    pub fn kind(&self) -> &'static str {
+        match self.exit_code() {
+            EXIT_REFUSED => "refused",
+            EXIT_LOG => "log",
+            _ => "usage",
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> ClientError {
+        ClientError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! `sealwax`: the publisher and installer CLI. All logic is in the library;
+//! this parses the command line, runs the command, and maps errors to the
+//! documented exit codes (`sealwax --help`).
+
+use clap::Parser;
+
+use sealwax_client::cli::Cli;
+use sealwax_client::commands;
+
+fn main() {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(value) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).expect("JSON serialises")
+                );
+            }
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            if json {
+                let out = serde_json::json!({
+                    "error": err.to_string(),
+                    "kind": err.kind(),
+                    "exit_code": err.exit_code(),
+                });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&out).expect("JSON serialises")
+                );
+            }
+            std::process::exit(err.exit_code());
+        }
+    }
+}

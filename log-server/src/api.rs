@@ -1,0 +1,852 @@
+//! The HTTP API: [`app`] builds the axum [`Router`] from an [`AppState`],
+//! apart from any socket, so that tests can drive it with `oneshot`.
+//!
+//! | method, path | answer |
+//! |---|---|
+//! | `POST /v1/entries` | `{"index","leaf_hash","checkpoint","inclusion_proof","duplicate"}` once durable |
+//! | `GET /checkpoint` | the signed checkpoint (text) |
+//! | `GET /tile/<L>/<N>[.p/<W>]`, `GET /tile/entries/<N>[.p/<W>]` | C2SP tiles and entry bundles |
+//! | `GET /v1/entries/<i>` | `{"index","entry","leaf_hash"}` |
+//! | `GET /v1/proof/inclusion?index=I&tree_size=N` | `{"index","tree_size","leaf_hash","proof"}` |
+//! | `GET /v1/proof/consistency?from=M&to=N` | `{"from","to","proof"}` |
+//! | `GET /v1/publishers/<p>/keys` | the publisher's key history with proofs |
+//! | `GET /v1/signatures?sha256=H` or `?publisher=P&package=N[&version=V]` | logged signatures |
+//! | `PUT`/`GET /v1/artifacts/<sha256>` | the artifact store |
+//! | `GET /v1/log-key`, `/healthz`, `/metrics` | verifier key, liveness, Prometheus text |
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use sealwax_proto::entry::{
+    Authorization, Entry, RevocationAuthorization, MAX_ENTRY_SIZE,
+};
+use sealwax_proto::merkle::{self, leaf_hash};
+use sealwax_proto::tile::TileId;
+use sealwax_proto::Hash;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::artifacts::ArtifactStore;
+use crate::datadir::LogKey;
+use crate::error::AppError;
+use crate::log::{Log, OpenError};
+use crate::metrics::Metrics;
+use crate::sequencer::{SequencerConfig, SequencerHandle, Sequenced, Submission};
+use crate::storage::Storage;
+
+/// Largest `POST /v1/entries` body: a maximal entry in base64, in JSON.
+pub const MAX_SUBMIT_BODY: usize = 128 * 1024;
+/// Most signatures one lookup answers (the newest ones).
+pub const MAX_SIGNATURES_PER_LOOKUP: usize = 1000;
+
+/// Settings of the HTTP layer and the sequencer.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// The operator's admin token (enables operator entries).
+    pub admin_token: Option<String>,
+    /// The artifact store, if enabled.
+    pub artifacts: Option<ArtifactStore>,
+    /// Time limit for one request.
+    pub request_timeout: Duration,
+    /// Time limit for an artifact transfer.
+    pub artifact_timeout: Duration,
+    /// Sequencer limits.
+    pub sequencer: SequencerConfig,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            admin_token: None,
+            artifacts: None,
+            request_timeout: Duration::from_secs(crate::config::DEFAULT_REQUEST_TIMEOUT_SECS),
+            artifact_timeout: Duration::from_secs(crate::config::DEFAULT_ARTIFACT_TIMEOUT_SECS),
+            sequencer: SequencerConfig {
+                batch_size: crate::config::DEFAULT_BATCH_SIZE,
+                batch_wait: Duration::from_millis(crate::config::DEFAULT_BATCH_WAIT_MS),
+                queue_capacity: crate::config::DEFAULT_QUEUE_CAPACITY,
+            },
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
+    log: Arc<Log>,
+    sequencer: SequencerHandle,
+    metrics: Arc<Metrics>,
+    admin_token_hash: Option<[u8; 32]>,
+    artifacts: Option<ArtifactStore>,
+    request_timeout: Duration,
+    artifact_timeout: Duration,
+}
+
+impl AppState {
+    /// Opens the log in `storage` with `key` and starts its sequencer.
+    pub fn start(
+        storage: Arc<dyn Storage>,
+        key: LogKey,
+        options: AppOptions,
+    ) -> Result<AppState, OpenError> {
+        let (log, range) = Log::open(storage, key)?;
+        let log = Arc::new(log);
+        let metrics = Arc::new(Metrics::new());
+        let sequencer =
+            SequencerHandle::start(log.clone(), range, options.sequencer, metrics.clone());
+        Ok(AppState(Arc::new(Shared {
+            log,
+            sequencer,
+            metrics,
+            admin_token_hash: options
+                .admin_token
+                .map(|t| Sha256::digest(t.trim().as_bytes()).into()),
+            artifacts: options.artifacts,
+            request_timeout: options.request_timeout,
+            artifact_timeout: options.artifact_timeout,
+        })))
+    }
+
+    /// The log.
+    pub fn log(&self) -> &Arc<Log> {
+        &self.0.log
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
+    }
+
+    /// Stops the sequencer after it has sequenced what is queued (blocking).
+    pub fn shutdown_sequencer(&self) {
+        self.0.sequencer.shutdown();
+    }
+}
+
+/// The router of the whole API.
+pub fn app(state: AppState) -> Router {
+    let timed = Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/v1/entries", post(submit))
+        .route("/v1/entries/{index}", get(get_entry))
+        .route("/v1/proof/inclusion", get(inclusion_proof))
+        .route("/v1/proof/consistency", get(consistency_proof))
+        .route("/v1/publishers/{publisher}/keys", get(publisher_keys))
+        .route("/v1/signatures", get(signatures))
+        .route("/v1/log-key", get(log_key))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(
+            state.0.request_timeout,
+            time_limit,
+        ));
+    let artifacts = Router::new()
+        .route(
+            "/v1/artifacts/{sha256}",
+            get(get_artifact).put(put_artifact),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.0.artifact_timeout,
+            time_limit,
+        ));
+    timed
+        .merge(artifacts)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            AppError::Internal.into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+// ----- middleware -----
+
+async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => AppError::Timeout(limit.as_secs()).into_response(),
+    }
+}
+
+async fn count_request(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    };
+    let resp = next.run(req).await;
+    st.0.metrics
+        .http_request(&route, method, resp.status().as_u16());
+    resp
+}
+
+async fn not_found(req: Request) -> AppError {
+    AppError::NotFound(format!(
+        "no such path {:?}: see the sealwax-log API (GET /checkpoint, POST /v1/entries, ...)",
+        req.uri().path()
+    ))
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+// ----- helpers -----
+
+/// Runs blocking storage work off the async worker threads.
+async fn blocking<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&AppState) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let st = st.clone();
+    tokio::task::spawn_blocking(move || f(&st))
+        .await
+        .map_err(|e| AppError::internal("a blocking task failed", e))?
+}
+
+fn hexes(hs: &[Hash]) -> Vec<String> {
+    hs.iter().map(hex::encode).collect()
+}
+
+fn path_param<T>(p: Result<Path<T>, PathRejection>) -> Result<T, AppError> {
+    p.map(|Path(v)| v)
+        .map_err(|e| AppError::BadRequest(e.body_text()))
+}
+
+fn query_param<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| AppError::BadRequest(e.body_text()))
+}
+
+fn parse_sha256(s: &str) -> Result<[u8; 32], AppError> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 || hex::decode_to_slice(s, &mut out).is_err() {
+        return Err(AppError::BadRequest(format!(
+            "{s:?} is not a SHA-256: give 64 hex digits"
+        )));
+    }
+    Ok(out)
+}
+
+fn with_headers(
+    body: impl IntoResponse,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
+}
+
+const CACHE_SHORT: &str = "public, max-age=1";
+const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const CACHE_NONE: &str = "no-store";
+
+// ----- submissions -----
+
+#[derive(Deserialize)]
+struct SubmitBody {
+    entry: String,
+}
+
+#[derive(Serialize)]
+struct SubmitAnswer {
+    index: u64,
+    leaf_hash: String,
+    checkpoint: String,
+    inclusion_proof: Vec<String>,
+    duplicate: bool,
+}
+
+impl From<Sequenced> for SubmitAnswer {
+    fn from(s: Sequenced) -> Self {
+        SubmitAnswer {
+            index: s.index,
+            leaf_hash: hex::encode(s.leaf_hash),
+            checkpoint: s.checkpoint.to_string(),
+            inclusion_proof: hexes(&s.inclusion_proof),
+            duplicate: s.duplicate,
+        }
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` against the admin token, in constant time.
+fn check_operator(st: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(want) = &st.0.admin_token_hash else {
+        return Err(AppError::Unauthorized(
+            "this log has no operator path: operator registrations and revocations are accepted only when the log runs with --admin-token-file",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AppError::Unauthorized(
+            "this entry is an operator entry: send it with the header `Authorization: Bearer <admin token>`",
+        ))?;
+    let given: [u8; 32] = Sha256::digest(given.trim().as_bytes()).into();
+    if bool::from(given.ct_eq(want)) {
+        Ok(())
+    } else {
+        Err(AppError::Unauthorized(
+            "the admin token is wrong: use the contents of the log's --admin-token-file",
+        ))
+    }
+}
+
+async fn submit(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let raw = axum::body::to_bytes(body, MAX_SUBMIT_BODY)
+        .await
+        .map_err(|_| {
+            AppError::PayloadTooLarge(format!(
+                "the request body is over {MAX_SUBMIT_BODY} bytes (or was cut off); an entry is at most {MAX_ENTRY_SIZE} bytes"
+            ))
+        })?;
+    let body: SubmitBody = serde_json::from_slice(&raw).map_err(|e| {
+        AppError::BadRequest(format!(
+            "the body must be JSON {{\"entry\": \"<base64 entry bytes>\"}}: {e}"
+        ))
+    })?;
+    let bytes = B64
+        .decode(body.entry.as_bytes())
+        .map_err(|e| AppError::BadRequest(format!("\"entry\" is not valid base64: {e}")))?;
+    if bytes.len() > MAX_ENTRY_SIZE {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the entry is {} bytes; the most an entry may be is {MAX_ENTRY_SIZE}",
+            bytes.len()
+        )));
+    }
+    let entry = Entry::parse(&bytes).map_err(AppError::from_entry_error)?;
+    if entry.to_bytes() != bytes {
+        return Err(AppError::BadRequest(
+            "the entry is not in its canonical encoding; re-encode it with sealwax".into(),
+        ));
+    }
+    let leaf = leaf_hash(&bytes);
+
+    // The same bytes again: answer with the first index, no work needed.
+    if let Some(dup) = blocking(&st, move |st| {
+        let published = st.0.log.published();
+        match st.0.log.storage().leaf_index(&leaf)? {
+            Some(index) if index < published.size => {
+                let r = st.0.log.reader();
+                let proof = merkle::prove_inclusion(&r, index, published.size)
+                    .map_err(|e| r.fail(e))?;
+                Ok(Some(Sequenced {
+                    index,
+                    leaf_hash: leaf,
+                    tree_size: published.size,
+                    checkpoint: published.checkpoint.clone(),
+                    inclusion_proof: proof,
+                    duplicate: true,
+                }))
+            }
+            _ => Ok(None),
+        }
+    })
+    .await?
+    {
+        st.0.metrics
+            .duplicates_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Ok(Json(SubmitAnswer::from(dup)).into_response());
+    }
+
+    if entry.needs_operator() {
+        check_operator(&st, &headers)?;
+    }
+    let origin = st.0.log.origin().to_string();
+    let entry = tokio::task::spawn_blocking(move || entry.verify_signatures(&origin).map(|_| entry))
+        .await
+        .map_err(|e| AppError::internal("the verification task failed", e))?
+        .map_err(AppError::from_entry_error)?;
+
+    let (tx, rx) = oneshot::channel();
+    st.0.sequencer.submit(Submission {
+        entry,
+        bytes,
+        leaf_hash: leaf,
+        queued_at: Instant::now(),
+        reply: tx,
+    })?;
+    let sequenced = rx.await.map_err(|_| {
+        AppError::Unavailable("the log shut down before sequencing the entry; submit it again")
+    })??;
+    Ok(Json(SubmitAnswer::from(sequenced)).into_response())
+}
+
+// ----- reads -----
+
+async fn checkpoint(State(st): State<AppState>) -> Response {
+    let p = st.0.log.published();
+    with_headers(
+        p.checkpoint.to_string(),
+        "text/plain; charset=utf-8",
+        CACHE_SHORT,
+    )
+}
+
+async fn tile(
+    State(st): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
+    let rest = path_param(path)?;
+    let id = TileId::parse_path(&format!("tile/{rest}"))
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let data = blocking(&st, move |st| st.0.log.tile(&id)).await?;
+    let cache = if id.is_full() {
+        CACHE_IMMUTABLE
+    } else {
+        CACHE_SHORT
+    };
+    Ok(with_headers(data, "application/octet-stream", cache))
+}
+
+fn parse_index(s: &str, what: &str) -> Result<u64, AppError> {
+    s.parse::<u64>().map_err(|_| {
+        AppError::BadRequest(format!(
+            "{what} {s:?} is not a number: give a decimal integer from 0 to {}",
+            u64::MAX
+        ))
+    })
+}
+
+#[derive(Serialize)]
+struct EntryAnswer {
+    index: u64,
+    entry: String,
+    leaf_hash: String,
+}
+
+async fn get_entry(
+    State(st): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
+    let index = parse_index(&path_param(path)?, "index")?;
+    let answer = blocking(&st, move |st| {
+        let size = st.0.log.published().size;
+        if index >= size {
+            return Err(AppError::NotFound(format!(
+                "no entry at index {index}: the log has {size} entries"
+            )));
+        }
+        let bytes = st
+            .0
+            .log
+            .storage()
+            .entry(index)?
+            .ok_or_else(|| AppError::internal("entry missing from storage", index))?;
+        Ok(EntryAnswer {
+            index,
+            leaf_hash: hex::encode(leaf_hash(&bytes)),
+            entry: B64.encode(&bytes),
+        })
+    })
+    .await?;
+    Ok(with_headers(Json(answer), "application/json", CACHE_IMMUTABLE))
+}
+
+#[derive(Deserialize)]
+struct InclusionQuery {
+    index: u64,
+    tree_size: u64,
+}
+
+#[derive(Serialize)]
+struct InclusionAnswer {
+    index: u64,
+    tree_size: u64,
+    leaf_hash: String,
+    proof: Vec<String>,
+}
+
+async fn inclusion_proof(
+    State(st): State<AppState>,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let InclusionQuery { index, tree_size } = query_param(q)?;
+    let (leaf, proof) =
+        blocking(&st, move |st| st.0.log.inclusion_proof(index, tree_size)).await?;
+    Ok(with_headers(
+        Json(InclusionAnswer {
+            index,
+            tree_size,
+            leaf_hash: hex::encode(leaf),
+            proof: hexes(&proof),
+        }),
+        "application/json",
+        CACHE_SHORT,
+    ))
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+#[derive(Serialize)]
+struct ConsistencyAnswer {
+    from: u64,
+    to: u64,
+    proof: Vec<String>,
+}
+
+async fn consistency_proof(
+    State(st): State<AppState>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let ConsistencyQuery { from, to } = query_param(q)?;
+    let proof = blocking(&st, move |st| st.0.log.consistency_proof(from, to)).await?;
+    Ok(with_headers(
+        Json(ConsistencyAnswer {
+            from,
+            to,
+            proof: hexes(&proof),
+        }),
+        "application/json",
+        CACHE_SHORT,
+    ))
+}
+
+#[derive(Serialize)]
+struct KeyEventAnswer {
+    index: u64,
+    kind: &'static str,
+    key: String,
+    key_id: String,
+    key_hash: String,
+    authorization: &'static str,
+    authorized_by: Option<String>,
+    reason: Option<&'static str>,
+    entry: String,
+    inclusion_proof: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct PublisherKeysAnswer {
+    publisher: String,
+    tree_size: u64,
+    checkpoint: String,
+    events: Vec<KeyEventAnswer>,
+}
+
+async fn publisher_keys(
+    State(st): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
+    let publisher = path_param(path)?;
+    sealwax_proto::entry::validate_publisher(&publisher)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let answer = blocking(&st, move |st| {
+        let log = &st.0.log;
+        let published = log.published();
+        let indexes: Vec<u64> = log
+            .storage()
+            .key_events(&publisher)?
+            .into_iter()
+            .filter(|i| *i < published.size)
+            .collect();
+        if indexes.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "publisher {publisher:?} has no keys in this log"
+            )));
+        }
+        let reader = log.reader();
+        let mut events = Vec::with_capacity(indexes.len());
+        for index in indexes {
+            let bytes = log
+                .storage()
+                .entry(index)?
+                .ok_or_else(|| AppError::internal("key event entry missing", index))?;
+            let entry = Entry::parse(&bytes)
+                .map_err(|e| AppError::internal("a logged key event does not parse", e))?;
+            let (kind, key, authorization, authorized_by, reason) = match &entry {
+                Entry::KeyRegistration(r) => {
+                    let (how, by) = match &r.authorization {
+                        Authorization::Claim => ("claim", None),
+                        Authorization::Chain { by, .. } => {
+                            ("chain", Some(hex::encode(by.key_hash())))
+                        }
+                        Authorization::Operator => ("operator", None),
+                    };
+                    ("registration", &r.key, how, by, None)
+                }
+                Entry::KeyRevocation(r) => {
+                    let (how, by) = match &r.authorization {
+                        RevocationAuthorization::Key { by, .. } => {
+                            ("key", Some(hex::encode(by.key_hash())))
+                        }
+                        RevocationAuthorization::Operator => ("operator", None),
+                    };
+                    ("revocation", &r.key, how, by, Some(r.reason.as_str()))
+                }
+                Entry::Signature(_) => {
+                    return Err(AppError::internal(
+                        "a signature entry is indexed as a key event",
+                        index,
+                    ))
+                }
+            };
+            let proof = merkle::prove_inclusion(&reader, index, published.size)
+                .map_err(|e| reader.fail(e))?;
+            events.push(KeyEventAnswer {
+                index,
+                kind,
+                key: key.to_base64(),
+                key_id: key.key_id_hex(),
+                key_hash: hex::encode(key.key_hash()),
+                authorization,
+                authorized_by,
+                reason,
+                entry: B64.encode(&bytes),
+                inclusion_proof: hexes(&proof),
+            });
+        }
+        Ok(PublisherKeysAnswer {
+            publisher,
+            tree_size: published.size,
+            checkpoint: published.checkpoint.to_string(),
+            events,
+        })
+    })
+    .await?;
+    Ok(with_headers(Json(answer), "application/json", CACHE_SHORT))
+}
+
+#[derive(Deserialize)]
+struct SignaturesQuery {
+    sha256: Option<String>,
+    publisher: Option<String>,
+    package: Option<String>,
+    version: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SignatureAnswer {
+    index: u64,
+    publisher: String,
+    package: String,
+    version: String,
+    sha256: String,
+    key_hash: String,
+    entry: String,
+}
+
+#[derive(Serialize)]
+struct SignaturesAnswer {
+    signatures: Vec<SignatureAnswer>,
+}
+
+async fn signatures(
+    State(st): State<AppState>,
+    q: Result<Query<SignaturesQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let q = query_param(q)?;
+    enum Lookup {
+        Sha([u8; 32]),
+        Release(String, String, Option<String>),
+    }
+    let lookup = match (q.sha256, q.publisher, q.package) {
+        (Some(s), None, None) if q.version.is_none() => Lookup::Sha(parse_sha256(&s)?),
+        (None, Some(p), Some(n)) => Lookup::Release(p, n, q.version),
+        _ => {
+            return Err(AppError::BadRequest(
+                "give either sha256=<64 hex digits> or publisher=<p>&package=<n>[&version=<v>]"
+                    .into(),
+            ))
+        }
+    };
+    let answer = blocking(&st, move |st| {
+        let log = &st.0.log;
+        let size = log.published().size;
+        let mut indexes: Vec<u64> = match &lookup {
+            Lookup::Sha(h) => log.storage().signatures_by_sha256(h)?,
+            Lookup::Release(p, n, v) => log.storage().signatures_by_release(p, n, v.as_deref())?,
+        };
+        indexes.retain(|i| *i < size);
+        let skip = indexes.len().saturating_sub(MAX_SIGNATURES_PER_LOOKUP);
+        let mut signatures = Vec::new();
+        for index in indexes.into_iter().skip(skip) {
+            let bytes = log
+                .storage()
+                .entry(index)?
+                .ok_or_else(|| AppError::internal("signature entry missing", index))?;
+            let Ok(Entry::Signature(s)) = Entry::parse(&bytes) else {
+                return Err(AppError::internal("an indexed signature does not parse", index));
+            };
+            let release = s
+                .release()
+                .map_err(|e| AppError::internal("a logged release does not parse", e))?;
+            signatures.push(SignatureAnswer {
+                index,
+                publisher: release.publisher,
+                package: release.package,
+                version: release.version,
+                sha256: hex::encode(release.sha256),
+                key_hash: hex::encode(s.key.key_hash()),
+                entry: B64.encode(&bytes),
+            });
+        }
+        Ok(SignaturesAnswer { signatures })
+    })
+    .await?;
+    Ok(with_headers(Json(answer), "application/json", CACHE_SHORT))
+}
+
+async fn log_key(State(st): State<AppState>) -> Response {
+    with_headers(
+        format!("{}\n", st.0.log.key().vkey()),
+        "text/plain; charset=utf-8",
+        CACHE_SHORT,
+    )
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    tree_size: u64,
+}
+
+async fn healthz(State(st): State<AppState>) -> Result<Response, AppError> {
+    if !st.0.sequencer.healthy() {
+        return Err(AppError::Unavailable(
+            "the log is shutting down or cannot write to its storage",
+        ));
+    }
+    Ok(with_headers(
+        Json(Health {
+            status: "ok",
+            tree_size: st.0.log.published().size,
+        }),
+        "application/json",
+        CACHE_NONE,
+    ))
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    with_headers(
+        st.0.metrics.render(),
+        "text/plain; version=0.0.4; charset=utf-8",
+        CACHE_NONE,
+    )
+}
+
+// ----- artifacts -----
+
+fn artifact_store(st: &AppState) -> Result<&ArtifactStore, AppError> {
+    st.0.artifacts
+        .as_ref()
+        .ok_or_else(|| AppError::NotFound("this log keeps no artifacts".into()))
+}
+
+#[derive(Serialize)]
+struct ArtifactAnswer {
+    sha256: String,
+    size: u64,
+}
+
+async fn put_artifact(
+    State(st): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let store = artifact_store(&st)?.clone();
+    let sha = parse_sha256(&path_param(path)?)?;
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > store.max_bytes() {
+            return Err(AppError::PayloadTooLarge(format!(
+                "the artifact is {len} bytes, over this log's limit of {} bytes",
+                store.max_bytes()
+            )));
+        }
+    }
+    let logged = blocking(&st, move |st| {
+        let size = st.0.log.published().size;
+        Ok(st
+            .0
+            .log
+            .storage()
+            .signatures_by_sha256(&sha)?
+            .iter()
+            .any(|i| *i < size))
+    })
+    .await?;
+    if !logged {
+        return Err(AppError::Conflict(format!(
+            "no signature of the artifact {} is logged: log its signature first (`sealwax publish`), then upload it",
+            hex::encode(sha)
+        )));
+    }
+    let stored = store.put(sha, body).await?;
+    let status = if stored.existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(ArtifactAnswer {
+            sha256: hex::encode(sha),
+            size: stored.size,
+        }),
+    )
+        .into_response())
+}
+
+async fn get_artifact(
+    State(st): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
+    let store = artifact_store(&st)?;
+    let sha = parse_sha256(&path_param(path)?)?;
+    let Some((file, len)) = store.open_read(&sha).await? else {
+        return Err(AppError::NotFound(format!(
+            "no artifact with SHA-256 {} is stored in this log",
+            hex::encode(sha)
+        )));
+    };
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let mut r = with_headers(body, "application/octet-stream", CACHE_IMMUTABLE);
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    Ok(r)
+}

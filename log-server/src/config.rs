@@ -1,0 +1,430 @@
+//! Command line, environment and config-file settings of `sealwax-log`.
+//!
+//! Every `serve` setting can come from a flag, from an environment variable
+//! `SEALWAX_LOG_<NAME>`, or from the TOML file named by `--config`; the
+//! first one present wins, in that order, and a built-in default fills the
+//! rest. [`ServeArgs::resolve`] turns the three layers into a [`ServeConfig`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default largest number of entries sequenced in one batch.
+pub const DEFAULT_BATCH_SIZE: usize = 256;
+/// Default longest wait for a batch to fill, in milliseconds.
+pub const DEFAULT_BATCH_WAIT_MS: u64 = 5;
+/// Default number of submissions that may wait for the sequencer.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
+/// Default size limit of a stored artifact (256 MiB).
+pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 256 << 20;
+/// Default time limit for one request, in seconds.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Default time limit for an artifact upload or download, in seconds.
+pub const DEFAULT_ARTIFACT_TIMEOUT_SECS: u64 = 600;
+/// Default time a client has to send its request headers, in seconds.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Default limit of simultaneous connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// `sealwax-log`: the sealwax transparency log server.
+///
+/// It accepts key registrations, key revocations and release signatures,
+/// appends them to an append-only Merkle log stored in RocksDB, and serves
+/// signed checkpoints, C2SP tiles and proofs.
+#[derive(Debug, Parser)]
+#[command(name = "sealwax-log", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the log server (creates the data directory, signing key and database on first start).
+    Serve(ServeArgs),
+    /// Print the log's verifier key (`<origin>+<key ID>+<base64 key>`), for clients and monitors.
+    Key(KeyArgs),
+}
+
+/// Arguments of `sealwax-log key`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Data directory of the log (the one given to `serve`).
+    #[arg(long, env = "SEALWAX_LOG_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Arguments of `sealwax-log serve`. Unset values fall back to the config
+/// file, then to the defaults shown.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys, e.g. `data_dir = "/var/lib/sealwax"`);
+    /// flags and environment variables override it.
+    #[arg(long, env = "SEALWAX_LOG_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for the signing key, the database and artifacts (created, mode 0700, if missing). Required.
+    #[arg(long, env = "SEALWAX_LOG_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SEALWAX_LOG_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// The log's origin, e.g. `log.example.com/sealwax`: the first line of every checkpoint and the
+    /// name of its key. Required on the first start; later starts read it from the data directory
+    /// and refuse a different one.
+    #[arg(long, env = "SEALWAX_LOG_ORIGIN", value_name = "ORIGIN")]
+    pub origin: Option<String>,
+
+    /// File holding the operator's admin token (surrounding white space is ignored). Enables
+    /// operator key registrations and revocations, sent with `Authorization: Bearer <token>`.
+    #[arg(long, env = "SEALWAX_LOG_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Most entries sequenced, written and signed in one batch [default: 256].
+    #[arg(long, env = "SEALWAX_LOG_BATCH_SIZE", value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Longest time the sequencer waits for a batch to fill, in milliseconds [default: 5].
+    #[arg(long, env = "SEALWAX_LOG_BATCH_WAIT_MS", value_name = "MS")]
+    pub batch_wait_ms: Option<u64>,
+
+    /// Most submissions waiting for the sequencer; past this the log answers 503 with Retry-After
+    /// [default: 4096].
+    #[arg(long, env = "SEALWAX_LOG_QUEUE_CAPACITY", value_name = "N")]
+    pub queue_capacity: Option<usize>,
+
+    /// Largest artifact the artifact store accepts, in bytes [default: 268435456 (256 MiB)].
+    #[arg(long, env = "SEALWAX_LOG_MAX_ARTIFACT_BYTES", value_name = "BYTES")]
+    pub max_artifact_bytes: Option<u64>,
+
+    /// Turn the artifact store off (`PUT/GET /v1/artifacts/...` answer 404).
+    #[arg(long, env = "SEALWAX_LOG_NO_ARTIFACTS")]
+    pub no_artifacts: bool,
+
+    /// Time limit for one request, in seconds [default: 30].
+    #[arg(long, env = "SEALWAX_LOG_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
+    pub request_timeout_secs: Option<u64>,
+
+    /// Time limit for an artifact upload or download, in seconds [default: 600].
+    #[arg(long, env = "SEALWAX_LOG_ARTIFACT_TIMEOUT_SECS", value_name = "SECS")]
+    pub artifact_timeout_secs: Option<u64>,
+
+    /// Time a client has to send its request headers before the connection is closed, in seconds
+    /// [default: 10].
+    #[arg(long, env = "SEALWAX_LOG_HEADER_TIMEOUT_SECS", value_name = "SECS")]
+    pub header_timeout_secs: Option<u64>,
+
+    /// Most simultaneous client connections; more wait to be accepted [default: 1024].
+    #[arg(long, env = "SEALWAX_LOG_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Log output format [default: text]. The level is set with RUST_LOG (default `info`).
+    #[arg(long, env = "SEALWAX_LOG_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The TOML config file: the same settings as the `serve` flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// See `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// See `--origin`.
+    pub origin: Option<String>,
+    /// See `--admin-token-file`.
+    pub admin_token_file: Option<PathBuf>,
+    /// See `--batch-size`.
+    pub batch_size: Option<usize>,
+    /// See `--batch-wait-ms`.
+    pub batch_wait_ms: Option<u64>,
+    /// See `--queue-capacity`.
+    pub queue_capacity: Option<usize>,
+    /// See `--max-artifact-bytes`.
+    pub max_artifact_bytes: Option<u64>,
+    /// `false` is `--no-artifacts`.
+    pub artifacts: Option<bool>,
+    /// See `--request-timeout-secs`.
+    pub request_timeout_secs: Option<u64>,
+    /// See `--artifact-timeout-secs`.
+    pub artifact_timeout_secs: Option<u64>,
+    /// See `--header-timeout-secs`.
+    pub header_timeout_secs: Option<u64>,
+    /// See `--max-connections`.
+    pub max_connections: Option<usize>,
+    /// See `--log-format`.
+    pub log_format: Option<LogFormat>,
+}
+
+/// The settings of a running server, all resolved.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Origin asked for (None: take the stored one).
+    pub origin: Option<String>,
+    /// Admin token file.
+    pub admin_token_file: Option<PathBuf>,
+    /// Sequencer batch limit.
+    pub batch_size: usize,
+    /// Sequencer batch wait.
+    pub batch_wait: Duration,
+    /// Submission queue capacity.
+    pub queue_capacity: usize,
+    /// Artifact size limit; `None` when the artifact store is off.
+    pub max_artifact_bytes: Option<u64>,
+    /// Per-request time limit.
+    pub request_timeout: Duration,
+    /// Artifact transfer time limit.
+    pub artifact_timeout: Duration,
+    /// Header read time limit.
+    pub header_timeout: Duration,
+    /// Connection limit.
+    pub max_connections: usize,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these settings.
+    #[error("config file {path} is not valid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// No data directory anywhere.
+    #[error("no data directory: pass --data-dir DIR, set SEALWAX_LOG_DATA_DIR, or put data_dir in the config file")]
+    NoDataDir,
+    /// A value out of range.
+    #[error("invalid setting {name}: {reason}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+impl FileConfig {
+    /// Reads and parses a TOML config file.
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Merges the flags/environment with the config file (if any) and the defaults.
+    pub fn resolve(self) -> Result<ServeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        self.merge(file)
+    }
+
+    /// Merges these flags with an already parsed config file and the defaults.
+    pub fn merge(self, file: FileConfig) -> Result<ServeConfig, ConfigError> {
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .ok_or(ConfigError::NoDataDir)?;
+        let listen = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default listen address parses"));
+        let batch_size = self
+            .batch_size
+            .or(file.batch_size)
+            .unwrap_or(DEFAULT_BATCH_SIZE);
+        if batch_size == 0 {
+            return Err(ConfigError::Invalid {
+                name: "batch_size",
+                reason: "must be at least 1",
+            });
+        }
+        let queue_capacity = self
+            .queue_capacity
+            .or(file.queue_capacity)
+            .unwrap_or(DEFAULT_QUEUE_CAPACITY);
+        if queue_capacity == 0 {
+            return Err(ConfigError::Invalid {
+                name: "queue_capacity",
+                reason: "must be at least 1",
+            });
+        }
+        let max_connections = self
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                name: "max_connections",
+                reason: "must be at least 1",
+            });
+        }
+        let secs = |flag: Option<u64>, file: Option<u64>, default: u64, name: &'static str| {
+            let s = flag.or(file).unwrap_or(default);
+            if s == 0 {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1 second",
+                })
+            } else {
+                Ok(Duration::from_secs(s))
+            }
+        };
+        let artifacts_on = !self.no_artifacts && file.artifacts.unwrap_or(true);
+        Ok(ServeConfig {
+            data_dir,
+            listen,
+            origin: self.origin.or(file.origin),
+            admin_token_file: self.admin_token_file.or(file.admin_token_file),
+            batch_size,
+            batch_wait: Duration::from_millis(
+                self.batch_wait_ms
+                    .or(file.batch_wait_ms)
+                    .unwrap_or(DEFAULT_BATCH_WAIT_MS),
+            ),
+            queue_capacity,
+            max_artifact_bytes: artifacts_on.then(|| {
+                self.max_artifact_bytes
+                    .or(file.max_artifact_bytes)
+                    .unwrap_or(DEFAULT_MAX_ARTIFACT_BYTES)
+            }),
+            request_timeout: secs(
+                self.request_timeout_secs,
+                file.request_timeout_secs,
+                DEFAULT_REQUEST_TIMEOUT_SECS,
+                "request_timeout_secs",
+            )?,
+            artifact_timeout: secs(
+                self.artifact_timeout_secs,
+                file.artifact_timeout_secs,
+                DEFAULT_ARTIFACT_TIMEOUT_SECS,
+                "artifact_timeout_secs",
+            )?,
+            header_timeout: secs(
+                self.header_timeout_secs,
+                file.header_timeout_secs,
+                DEFAULT_HEADER_TIMEOUT_SECS,
+                "header_timeout_secs",
+            )?,
+            max_connections,
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+}
+
+impl ServeConfig {
+    /// A configuration with every default, for `data_dir` (used by tests).
+    pub fn with_defaults(data_dir: impl Into<PathBuf>) -> ServeConfig {
+        ServeArgs {
+            data_dir: Some(data_dir.into()),
+            ..ServeArgs::default()
+        }
+        .merge(FileConfig::default())
+        .expect("the defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_override_file_and_defaults_fill_the_rest() {
+        let cli = Cli::try_parse_from([
+            "sealwax-log",
+            "serve",
+            "--data-dir",
+            "/tmp/d",
+            "--batch-size",
+            "7",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
+        let file: FileConfig = toml::from_str(
+            "batch_size = 99\nlisten = \"0.0.0.0:9999\"\nartifacts = false\norigin = \"o.example/log\"\n",
+        )
+        .unwrap();
+        let cfg = args.merge(file).unwrap();
+        assert_eq!(cfg.batch_size, 7, "the flag wins over the file");
+        assert_eq!(cfg.listen, "0.0.0.0:9999".parse().unwrap(), "file over default");
+        assert_eq!(cfg.max_artifact_bytes, None, "artifacts = false turns the store off");
+        assert_eq!(cfg.origin.as_deref(), Some("o.example/log"));
+        assert_eq!(cfg.queue_capacity, DEFAULT_QUEUE_CAPACITY);
+        assert_eq!(cfg.batch_wait, Duration::from_millis(DEFAULT_BATCH_WAIT_MS));
+    }
+
+    #[test]
+    fn unknown_file_keys_and_missing_data_dir_are_errors() {
+        assert!(toml::from_str::<FileConfig>("no_such_setting = 1\n").is_err());
+        let err = ServeArgs::default().merge(FileConfig::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::NoDataDir), "{err}");
+        assert!(err.to_string().contains("--data-dir"));
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let args = ServeArgs {
+            data_dir: Some("/tmp/d".into()),
+            batch_size: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            args.merge(FileConfig::default()),
+            Err(ConfigError::Invalid { name: "batch_size", .. })
+        ));
+    }
+}

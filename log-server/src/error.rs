@@ -1,0 +1,152 @@
+//! The one error type of the HTTP API: every failure becomes a status code
+//! and a JSON body `{"error": "<what to fix>"}`. Internal details (storage
+//! errors and the like) go to the server log, never to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sealwax_proto::Error as ProtoError;
+use thiserror::Error;
+
+use crate::storage::StorageError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The request is malformed; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The entry does not parse or its signatures do not verify.
+    #[error("{0}")]
+    InvalidEntry(ProtoError),
+    /// The entry is well-formed but breaks a rule of the log given its current state.
+    #[error("{0}")]
+    Rejected(ProtoError),
+    /// The request conflicts with the log's state (other than an entry rule).
+    #[error("{0}")]
+    Conflict(String),
+    /// Nothing at this path.
+    #[error("{0}")]
+    NotFound(String),
+    /// The path exists but not for this method.
+    #[error("method not allowed here; see the sealwax-log API documentation")]
+    MethodNotAllowed,
+    /// An operator entry without a valid admin token.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// A request body over the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The submission queue is full.
+    #[error("the log is busy (its submission queue is full); retry after a second")]
+    QueueFull,
+    /// The server cannot take the request now.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// The request took longer than the limit.
+    #[error("the request took longer than {0} seconds; retry it (a submission that was logged meanwhile is answered as a duplicate)")]
+    Timeout(u64),
+    /// A failure inside the server; the details are in the server log.
+    #[error("internal error in the log server; the operator can find the details in its log")]
+    Internal,
+}
+
+impl AppError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) | AppError::InvalidEntry(_) => StatusCode::BAD_REQUEST,
+            AppError::Rejected(_) | AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::QueueFull | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// An entry-level error from `sealwax-proto`: a rule rejection is a
+    /// conflict with the log's state, an oversize entry is 413, anything
+    /// else is a bad entry.
+    pub fn from_entry_error(e: ProtoError) -> AppError {
+        match e {
+            ProtoError::Rejected(_) => AppError::Rejected(e),
+            ProtoError::EntryTooLarge(_) => AppError::PayloadTooLarge(e.to_string()),
+            other => AppError::InvalidEntry(other),
+        }
+    }
+
+    /// Logs an internal failure and returns [`AppError::Internal`].
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
+        tracing::error!(error = %err, "{context}");
+        AppError::Internal
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        AppError::internal("storage failure", e)
+    }
+}
+
+/// The JSON body of every error.
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = axum::Json(ErrorBody {
+            error: self.to_string(),
+        });
+        let mut resp = (status, body).into_response();
+        match self {
+            AppError::QueueFull => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            AppError::Unauthorized(_) => {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer"),
+                );
+            }
+            _ => {}
+        }
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak() {
+        let e: AppError = StorageError::Backend("IO error: /secret/path/db/LOCK".into()).into();
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.to_string().contains("/secret"));
+    }
+
+    #[test]
+    fn proto_errors_map_to_statuses() {
+        let rej = ProtoError::Rejected(sealwax_proto::error::Rejection::NameTaken("a".into()));
+        assert_eq!(AppError::from_entry_error(rej).status(), StatusCode::CONFLICT);
+        assert_eq!(
+            AppError::from_entry_error(ProtoError::EntryTooLarge(70000)).status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            AppError::from_entry_error(ProtoError::MalformedEntry("x")).status(),
+            StatusCode::BAD_REQUEST
+        );
+        let busy = AppError::QueueFull.into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+    }
+}

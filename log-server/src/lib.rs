@@ -1,0 +1,21 @@
+//! # sealwax-log: the sealwax transparency log server
+//!
+//! Accepts key registrations, key revocations and release signatures over
+//! HTTP, checks them with `sealwax-proto`, sequences them in batches into an
+//! RFC 9162 Merkle tree stored in RocksDB, and serves signed checkpoints
+//! (C2SP `tlog-checkpoint`), tiles (C2SP `tlog-tiles`) and proofs.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod datadir;
+pub mod storage;
+pub mod api;
+pub mod artifacts;
+pub mod error;
+pub mod log;
+pub mod metrics;
+pub mod sequencer;
+pub mod server;
+
+pub use api::{app, AppOptions, AppState};
+pub use error::AppError;

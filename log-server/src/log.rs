@@ -1,0 +1,382 @@
+//! The log as readers see it: the published checkpoint, proofs and tiles,
+//! all computed from [`Storage`] and bounded by the published tree size.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use sealwax_proto::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
+use sealwax_proto::merkle::{self, node_hash, CompactRange, HashReader};
+use sealwax_proto::tile::{encode_bundle, TileId, TileLevel, TILE_HEIGHT, TILE_WIDTH};
+use sealwax_proto::{Error as ProtoError, Hash};
+use thiserror::Error;
+
+use crate::datadir::LogKey;
+use crate::error::AppError;
+use crate::storage::{Batch, Storage, StorageError, TreeState};
+
+/// The newest checkpoint, as served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The signed checkpoint text.
+    pub checkpoint: Arc<str>,
+}
+
+/// Why the stored log cannot be opened.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The stored state contradicts itself or the key.
+    #[error("the stored log is inconsistent: {0}; restore the data directory from a backup")]
+    Inconsistent(String),
+}
+
+/// The log: storage, signing key and the published checkpoint.
+pub struct Log {
+    storage: Arc<dyn Storage>,
+    key: LogKey,
+    published: RwLock<Arc<Published>>,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("origin", &self.key.origin())
+            .field("published", &self.published())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Signs the checkpoint for a tree state; the only place the log signs.
+pub(crate) fn sign_tree(key: &LogKey, size: u64, root: Hash) -> Result<String, ProtoError> {
+    sign_checkpoint(&Checkpoint::new(key.origin(), size, root), key.signer())
+}
+
+impl Log {
+    /// Opens the log in `storage`, creating the empty log (one checkpoint
+    /// for size 0, signed and stored) on the first start. Returns the log
+    /// and the compact range the sequencer continues from.
+    ///
+    /// The stored checkpoint is checked against the key and the tree state
+    /// and then served as it is: it is never signed again.
+    pub fn open(storage: Arc<dyn Storage>, key: LogKey) -> Result<(Log, CompactRange), OpenError> {
+        let state = match storage.tree_state()? {
+            Some(s) => s,
+            None => {
+                let checkpoint = sign_tree(&key, 0, merkle::EMPTY_ROOT)
+                    .map_err(|e| OpenError::Inconsistent(format!("cannot sign: {e}")))?;
+                let state = TreeState {
+                    size: 0,
+                    range: Vec::new(),
+                    checkpoint,
+                };
+                storage.commit(&Batch {
+                    state: state.clone(),
+                    ..Batch::default()
+                })?;
+                tracing::info!(origin = key.origin(), "created an empty log");
+                state
+            }
+        };
+        let range = CompactRange::from_hashes(state.size, state.range.clone())
+            .map_err(|e| OpenError::Inconsistent(format!("bad tree state: {e}")))?;
+        let (cp, _) = open_checkpoint(&state.checkpoint, key.origin(), &key.verifier())
+            .map_err(|e| {
+                OpenError::Inconsistent(format!(
+                    "the stored checkpoint does not verify with this data directory's key: {e}"
+                ))
+            })?;
+        if cp.size != state.size || cp.root != range.root() {
+            return Err(OpenError::Inconsistent(format!(
+                "the stored checkpoint (size {}) does not match the stored tree (size {})",
+                cp.size, state.size
+            )));
+        }
+        let published = Published {
+            size: state.size,
+            root: cp.root,
+            checkpoint: state.checkpoint.into(),
+        };
+        Ok((
+            Log {
+                storage,
+                key,
+                published: RwLock::new(Arc::new(published)),
+            },
+            range,
+        ))
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.storage
+    }
+
+    /// The storage, shared.
+    pub fn storage_arc(&self) -> Arc<dyn Storage> {
+        self.storage.clone()
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &LogKey {
+        &self.key
+    }
+
+    /// The origin.
+    pub fn origin(&self) -> &str {
+        self.key.origin()
+    }
+
+    /// The newest published checkpoint.
+    pub fn published(&self) -> Arc<Published> {
+        match self.published.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Publishes a new checkpoint (after its batch is durable).
+    pub(crate) fn publish(&self, p: Published) {
+        let p = Arc::new(p);
+        match self.published.write() {
+            Ok(mut g) => *g = p,
+            Err(poisoned) => *poisoned.into_inner() = p,
+        }
+    }
+
+    /// A hash reader over storage for one request or batch.
+    pub fn reader(&self) -> StorageHashReader<'_> {
+        StorageHashReader::new(&*self.storage)
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` (which must
+    /// not exceed the published size), and the leaf hash.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>), AppError> {
+        let published = self.published().size;
+        if size > published {
+            return Err(AppError::BadRequest(format!(
+                "tree_size {size} is larger than the log ({published} entries); fetch /checkpoint for the current size"
+            )));
+        }
+        if index >= size {
+            return Err(AppError::BadRequest(format!(
+                "index {index} is not in a tree of size {size}: the index must be smaller than tree_size"
+            )));
+        }
+        let r = self.reader();
+        let leaf = r.read_hash(0, index).map_err(|e| r.fail(e))?;
+        let proof = merkle::prove_inclusion(&r, index, size).map_err(|e| r.fail(e))?;
+        Ok((leaf, proof))
+    }
+
+    /// The consistency proof from tree size `from` to `to` (`0 < from <= to <= published`).
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, AppError> {
+        let published = self.published().size;
+        if from > to {
+            return Err(AppError::BadRequest(format!(
+                "from ({from}) must not be larger than to ({to})"
+            )));
+        }
+        if to > published {
+            return Err(AppError::BadRequest(format!(
+                "to = {to} is larger than the log ({published} entries); fetch /checkpoint for the current size"
+            )));
+        }
+        if from == 0 {
+            return Err(AppError::BadRequest(
+                "from must be at least 1: every tree is consistent with the empty tree, there is nothing to prove".into(),
+            ));
+        }
+        let r = self.reader();
+        merkle::prove_consistency(&r, from, to).map_err(|e| r.fail(e))
+    }
+
+    /// The bytes of a tile or entry bundle, if the published tree has it.
+    pub fn tile(&self, id: &TileId) -> Result<Vec<u8>, AppError> {
+        let size = self.published().size;
+        let not_found = || {
+            AppError::NotFound(format!(
+                "the log (size {size}) has no tile {}: a partial tile cannot be wider than the tree, and a full tile exists only once complete",
+                id.path()
+            ))
+        };
+        let tree_level = match id.level {
+            TileLevel::Hashes(l) if l < TILE_HEIGHT => l * TILE_HEIGHT,
+            TileLevel::Hashes(_) => return Err(not_found()),
+            TileLevel::Entries => 0,
+        };
+        let count = size >> tree_level;
+        let width = u64::from(id.width);
+        let start = id.index.checked_mul(TILE_WIDTH).ok_or_else(not_found)?;
+        let end = start.checked_add(width).ok_or_else(not_found)?;
+        if end > count || width == 0 {
+            return Err(not_found());
+        }
+        match id.level {
+            TileLevel::Hashes(_) => {
+                let hashes = self.storage.node_hashes(tree_level, start, end)?;
+                if hashes.len() as u64 != width {
+                    return Err(AppError::internal(
+                        "tile hashes missing from storage",
+                        format!("level {tree_level}, [{start}, {end})"),
+                    ));
+                }
+                Ok(hashes.concat())
+            }
+            TileLevel::Entries => {
+                let entries = self.storage.entries(start, end)?;
+                if entries.len() as u64 != width {
+                    return Err(AppError::internal(
+                        "entries missing from storage",
+                        format!("[{start}, {end})"),
+                    ));
+                }
+                encode_bundle(entries.iter().map(Vec::as_slice))
+                    .map_err(|e| AppError::internal("cannot encode an entry bundle", e))
+            }
+        }
+    }
+}
+
+/// A [`HashReader`] over storage. Levels that are multiples of 8 are read
+/// directly; any other node is computed from the at most 128 stored nodes
+/// below it. Everything read or computed is remembered for the reader's
+/// lifetime (one request, or one sequencer batch).
+pub struct StorageHashReader<'a> {
+    storage: &'a dyn Storage,
+    memo: RefCell<HashMap<(u8, u64), Hash>>,
+    error: RefCell<Option<StorageError>>,
+}
+
+impl<'a> StorageHashReader<'a> {
+    /// A reader with an empty memo.
+    pub fn new(storage: &'a dyn Storage) -> Self {
+        StorageHashReader {
+            storage,
+            memo: RefCell::new(HashMap::new()),
+            error: RefCell::new(None),
+        }
+    }
+
+    /// Turns a failed proof computation into an [`AppError`]: a storage
+    /// failure or a missing hash is internal (the tree size was checked).
+    pub fn fail(&self, e: ProtoError) -> AppError {
+        match self.error.borrow_mut().take() {
+            Some(se) => se.into(),
+            None => AppError::internal("proof computation failed", e),
+        }
+    }
+
+    fn compute(&self, level: u8, index: u64) -> Result<Hash, ProtoError> {
+        let unavailable = ProtoError::HashUnavailable { level, index };
+        let base = level - level % TILE_HEIGHT;
+        let span = level - base;
+        let start = index.checked_shl(u32::from(span)).ok_or(unavailable.clone())?;
+        let count = 1u64 << span;
+        let end = start.checked_add(count).ok_or(unavailable.clone())?;
+        let mut row = match self.storage.node_hashes(base, start, end) {
+            Ok(r) => r,
+            Err(e) => {
+                *self.error.borrow_mut() = Some(e);
+                return Err(unavailable);
+            }
+        };
+        if row.len() as u64 != count {
+            return Err(unavailable);
+        }
+        let mut memo = self.memo.borrow_mut();
+        let mut first = start;
+        for l in base..=level {
+            if l > base {
+                row = row.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+                first >>= 1;
+            }
+            for (i, h) in row.iter().enumerate() {
+                memo.insert((l, first + i as u64), *h);
+            }
+        }
+        Ok(row[0])
+    }
+}
+
+impl HashReader for StorageHashReader<'_> {
+    fn read_hash(&self, level: u8, index: u64) -> Result<Hash, ProtoError> {
+        if let Some(h) = self.memo.borrow().get(&(level, index)) {
+            return Ok(*h);
+        }
+        self.compute(level, index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{MemoryStorage, NewEntry, NodeHash};
+    use sealwax_proto::merkle::{leaf_hash, MemoryHashStore};
+
+    fn filled(n: u64) -> (MemoryStorage, MemoryHashStore) {
+        let s = MemoryStorage::new();
+        let mut reference = MemoryHashStore::new();
+        let mut range = CompactRange::new();
+        let mut batch = Batch::default();
+        for i in 0..n {
+            let bytes = format!("leaf {i}").into_bytes();
+            let lh = leaf_hash(&bytes);
+            reference.append(lh);
+            range.append(lh, |level, index, hash| {
+                if level % 8 == 0 {
+                    batch.nodes.push(NodeHash {
+                        level,
+                        index,
+                        hash: *hash,
+                    })
+                }
+            });
+            batch.entries.push(NewEntry {
+                bytes,
+                leaf_hash: lh,
+            });
+        }
+        batch.state = TreeState {
+            size: n,
+            range: range.hashes().to_vec(),
+            checkpoint: "x\n".into(),
+        };
+        s.commit(&batch).unwrap();
+        (s, reference)
+    }
+
+    #[test]
+    fn storage_reader_matches_the_reference_tree() {
+        let n = 70_000;
+        let (s, reference) = filled(n);
+        let r = StorageHashReader::new(&s);
+        for (level, index) in [(0, 5), (1, 7), (7, 3), (8, 1), (9, 0), (15, 1), (16, 0), (3, 8749)] {
+            assert_eq!(
+                r.read_hash(level, index).unwrap(),
+                reference.read_hash(level, index).unwrap(),
+                "node ({level}, {index})"
+            );
+        }
+        for (i, size) in [(0u64, 1u64), (12_345, 70_000), (69_999, 70_000), (300, 513)] {
+            assert_eq!(
+                merkle::prove_inclusion(&r, i, size).unwrap(),
+                merkle::prove_inclusion(&reference, i, size).unwrap()
+            );
+        }
+        assert_eq!(
+            merkle::prove_consistency(&r, 1000, 70_000).unwrap(),
+            merkle::prove_consistency(&reference, 1000, 70_000).unwrap()
+        );
+        assert_eq!(merkle::tree_root(&r, n).unwrap(), reference.root());
+        // A node beyond the tree is unavailable, not invented.
+        assert!(r.read_hash(16, 1).is_err());
+        assert!(r.read_hash(63, u64::MAX).is_err());
+    }
+}

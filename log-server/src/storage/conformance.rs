@@ -1,0 +1,297 @@
+//! The storage conformance suite: every [`Storage`] implementation runs
+//! these same cases through [`storage_conformance_tests!`].
+
+use sealwax_proto::merkle::{leaf_hash, CompactRange};
+
+use super::*;
+
+/// A storage under test, with a way to close and reopen it.
+pub(crate) trait Backend {
+    /// The storage type.
+    type S: Storage;
+    /// A new, empty instance.
+    fn fresh() -> Self;
+    /// The storage.
+    fn storage(&self) -> &Self::S;
+    /// Closes and reopens the same storage (a no-op where nothing persists).
+    fn reopen(&mut self);
+}
+
+/// Generates one `#[test]` per conformance case for a [`Backend`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! storage_conformance_tests {
+    ($backend:ty) => {
+        $crate::storage_conformance_tests!(@cases $backend;
+            empty_storage_has_nothing,
+            commit_then_read_everything_back,
+            batches_extend_the_log_and_survive_reopen,
+            out_of_order_batch_is_refused_and_changes_nothing,
+            size_mismatch_is_refused,
+            checkpoint_for_a_size_is_never_replaced,
+            range_reads_stop_at_the_end,
+            duplicate_leaf_keeps_first_index,
+            lookup_keys_do_not_bleed_into_each_other,
+        );
+    };
+    (@cases $backend:ty; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let mut b = <$backend as $crate::storage::conformance::Backend>::fresh();
+                $crate::storage::conformance::$case(&mut b);
+            }
+        )*
+    };
+}
+
+/// Entry bytes for test index `i`.
+fn entry_bytes(tag: &str, i: u64) -> Vec<u8> {
+    format!("{tag} entry {i}").into_bytes()
+}
+
+/// A batch of `n` entries appended to `range` (which it advances), with
+/// node hashes of levels 0 and 8 as the sequencer would produce them.
+fn make_batch(range: &mut CompactRange, tag: &str, n: u64) -> Batch {
+    let first = range.size();
+    let mut b = Batch {
+        first_index: first,
+        ..Batch::default()
+    };
+    for i in first..first + n {
+        let bytes = entry_bytes(tag, i);
+        let lh = leaf_hash(&bytes);
+        range.append(lh, |level, index, hash| {
+            if level % 8 == 0 {
+                b.nodes.push(NodeHash {
+                    level,
+                    index,
+                    hash: *hash,
+                });
+            }
+        });
+        b.entries.push(NewEntry {
+            bytes,
+            leaf_hash: lh,
+        });
+    }
+    b.state = TreeState {
+        size: range.size(),
+        range: range.hashes().to_vec(),
+        checkpoint: format!("checkpoint {tag} {}\n", range.size()),
+    };
+    b
+}
+
+fn sig(index: u64, sha: u8, publisher: &str, package: &str, version: &str) -> SignatureRef {
+    SignatureRef {
+        index,
+        sha256: [sha; 32],
+        publisher: publisher.into(),
+        package: package.into(),
+        version: version.into(),
+    }
+}
+
+pub(crate) fn empty_storage_has_nothing(b: &mut impl Backend) {
+    let s = b.storage();
+    assert_eq!(s.tree_state().unwrap(), None);
+    assert_eq!(s.entry(0).unwrap(), None);
+    assert!(s.entries(0, 10).unwrap().is_empty());
+    assert_eq!(s.leaf_index(&[7; 32]).unwrap(), None);
+    assert!(s.node_hashes(0, 0, 256).unwrap().is_empty());
+    assert!(s.key_events("alice").unwrap().is_empty());
+    assert_eq!(s.key_owner(&[1; 32]).unwrap(), None);
+    assert!(s.signatures_by_sha256(&[1; 32]).unwrap().is_empty());
+    assert!(s.signatures_by_release("alice", "p", None).unwrap().is_empty());
+}
+
+pub(crate) fn commit_then_read_everything_back(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let mut batch = make_batch(&mut range, "a", 300);
+    batch.key_events = vec![("alice".into(), 0), ("alice".into(), 5)];
+    batch.key_owners = vec![([9; 32], "alice".into())];
+    batch.signatures = vec![sig(7, 1, "alice", "tool", "1.0")];
+    let s = b.storage();
+    s.commit(&batch).unwrap();
+
+    assert_eq!(s.tree_state().unwrap(), Some(batch.state.clone()));
+    assert_eq!(s.entry(0).unwrap(), Some(entry_bytes("a", 0)));
+    assert_eq!(s.entry(299).unwrap(), Some(entry_bytes("a", 299)));
+    assert_eq!(s.entry(300).unwrap(), None);
+    let all = s.entries(0, 300).unwrap();
+    assert_eq!(all.len(), 300);
+    assert_eq!(all[123], entry_bytes("a", 123));
+    for i in [0u64, 1, 255, 299] {
+        assert_eq!(
+            s.leaf_index(&leaf_hash(&entry_bytes("a", i))).unwrap(),
+            Some(i)
+        );
+    }
+    let leaves = s.node_hashes(0, 0, 300).unwrap();
+    assert_eq!(leaves.len(), 300);
+    assert_eq!(leaves[42], leaf_hash(&entry_bytes("a", 42)));
+    // 300 leaves complete exactly one level-8 node: the root of the first 256.
+    let l8 = s.node_hashes(8, 0, 2).unwrap();
+    assert_eq!(l8.len(), 1);
+    let want =
+        sealwax_proto::merkle::root_from_leaves(&leaves[..256].iter().copied().collect::<Vec<_>>());
+    assert_eq!(l8[0], want);
+    assert!(s.node_hashes(1, 0, 10).unwrap().is_empty(), "only levels 8k are stored");
+    assert_eq!(s.key_events("alice").unwrap(), vec![0, 5]);
+    assert_eq!(s.key_owner(&[9; 32]).unwrap().as_deref(), Some("alice"));
+    assert_eq!(s.signatures_by_sha256(&[1; 32]).unwrap(), vec![7]);
+    assert_eq!(s.signatures_by_release("alice", "tool", Some("1.0")).unwrap(), vec![7]);
+    assert_eq!(s.signatures_by_release("alice", "tool", None).unwrap(), vec![7]);
+}
+
+pub(crate) fn batches_extend_the_log_and_survive_reopen(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let mut b1 = make_batch(&mut range, "x", 200);
+    b1.key_events = vec![("bob".into(), 3)];
+    b1.signatures = vec![sig(10, 2, "bob", "pkg", "2.0"), sig(11, 2, "bob", "pkg", "1.0")];
+    let mut b2 = make_batch(&mut range, "x", 100);
+    b2.key_events = vec![("bob".into(), 250)];
+    b2.signatures = vec![sig(260, 2, "bob", "pkg", "1.5")];
+    b.storage().commit(&b1).unwrap();
+    b.storage().commit(&b2).unwrap();
+    b.reopen();
+    let s = b.storage();
+    assert_eq!(s.tree_state().unwrap(), Some(b2.state.clone()));
+    let got = s.entries(190, 210).unwrap();
+    assert_eq!(got.len(), 20, "a range read crosses batches");
+    assert_eq!(got[15], entry_bytes("x", 205));
+    assert_eq!(s.node_hashes(8, 0, 1).unwrap().len(), 1);
+    assert_eq!(s.key_events("bob").unwrap(), vec![3, 250]);
+    assert_eq!(s.signatures_by_sha256(&[2; 32]).unwrap(), vec![10, 11, 260]);
+    assert_eq!(
+        s.signatures_by_release("bob", "pkg", None).unwrap(),
+        vec![10, 11, 260],
+        "all versions, ordered by index"
+    );
+    assert_eq!(s.signatures_by_release("bob", "pkg", Some("1.0")).unwrap(), vec![11]);
+    // The tree state reloads into a compact range with the same root.
+    let st = s.tree_state().unwrap().unwrap();
+    let cr = CompactRange::from_hashes(st.size, st.range).unwrap();
+    assert_eq!(cr.root(), range.root());
+}
+
+pub(crate) fn out_of_order_batch_is_refused_and_changes_nothing(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let b1 = make_batch(&mut range, "o", 5);
+    let s = b.storage();
+    s.commit(&b1).unwrap();
+    // A batch that starts at 3 (overlapping) and one that skips ahead.
+    let mut r2 = CompactRange::new();
+    for i in 0..3 {
+        r2.append(leaf_hash(&entry_bytes("o", i)), |_, _, _| {});
+    }
+    let overlap = make_batch(&mut r2, "z", 4);
+    assert!(matches!(
+        s.commit(&overlap),
+        Err(StorageError::OutOfOrder {
+            expected: 5,
+            got: 3
+        })
+    ));
+    let mut ahead = make_batch(&mut range.clone(), "z", 1);
+    ahead.first_index = 9;
+    assert!(s.commit(&ahead).is_err());
+    assert_eq!(s.tree_state().unwrap(), Some(b1.state.clone()));
+    assert_eq!(s.entry(3).unwrap(), Some(entry_bytes("o", 3)));
+    assert_eq!(s.entry(5).unwrap(), None);
+    assert_eq!(s.leaf_index(&leaf_hash(&entry_bytes("z", 3))).unwrap(), None);
+}
+
+pub(crate) fn size_mismatch_is_refused(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let mut bad = make_batch(&mut range, "m", 4);
+    bad.state.size = 5;
+    let s = b.storage();
+    assert!(matches!(
+        s.commit(&bad),
+        Err(StorageError::SizeMismatch { .. })
+    ));
+    assert_eq!(s.tree_state().unwrap(), None);
+    assert_eq!(s.entry(0).unwrap(), None);
+}
+
+pub(crate) fn checkpoint_for_a_size_is_never_replaced(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let empty = make_batch(&mut range, "c", 0);
+    let s = b.storage();
+    s.commit(&empty).unwrap();
+    // The same checkpoint again is harmless.
+    s.commit(&empty).unwrap();
+    let mut other = empty.clone();
+    other.state.checkpoint = "another checkpoint for size 0\n".into();
+    assert!(matches!(
+        s.commit(&other),
+        Err(StorageError::CheckpointConflict(0))
+    ));
+    assert_eq!(s.tree_state().unwrap(), Some(empty.state.clone()));
+}
+
+pub(crate) fn range_reads_stop_at_the_end(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let s = b.storage();
+    s.commit(&make_batch(&mut range, "r", 10)).unwrap();
+    assert_eq!(s.entries(8, 100).unwrap().len(), 2);
+    assert!(s.entries(10, 20).unwrap().is_empty());
+    assert!(s.entries(5, 5).unwrap().is_empty());
+    assert!(s.entries(7, 3).unwrap().is_empty());
+    assert!(s.entries(u64::MAX - 1, u64::MAX).unwrap().is_empty());
+    assert_eq!(s.node_hashes(0, 4, 1000).unwrap().len(), 6);
+    assert!(s.node_hashes(0, u64::MAX - 1, u64::MAX).unwrap().is_empty());
+    assert!(s.node_hashes(255, 0, u64::MAX).unwrap().is_empty());
+    assert_eq!(s.entry(u64::MAX).unwrap(), None);
+}
+
+pub(crate) fn duplicate_leaf_keeps_first_index(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let mut batch = make_batch(&mut range, "d", 2);
+    // Append entry 0's bytes again as a third entry.
+    let again = batch.entries[0].clone();
+    let mut r = CompactRange::new();
+    for e in &batch.entries {
+        r.append(e.leaf_hash, |_, _, _| {});
+    }
+    r.append(again.leaf_hash, |_, _, _| {});
+    batch.entries.push(again.clone());
+    batch.nodes.push(NodeHash {
+        level: 0,
+        index: 2,
+        hash: again.leaf_hash,
+    });
+    batch.state = TreeState {
+        size: 3,
+        range: r.hashes().to_vec(),
+        checkpoint: "cp 3\n".into(),
+    };
+    let s = b.storage();
+    s.commit(&batch).unwrap();
+    assert_eq!(s.leaf_index(&again.leaf_hash).unwrap(), Some(0));
+}
+
+pub(crate) fn lookup_keys_do_not_bleed_into_each_other(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let mut batch = make_batch(&mut range, "k", 6);
+    batch.key_events = vec![("a".into(), 0), ("ab".into(), 1)];
+    batch.signatures = vec![
+        sig(2, 3, "a", "p", "1"),
+        sig(3, 3, "a", "p", "10"),
+        sig(4, 4, "a", "p2", "1"),
+        sig(5, 5, "ab", "p", "1"),
+    ];
+    let s = b.storage();
+    s.commit(&batch).unwrap();
+    assert_eq!(s.key_events("a").unwrap(), vec![0]);
+    assert_eq!(s.key_events("ab").unwrap(), vec![1]);
+    assert!(s.key_events("").unwrap().is_empty());
+    assert_eq!(s.signatures_by_release("a", "p", Some("1")).unwrap(), vec![2]);
+    assert_eq!(s.signatures_by_release("a", "p", None).unwrap(), vec![2, 3]);
+    assert_eq!(s.signatures_by_release("a", "p2", None).unwrap(), vec![4]);
+    assert_eq!(s.signatures_by_release("ab", "p", None).unwrap(), vec![5]);
+    assert!(s.signatures_by_release("a", "", None).unwrap().is_empty());
+    assert_eq!(s.signatures_by_sha256(&[3; 32]).unwrap(), vec![2, 3]);
+}

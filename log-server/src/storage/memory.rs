@@ -1,0 +1,181 @@
+//! In-memory [`Storage`], for tests: the same contract as RocksDB, nothing durable.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::RwLock;
+
+use sealwax_proto::Hash;
+
+use super::{check_batch, Batch, Storage, StorageError, StorageResult, TreeState};
+
+#[derive(Default)]
+struct Inner {
+    state: Option<TreeState>,
+    entries: Vec<Vec<u8>>,
+    leaves: HashMap<Hash, u64>,
+    nodes: BTreeMap<(u8, u64), Hash>,
+    key_events: HashMap<String, BTreeSet<u64>>,
+    key_owners: HashMap<Hash, String>,
+    by_sha256: HashMap<[u8; 32], BTreeSet<u64>>,
+    /// (publisher, package) -> version -> indexes
+    by_release: HashMap<(String, String), BTreeMap<String, BTreeSet<u64>>>,
+}
+
+/// Storage in memory; everything is lost when it is dropped.
+#[derive(Default)]
+pub struct MemoryStorage {
+    inner: RwLock<Inner>,
+}
+
+impl MemoryStorage {
+    /// Empty storage.
+    pub fn new() -> MemoryStorage {
+        MemoryStorage::default()
+    }
+
+    fn read(&self) -> StorageResult<std::sync::RwLockReadGuard<'_, Inner>> {
+        self.inner
+            .read()
+            .map_err(|_| StorageError::Backend("memory storage lock poisoned".into()))
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn tree_state(&self) -> StorageResult<Option<TreeState>> {
+        Ok(self.read()?.state.clone())
+    }
+
+    fn commit(&self, batch: &Batch) -> StorageResult<()> {
+        let mut g = self
+            .inner
+            .write()
+            .map_err(|_| StorageError::Backend("memory storage lock poisoned".into()))?;
+        check_batch(g.state.as_ref(), batch)?;
+        let inner = &mut *g;
+        for (i, e) in batch.entries.iter().enumerate() {
+            let index = batch.first_index + i as u64;
+            inner.entries.push(e.bytes.clone());
+            inner.leaves.entry(e.leaf_hash).or_insert(index);
+        }
+        for n in &batch.nodes {
+            inner.nodes.insert((n.level, n.index), n.hash);
+        }
+        for (p, i) in &batch.key_events {
+            inner.key_events.entry(p.clone()).or_default().insert(*i);
+        }
+        for (k, p) in &batch.key_owners {
+            inner.key_owners.insert(*k, p.clone());
+        }
+        for s in &batch.signatures {
+            inner.by_sha256.entry(s.sha256).or_default().insert(s.index);
+            inner
+                .by_release
+                .entry((s.publisher.clone(), s.package.clone()))
+                .or_default()
+                .entry(s.version.clone())
+                .or_default()
+                .insert(s.index);
+        }
+        inner.state = Some(batch.state.clone());
+        Ok(())
+    }
+
+    fn entry(&self, index: u64) -> StorageResult<Option<Vec<u8>>> {
+        let g = self.read()?;
+        Ok(usize::try_from(index)
+            .ok()
+            .and_then(|i| g.entries.get(i))
+            .cloned())
+    }
+
+    fn entries(&self, start: u64, end: u64) -> StorageResult<Vec<Vec<u8>>> {
+        let g = self.read()?;
+        let len = g.entries.len() as u64;
+        let (s, e) = (start.min(len) as usize, end.min(len) as usize);
+        Ok(if s < e { g.entries[s..e].to_vec() } else { Vec::new() })
+    }
+
+    fn leaf_index(&self, leaf_hash: &Hash) -> StorageResult<Option<u64>> {
+        Ok(self.read()?.leaves.get(leaf_hash).copied())
+    }
+
+    fn node_hashes(&self, level: u8, start: u64, end: u64) -> StorageResult<Vec<Hash>> {
+        let g = self.read()?;
+        let mut out = Vec::new();
+        let mut want = start;
+        for (&(_, i), h) in g.nodes.range((level, start)..(level, end.max(start))) {
+            if i != want {
+                break;
+            }
+            out.push(*h);
+            want += 1;
+        }
+        Ok(out)
+    }
+
+    fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>> {
+        Ok(self
+            .read()?
+            .key_events
+            .get(publisher)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>> {
+        Ok(self.read()?.key_owners.get(key_hash).cloned())
+    }
+
+    fn signatures_by_sha256(&self, sha256: &[u8; 32]) -> StorageResult<Vec<u64>> {
+        Ok(self
+            .read()?
+            .by_sha256
+            .get(sha256)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn signatures_by_release(
+        &self,
+        publisher: &str,
+        package: &str,
+        version: Option<&str>,
+    ) -> StorageResult<Vec<u64>> {
+        let g = self.read()?;
+        let Some(versions) = g
+            .by_release
+            .get(&(publisher.to_string(), package.to_string()))
+        else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<u64> = match version {
+            Some(v) => versions
+                .get(v)
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default(),
+            None => versions.values().flatten().copied().collect(),
+        };
+        out.sort_unstable();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::conformance::Backend;
+
+    struct Memory(MemoryStorage);
+
+    impl Backend for Memory {
+        type S = MemoryStorage;
+        fn fresh() -> Self {
+            Memory(MemoryStorage::new())
+        }
+        fn storage(&self) -> &MemoryStorage {
+            &self.0
+        }
+        fn reopen(&mut self) {}
+    }
+
+    crate::storage_conformance_tests!(Memory);
+}

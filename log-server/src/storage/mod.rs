@@ -1,0 +1,258 @@
+//! Storage of the log: one trait, two implementations ([`RocksStorage`] on
+//! disk and [`MemoryStorage`] for tests), one conformance suite both pass.
+//!
+//! The sequencer is the only writer. It hands [`Storage::commit`] a whole
+//! [`Batch`]: the new entries, the node hashes their tiles are made of, the
+//! lookup indexes, and the new tree state with its signed checkpoint. A
+//! commit is atomic (all of it or none of it survives a crash) and durable
+//! (it has reached the disk when `commit` returns).
+//!
+//! Only the node hashes of levels 0, 8, 16, ... are stored: those are exactly
+//! the hashes of C2SP tiles (tile level L holds tree level 8·L), so a tile is
+//! one range read, and any other node is computed from at most 128 of them.
+//!
+//! Readers never see a half-written batch, but they may see a batch before
+//! the sequencer publishes its checkpoint; everything served is therefore
+//! bounded by the published tree size, never by what storage holds.
+
+mod memory;
+mod rocks;
+
+#[cfg(test)]
+pub(crate) mod conformance;
+
+pub use memory::MemoryStorage;
+pub use rocks::RocksStorage;
+
+use sealwax_proto::Hash;
+use thiserror::Error;
+
+/// The persisted state of the tree: its size, its right edge and the one
+/// checkpoint ever signed for that size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeState {
+    /// Tree size.
+    pub size: u64,
+    /// The compact range `[0, size)`: one subtree root per set bit of `size`, largest first.
+    pub range: Vec<Hash>,
+    /// The signed checkpoint (signed-note text) for this size.
+    pub checkpoint: String,
+}
+
+/// A node hash of a level that is a multiple of 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeHash {
+    /// Tree level (0 = leaves).
+    pub level: u8,
+    /// Index within the level.
+    pub index: u64,
+    /// The hash.
+    pub hash: Hash,
+}
+
+/// One entry to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// The exact entry bytes (the leaf).
+    pub bytes: Vec<u8>,
+    /// `SHA-256(0x00 || bytes)`.
+    pub leaf_hash: Hash,
+}
+
+/// The lookup keys of a logged signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRef {
+    /// Log index of the signature entry.
+    pub index: u64,
+    /// SHA-256 of the signed artifact.
+    pub sha256: [u8; 32],
+    /// Publisher.
+    pub publisher: String,
+    /// Package.
+    pub package: String,
+    /// Version.
+    pub version: String,
+}
+
+/// Everything one sequencer batch writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Index of the first new entry (the old tree size).
+    pub first_index: u64,
+    /// The new entries, at `first_index`, `first_index + 1`, ...
+    pub entries: Vec<NewEntry>,
+    /// Node hashes completed by the new entries, of levels that are multiples of 8.
+    pub nodes: Vec<NodeHash>,
+    /// Key registrations and revocations: (publisher, index).
+    pub key_events: Vec<(String, u64)>,
+    /// Newly registered keys: (key hash, publisher).
+    pub key_owners: Vec<(Hash, String)>,
+    /// Newly logged signatures.
+    pub signatures: Vec<SignatureRef>,
+    /// The tree state after the batch.
+    pub state: TreeState,
+}
+
+/// A storage failure. These are the operator's problem, never the client's.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// Stored data that does not decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(&'static str),
+    /// A batch that does not start at the stored tree size.
+    #[error("batch starts at index {got} but the stored tree has size {expected}")]
+    OutOfOrder {
+        /// The stored size.
+        expected: u64,
+        /// The batch's first index.
+        got: u64,
+    },
+    /// A batch whose state size does not match its entries.
+    #[error("batch of {entries} entries from index {first} claims tree size {size}")]
+    SizeMismatch {
+        /// First index.
+        first: u64,
+        /// Number of entries.
+        entries: usize,
+        /// Claimed size.
+        size: u64,
+    },
+    /// A second, different checkpoint for a size that already has one.
+    #[error("refusing to store a second, different checkpoint for tree size {0}")]
+    CheckpointConflict(u64),
+}
+
+/// Shorthand for storage results.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// The log's storage. All methods are blocking; calls are short except
+/// [`commit`](Storage::commit), which waits for the disk.
+pub trait Storage: Send + Sync + 'static {
+    /// The stored tree state; `None` before the first commit.
+    fn tree_state(&self) -> StorageResult<Option<TreeState>>;
+
+    /// Writes a batch atomically and durably. Fails without writing anything
+    /// if the batch does not start at the stored size, if its state does not
+    /// match its entries, or if it would replace the checkpoint of a size
+    /// with a different one.
+    fn commit(&self, batch: &Batch) -> StorageResult<()>;
+
+    /// The entry at `index`.
+    fn entry(&self, index: u64) -> StorageResult<Option<Vec<u8>>>;
+
+    /// The entries from `start` up to `end` (exclusive), stopping at the first missing one.
+    fn entries(&self, start: u64, end: u64) -> StorageResult<Vec<Vec<u8>>>;
+
+    /// The index of the entry with this leaf hash.
+    fn leaf_index(&self, leaf_hash: &Hash) -> StorageResult<Option<u64>>;
+
+    /// Stored node hashes of `level` from `start` up to `end` (exclusive),
+    /// stopping at the first missing one. Only levels that are multiples of 8 are stored.
+    fn node_hashes(&self, level: u8, start: u64, end: u64) -> StorageResult<Vec<Hash>>;
+
+    /// Indexes of the key registrations and revocations of a publisher, ascending.
+    fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>>;
+
+    /// The publisher a key (by key hash) is registered to.
+    fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>>;
+
+    /// Indexes of the signatures of an artifact, ascending.
+    fn signatures_by_sha256(&self, sha256: &[u8; 32]) -> StorageResult<Vec<u64>>;
+
+    /// Indexes of the signatures of a package (of one version, if given), ascending.
+    fn signatures_by_release(
+        &self,
+        publisher: &str,
+        package: &str,
+        version: Option<&str>,
+    ) -> StorageResult<Vec<u64>>;
+}
+
+/// Checks the parts of a batch that do not depend on the stored data
+/// beyond the current state; shared by both implementations.
+fn check_batch(current: Option<&TreeState>, batch: &Batch) -> StorageResult<()> {
+    let expected = current.map_or(0, |s| s.size);
+    if batch.first_index != expected {
+        return Err(StorageError::OutOfOrder {
+            expected,
+            got: batch.first_index,
+        });
+    }
+    let size = batch.state.size;
+    if batch.first_index.checked_add(batch.entries.len() as u64) != Some(size) {
+        return Err(StorageError::SizeMismatch {
+            first: batch.first_index,
+            entries: batch.entries.len(),
+            size,
+        });
+    }
+    if batch.state.range.len() != size.count_ones() as usize {
+        return Err(StorageError::Corrupt(
+            "the batch's compact range does not match its tree size",
+        ));
+    }
+    if let Some(cur) = current {
+        if cur.size == size && cur.checkpoint != batch.state.checkpoint {
+            return Err(StorageError::CheckpointConflict(size));
+        }
+    }
+    Ok(())
+}
+
+/// Binary form of a [`TreeState`]: `size:u64be || n:u8 || n*32 hash bytes || checkpoint UTF-8`.
+fn encode_state(s: &TreeState) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + 32 * s.range.len() + s.checkpoint.len());
+    out.extend_from_slice(&s.size.to_be_bytes());
+    out.push(s.range.len() as u8);
+    for h in &s.range {
+        out.extend_from_slice(h);
+    }
+    out.extend_from_slice(s.checkpoint.as_bytes());
+    out
+}
+
+/// Inverse of [`encode_state`].
+fn decode_state(b: &[u8]) -> StorageResult<TreeState> {
+    let bad = StorageError::Corrupt("the stored tree state does not decode");
+    if b.len() < 9 {
+        return Err(bad);
+    }
+    let size = u64::from_be_bytes(b[..8].try_into().expect("8 bytes"));
+    let n = b[8] as usize;
+    let hashes_end = 9 + 32 * n;
+    if b.len() < hashes_end || n != size.count_ones() as usize {
+        return Err(bad);
+    }
+    let range = b[9..hashes_end]
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("32 bytes"))
+        .collect();
+    let checkpoint = String::from_utf8(b[hashes_end..].to_vec()).map_err(|_| bad)?;
+    Ok(TreeState {
+        size,
+        range,
+        checkpoint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_state_round_trips_and_rejects_garbage() {
+        let s = TreeState {
+            size: 5,
+            range: vec![[1; 32], [2; 32]],
+            checkpoint: "o\n5\nAAAA\n\n— o abc\n".into(),
+        };
+        assert_eq!(decode_state(&encode_state(&s)).unwrap(), s);
+        assert!(decode_state(&[0; 4]).is_err());
+        let mut b = encode_state(&s);
+        b[8] = 3; // wrong number of hashes for size 5
+        assert!(decode_state(&b).is_err());
+    }
+}

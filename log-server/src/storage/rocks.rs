@@ -1,0 +1,353 @@
+//! [`Storage`] on RocksDB.
+//!
+//! Schema (one column family each; integers are big-endian so that byte
+//! order is numeric order; `str16` is a u16 big-endian length and UTF-8):
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `entries`    | index:u64 | entry bytes |
+//! | `leaves`     | leaf hash:32 | index:u64 |
+//! | `nodes`      | level:u8 · index:u64 | hash:32 (levels 0, 8, 16, ...) |
+//! | `key_events` | str16 publisher · index:u64 | empty |
+//! | `key_owners` | key hash:32 | publisher |
+//! | `sig_sha256` | sha256:32 · index:u64 | empty |
+//! | `sig_release`| str16 publisher · str16 package · str16 version · index:u64 | empty |
+//! | `meta`       | `tree_state` | size:u64 · n:u8 · n×hash:32 · checkpoint text |
+//!
+//! A batch is one `WriteBatch` written with `sync = true`: the write-ahead
+//! log makes it atomic across column families and durable on return.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
+    IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
+use sealwax_proto::Hash;
+
+use super::{
+    check_batch, decode_state, encode_state, Batch, Storage, StorageError, StorageResult,
+    TreeState,
+};
+
+const CF_ENTRIES: &str = "entries";
+const CF_LEAVES: &str = "leaves";
+const CF_NODES: &str = "nodes";
+const CF_KEY_EVENTS: &str = "key_events";
+const CF_KEY_OWNERS: &str = "key_owners";
+const CF_SIG_SHA256: &str = "sig_sha256";
+const CF_SIG_RELEASE: &str = "sig_release";
+const CF_META: &str = "meta";
+const ALL_CFS: [&str; 8] = [
+    CF_ENTRIES,
+    CF_LEAVES,
+    CF_NODES,
+    CF_KEY_EVENTS,
+    CF_KEY_OWNERS,
+    CF_SIG_SHA256,
+    CF_SIG_RELEASE,
+    CF_META,
+];
+const KEY_TREE_STATE: &[u8] = b"tree_state";
+
+/// Shared block cache size.
+const BLOCK_CACHE_BYTES: usize = 64 << 20;
+/// Total memtable budget across column families.
+const WRITE_BUFFER_BYTES: usize = 64 << 20;
+
+/// Storage in a RocksDB database.
+pub struct RocksStorage {
+    db: DB,
+    /// Serialises commits (the state check and the write).
+    commit_lock: Mutex<()>,
+}
+
+impl From<rocksdb::Error> for StorageError {
+    fn from(e: rocksdb::Error) -> Self {
+        StorageError::Backend(e.into_string())
+    }
+}
+
+fn str16(out: &mut Vec<u8>, s: &str) {
+    // Names are validated by proto to be far shorter than 64 KiB; clamp anyway.
+    let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn release_prefix(publisher: &str, package: &str, version: Option<&str>) -> Vec<u8> {
+    let mut k = Vec::new();
+    str16(&mut k, publisher);
+    str16(&mut k, package);
+    if let Some(v) = version {
+        str16(&mut k, v);
+    }
+    k
+}
+
+fn index_suffix(key: &[u8]) -> StorageResult<u64> {
+    key.len()
+        .checked_sub(8)
+        .map(|at| u64::from_be_bytes(key[at..].try_into().expect("8 bytes")))
+        .ok_or(StorageError::Corrupt("an index key is too short"))
+}
+
+impl RocksStorage {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: &Path) -> StorageResult<RocksStorage> {
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let cf_opts = |bloom: bool| {
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            if bloom {
+                table.set_bloom_filter(10.0, false);
+            }
+            let mut o = Options::default();
+            o.set_block_based_table_factory(&table);
+            o.set_compression_type(DBCompressionType::Lz4);
+            o
+        };
+        let cfs = ALL_CFS.iter().map(|name| {
+            // Point lookups of hashes benefit from bloom filters.
+            let bloom = matches!(*name, CF_LEAVES | CF_KEY_OWNERS);
+            ColumnFamilyDescriptor::new(*name, cf_opts(bloom))
+        });
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_db_write_buffer_size(WRITE_BUFFER_BYTES);
+        opts.set_max_open_files(512);
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(RocksStorage {
+            db,
+            commit_lock: Mutex::new(()),
+        })
+    }
+
+    fn cf(&self, name: &'static str) -> StorageResult<&ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or(StorageError::Corrupt("a column family is missing"))
+    }
+
+    /// Keys starting with `prefix`, each ending in an index; the indexes ascending.
+    fn indexes_with_prefix(&self, cf: &'static str, prefix: &[u8]) -> StorageResult<Vec<u64>> {
+        let cf = self.cf(cf)?;
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (k, _) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push(index_suffix(&k)?);
+        }
+        Ok(out)
+    }
+
+    /// Reads consecutive keys `[start, end)` of a column family keyed by
+    /// `key(i)`, stopping at the first gap.
+    fn range<T>(
+        &self,
+        cf: &'static str,
+        start: u64,
+        end: u64,
+        key: impl Fn(u64) -> Vec<u8>,
+        value: impl Fn(&[u8]) -> StorageResult<T>,
+    ) -> StorageResult<Vec<T>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let cf = self.cf(cf)?;
+        let mut out = Vec::new();
+        let mut want = start;
+        let first = key(start);
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&first, Direction::Forward))
+        {
+            if want >= end {
+                break;
+            }
+            let (k, v) = item?;
+            if *k != *key(want) {
+                break;
+            }
+            out.push(value(&v)?);
+            want += 1;
+        }
+        Ok(out)
+    }
+}
+
+fn hash_value(v: &[u8]) -> StorageResult<Hash> {
+    v.try_into()
+        .map_err(|_| StorageError::Corrupt("a stored hash is not 32 bytes"))
+}
+
+impl Storage for RocksStorage {
+    fn tree_state(&self) -> StorageResult<Option<TreeState>> {
+        match self.db.get_pinned_cf(self.cf(CF_META)?, KEY_TREE_STATE)? {
+            Some(v) => decode_state(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn commit(&self, batch: &Batch) -> StorageResult<()> {
+        let _guard = self
+            .commit_lock
+            .lock()
+            .map_err(|_| StorageError::Backend("commit lock poisoned".into()))?;
+        check_batch(self.tree_state()?.as_ref(), batch)?;
+        let mut wb = WriteBatch::default();
+        let (entries, leaves, nodes) = (
+            self.cf(CF_ENTRIES)?,
+            self.cf(CF_LEAVES)?,
+            self.cf(CF_NODES)?,
+        );
+        let mut seen = std::collections::HashSet::new();
+        for (i, e) in batch.entries.iter().enumerate() {
+            let index = (batch.first_index + i as u64).to_be_bytes();
+            wb.put_cf(entries, index, &e.bytes);
+            // The sequencer never appends a duplicate; keep the first index regardless.
+            if seen.insert(e.leaf_hash) && self.db.get_pinned_cf(leaves, e.leaf_hash)?.is_none() {
+                wb.put_cf(leaves, e.leaf_hash, index);
+            }
+        }
+        for n in &batch.nodes {
+            wb.put_cf(nodes, node_key(n.level, n.index), n.hash);
+        }
+        let key_events = self.cf(CF_KEY_EVENTS)?;
+        for (publisher, index) in &batch.key_events {
+            let mut k = Vec::new();
+            str16(&mut k, publisher);
+            k.extend_from_slice(&index.to_be_bytes());
+            wb.put_cf(key_events, k, []);
+        }
+        let key_owners = self.cf(CF_KEY_OWNERS)?;
+        for (key_hash, publisher) in &batch.key_owners {
+            wb.put_cf(key_owners, key_hash, publisher.as_bytes());
+        }
+        let (by_sha, by_release) = (self.cf(CF_SIG_SHA256)?, self.cf(CF_SIG_RELEASE)?);
+        for s in &batch.signatures {
+            let mut k = s.sha256.to_vec();
+            k.extend_from_slice(&s.index.to_be_bytes());
+            wb.put_cf(by_sha, k, []);
+            let mut k = release_prefix(&s.publisher, &s.package, Some(&s.version));
+            k.extend_from_slice(&s.index.to_be_bytes());
+            wb.put_cf(by_release, k, []);
+        }
+        wb.put_cf(self.cf(CF_META)?, KEY_TREE_STATE, encode_state(&batch.state));
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(wb, &wo)?;
+        Ok(())
+    }
+
+    fn entry(&self, index: u64) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_ENTRIES)?, index.to_be_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
+    fn entries(&self, start: u64, end: u64) -> StorageResult<Vec<Vec<u8>>> {
+        self.range(
+            CF_ENTRIES,
+            start,
+            end,
+            |i| i.to_be_bytes().to_vec(),
+            |v| Ok(v.to_vec()),
+        )
+    }
+
+    fn leaf_index(&self, leaf_hash: &Hash) -> StorageResult<Option<u64>> {
+        match self.db.get_pinned_cf(self.cf(CF_LEAVES)?, leaf_hash)? {
+            Some(v) => Ok(Some(u64::from_be_bytes(v.as_ref().try_into().map_err(
+                |_| StorageError::Corrupt("a stored leaf index is not 8 bytes"),
+            )?))),
+            None => Ok(None),
+        }
+    }
+
+    fn node_hashes(&self, level: u8, start: u64, end: u64) -> StorageResult<Vec<Hash>> {
+        self.range(
+            CF_NODES,
+            start,
+            end,
+            |i| node_key(level, i).to_vec(),
+            hash_value,
+        )
+    }
+
+    fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>> {
+        let mut prefix = Vec::new();
+        str16(&mut prefix, publisher);
+        self.indexes_with_prefix(CF_KEY_EVENTS, &prefix)
+    }
+
+    fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>> {
+        match self.db.get_pinned_cf(self.cf(CF_KEY_OWNERS)?, key_hash)? {
+            Some(v) => String::from_utf8(v.to_vec())
+                .map(Some)
+                .map_err(|_| StorageError::Corrupt("a stored publisher name is not UTF-8")),
+            None => Ok(None),
+        }
+    }
+
+    fn signatures_by_sha256(&self, sha256: &[u8; 32]) -> StorageResult<Vec<u64>> {
+        self.indexes_with_prefix(CF_SIG_SHA256, sha256)
+    }
+
+    fn signatures_by_release(
+        &self,
+        publisher: &str,
+        package: &str,
+        version: Option<&str>,
+    ) -> StorageResult<Vec<u64>> {
+        let prefix = release_prefix(publisher, package, version);
+        let mut out = self.indexes_with_prefix(CF_SIG_RELEASE, &prefix)?;
+        // Without a version the keys are ordered by version first.
+        out.sort_unstable();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::conformance::Backend;
+
+    struct Rocks {
+        dir: tempfile::TempDir,
+        db: Option<RocksStorage>,
+    }
+
+    impl Backend for Rocks {
+        type S = RocksStorage;
+        fn fresh() -> Self {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let db = RocksStorage::open(&dir.path().join("db")).expect("open rocksdb");
+            Rocks { dir, db: Some(db) }
+        }
+        fn storage(&self) -> &RocksStorage {
+            self.db.as_ref().expect("open")
+        }
+        fn reopen(&mut self) {
+            self.db = None; // close (releases the lock) before opening again
+            self.db = Some(RocksStorage::open(&self.dir.path().join("db")).expect("reopen"));
+        }
+    }
+
+    crate::storage_conformance_tests!(Rocks);
+}

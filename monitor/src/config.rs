@@ -1,0 +1,441 @@
+//! The monitor's TOML config.
+//!
+//! ```toml
+//! [[watch]]
+//! publisher = "alice"                 # a publisher name
+//! keys = ["RWQf6LRCGA9i53ml..."]      # the keys expected (Minisign public keys, base64 line)
+//! packages = ["left-pad"]             # optional: alert on every signature for these packages
+//!
+//! [[watch]]
+//! publisher = "bob"
+//! learn = true                        # the keys seen first become the expected ones
+//!
+//! [[watch]]
+//! publisher = "*"                     # every publisher: report every key event
+//!
+//! [verify]
+//! all_signatures = false              # also verify signature entries of unwatched publishers
+//!
+//! [alerts]
+//! webhook = "http://127.0.0.1:9000/hook"   # POST one JSON alert per request
+//! webhook_retries = 5                      # attempts after the first, with exponential backoff
+//! webhook_timeout_secs = 10
+//! command = "/usr/local/bin/page-me"       # run with `sh -c`, the alert in SEALWAX_ALERT_* variables
+//! command_timeout_secs = 60
+//!
+//! [health]
+//! max_unreachable_secs = 900          # alert when the log could not be read for this long
+//! max_stale_secs = 86400              # alert when the log has not grown for this long
+//! ```
+//!
+//! A `[[watch]]` names one publisher (at most once) with either `keys` (an
+//! empty list means no key at all is expected: every key is an alert) or
+//! `learn = true`, not both. `publisher = "*"` (at most once, with neither)
+//! reports every key registration and revocation of every publisher not
+//! named in another `[[watch]]`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use sealwax_proto::entry::{validate_package, validate_publisher};
+use sealwax_proto::minisign::PublicKey;
+use sealwax_proto::Hash;
+use serde::Deserialize;
+
+use crate::MonitorError;
+
+/// What a watched publisher is expected to have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Exactly these keys (by key hash); any other key is an alert.
+    Keys(BTreeMap<Hash, PublicKey>),
+    /// The keys seen on the first run become the expected ones.
+    Learn,
+}
+
+/// One watched publisher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    /// The publisher name.
+    pub publisher: String,
+    /// Its expected keys.
+    pub expect: Expect,
+    /// Packages whose every signature is reported.
+    pub packages: BTreeSet<String>,
+}
+
+/// The `publisher = "*"` watch.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WatchAll {
+    /// Packages (of any publisher) whose every signature is reported.
+    pub packages: BTreeSet<String>,
+}
+
+/// Where alerts go besides stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsConfig {
+    /// Webhook URL (http or https).
+    pub webhook: Option<String>,
+    /// Retries after a failed webhook POST.
+    pub webhook_retries: u32,
+    /// Timeout of one webhook POST.
+    pub webhook_timeout: Duration,
+    /// Command run through `sh -c` for each alert.
+    pub command: Option<String>,
+    /// How long the command may run.
+    pub command_timeout: Duration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook: None,
+            webhook_retries: 5,
+            webhook_timeout: Duration::from_secs(10),
+            command: None,
+            command_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Limits for health alerts; `None` disables one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HealthConfig {
+    /// Alert when the log could not be read for this long.
+    pub max_unreachable: Option<Duration>,
+    /// Alert when the log has not grown for this long.
+    pub max_stale: Option<Duration>,
+}
+
+/// The whole, validated config.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Named publishers, by name.
+    pub watches: BTreeMap<String, Watch>,
+    /// The `publisher = "*"` watch, if configured.
+    pub watch_all: Option<WatchAll>,
+    /// Verify the signatures of every signature entry, not only those of
+    /// named publishers (key events are always verified).
+    pub verify_all_signatures: bool,
+    /// Alert channels.
+    pub alerts: AlertsConfig,
+    /// Health limits.
+    pub health: HealthConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    watch: Vec<RawWatch>,
+    #[serde(default)]
+    verify: RawVerify,
+    #[serde(default)]
+    alerts: RawAlerts,
+    #[serde(default)]
+    health: RawHealth,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    publisher: Option<String>,
+    keys: Option<Vec<String>>,
+    learn: Option<bool>,
+    packages: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawVerify {
+    all_signatures: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    webhook: Option<String>,
+    webhook_retries: Option<u32>,
+    webhook_timeout_secs: Option<u64>,
+    command: Option<String>,
+    command_timeout_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    max_unreachable_secs: Option<u64>,
+    max_stale_secs: Option<u64>,
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, MonitorError> {
+        let text = std::fs::read_to_string(path).map_err(|source| MonitorError::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, MonitorError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| MonitorError::ConfigSyntax {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
+        let invalid = |problem: String| MonitorError::ConfigInvalid {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let mut config = Config {
+            verify_all_signatures: raw.verify.all_signatures.unwrap_or(false),
+            ..Config::default()
+        };
+        for (n, w) in raw.watch.into_iter().enumerate() {
+            let at = format!("[[watch]] number {}", n + 1);
+            let publisher = w
+                .publisher
+                .ok_or_else(|| invalid(format!("{at} has no `publisher` (a name, or \"*\" for every publisher)")))?;
+            let mut packages = BTreeSet::new();
+            for p in w.packages.unwrap_or_default() {
+                validate_package(&p).map_err(|e| invalid(format!("{at} ({publisher}): {e}")))?;
+                packages.insert(p);
+            }
+            if publisher == "*" {
+                if w.keys.is_some() || w.learn.is_some() {
+                    return Err(invalid(format!(
+                        "{at}: publisher = \"*\" reports every key event and takes no `keys` or `learn`; name the publisher in a [[watch]] of its own to set its keys"
+                    )));
+                }
+                if config.watch_all.is_some() {
+                    return Err(invalid(format!("{at}: publisher = \"*\" is given twice")));
+                }
+                config.watch_all = Some(WatchAll { packages });
+                continue;
+            }
+            validate_publisher(&publisher).map_err(|e| invalid(format!("{at}: {e}")))?;
+            if config.watches.contains_key(&publisher) {
+                return Err(invalid(format!(
+                    "{at}: publisher {publisher:?} is watched twice; merge the two [[watch]] tables"
+                )));
+            }
+            let expect = match (w.keys, w.learn.unwrap_or(false)) {
+                (Some(_), true) => {
+                    return Err(invalid(format!(
+                        "{at} ({publisher}): give either `keys` or `learn = true`, not both"
+                    )))
+                }
+                (None, false) => {
+                    return Err(invalid(format!(
+                        "{at} ({publisher}): say which keys are expected with `keys = [\"RWQ...\"]` (Minisign public keys), or `learn = true` to trust the keys seen on the first run"
+                    )))
+                }
+                (None, true) => Expect::Learn,
+                (Some(keys), false) => {
+                    let mut set = BTreeMap::new();
+                    for (k, text) in keys.iter().enumerate() {
+                        let pk = PublicKey::parse(text.trim()).map_err(|e| {
+                            invalid(format!(
+                                "{at} ({publisher}): key number {} is not a Minisign public key: {e}",
+                                k + 1
+                            ))
+                        })?;
+                        set.insert(pk.key_hash(), pk);
+                    }
+                    Expect::Keys(set)
+                }
+            };
+            config.watches.insert(
+                publisher.clone(),
+                Watch {
+                    publisher,
+                    expect,
+                    packages,
+                },
+            );
+        }
+
+        let a = raw.alerts;
+        if let Some(url) = &a.webhook {
+            let ok = reqwest::Url::parse(url)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return Err(invalid(format!(
+                    "[alerts] webhook = {url:?} is not an http(s) URL"
+                )));
+            }
+        }
+        if let Some(cmd) = &a.command {
+            if cmd.trim().is_empty() {
+                return Err(invalid("[alerts] command is empty".to_string()));
+            }
+        }
+        let positive = |name: &str, v: Option<u64>| -> Result<Option<Duration>, MonitorError> {
+            match v {
+                Some(0) => Err(invalid(format!("{name} must be at least 1 second"))),
+                v => Ok(v.map(Duration::from_secs)),
+            }
+        };
+        let defaults = AlertsConfig::default();
+        config.alerts = AlertsConfig {
+            webhook: a.webhook,
+            webhook_retries: a.webhook_retries.unwrap_or(defaults.webhook_retries),
+            webhook_timeout: positive("[alerts] webhook_timeout_secs", a.webhook_timeout_secs)?
+                .unwrap_or(defaults.webhook_timeout),
+            command: a.command,
+            command_timeout: positive("[alerts] command_timeout_secs", a.command_timeout_secs)?
+                .unwrap_or(defaults.command_timeout),
+        };
+        config.health = HealthConfig {
+            max_unreachable: positive("[health] max_unreachable_secs", raw.health.max_unreachable_secs)?,
+            max_stale: positive("[health] max_stale_secs", raw.health.max_stale_secs)?,
+        };
+        Ok(config)
+    }
+
+    /// The named watch for `publisher`, if any.
+    pub fn watch(&self, publisher: &str) -> Option<&Watch> {
+        self.watches.get(publisher)
+    }
+
+    /// Whether anything at all is watched.
+    pub fn watches_anything(&self) -> bool {
+        !self.watches.is_empty() || self.watch_all.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALICE_KEY: &str = "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3";
+
+    fn parse(text: &str) -> Result<Config, MonitorError> {
+        Config::parse(text, Path::new("monitor.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).expect_err("config should be refused").to_string()
+    }
+
+    #[test]
+    fn spec_example_parses() {
+        let c = parse(&format!(
+            r#"
+            [[watch]]
+            publisher = "alice"
+            keys = ["{ALICE_KEY}"]
+            [[watch]]
+            publisher = "bob"
+            learn = true
+            [alerts]
+            webhook = "http://127.0.0.1:9000/hook"
+            command = "/usr/local/bin/page-me"
+            "#
+        ))
+        .unwrap();
+        let alice = c.watch("alice").unwrap();
+        let Expect::Keys(keys) = &alice.expect else {
+            panic!("alice should have expected keys")
+        };
+        let pk = PublicKey::parse(ALICE_KEY).unwrap();
+        assert_eq!(keys.get(&pk.key_hash()), Some(&pk));
+        assert_eq!(c.watch("bob").unwrap().expect, Expect::Learn);
+        assert!(c.watch("carol").is_none());
+        assert_eq!(c.alerts.webhook.as_deref(), Some("http://127.0.0.1:9000/hook"));
+        assert_eq!(c.alerts.command.as_deref(), Some("/usr/local/bin/page-me"));
+        assert_eq!(c.alerts.webhook_retries, 5);
+        assert!(c.watch_all.is_none());
+        assert!(!c.verify_all_signatures);
+        assert_eq!(c.health, HealthConfig::default());
+    }
+
+    #[test]
+    fn additions_parse() {
+        let c = parse(
+            r#"
+            [[watch]]
+            publisher = "*"
+            packages = ["left-pad"]
+            [[watch]]
+            publisher = "carol"
+            keys = []
+            packages = ["tool", "lib"]
+            [verify]
+            all_signatures = true
+            [alerts]
+            webhook = "https://hooks.example/x"
+            webhook_retries = 2
+            webhook_timeout_secs = 3
+            command_timeout_secs = 7
+            [health]
+            max_unreachable_secs = 60
+            max_stale_secs = 3600
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.watch_all.as_ref().unwrap().packages,
+            BTreeSet::from(["left-pad".to_string()])
+        );
+        let carol = c.watch("carol").unwrap();
+        assert_eq!(carol.expect, Expect::Keys(BTreeMap::new()));
+        assert_eq!(carol.packages.len(), 2);
+        assert!(c.verify_all_signatures);
+        assert_eq!(c.alerts.webhook_retries, 2);
+        assert_eq!(c.alerts.webhook_timeout, Duration::from_secs(3));
+        assert_eq!(c.alerts.command_timeout, Duration::from_secs(7));
+        assert_eq!(c.health.max_unreachable, Some(Duration::from_secs(60)));
+        assert_eq!(c.health.max_stale, Some(Duration::from_secs(3600)));
+        assert!(c.watches_anything());
+    }
+
+    #[test]
+    fn empty_config_watches_nothing() {
+        let c = parse("").unwrap();
+        assert!(!c.watches_anything());
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_a_reason() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("not toml", "[[watch]\npublisher=", "does not parse"),
+            ("unknown field", "[[watch]]\npublisher = \"a\"\nlearn = true\ncolour = 1", "unknown field"),
+            ("missing publisher", "[[watch]]\nlearn = true", "has no `publisher`"),
+            ("neither keys nor learn", "[[watch]]\npublisher = \"a\"", "say which keys are expected"),
+            ("keys and learn", "[[watch]]\npublisher = \"a\"\nkeys = []\nlearn = true", "not both"),
+            ("bad key", "[[watch]]\npublisher = \"a\"\nkeys = [\"RWQnotakey\"]", "key number 1 is not a Minisign public key"),
+            ("bad publisher name", "[[watch]]\npublisher = \"Alice!\"\nlearn = true", "invalid publisher"),
+            ("twice", "[[watch]]\npublisher = \"a\"\nlearn = true\n[[watch]]\npublisher = \"a\"\nlearn = true", "watched twice"),
+            ("star with keys", "[[watch]]\npublisher = \"*\"\nkeys = []", "takes no `keys`"),
+            ("star twice", "[[watch]]\npublisher = \"*\"\n[[watch]]\npublisher = \"*\"", "given twice"),
+            ("bad package", "[[watch]]\npublisher = \"a\"\nlearn = true\npackages = [\"A B\"]", "invalid package"),
+            ("bad webhook", "[alerts]\nwebhook = \"ftp://x/y\"", "not an http(s) URL"),
+            ("empty command", "[alerts]\ncommand = \" \"", "command is empty"),
+            ("zero health", "[health]\nmax_stale_secs = 0", "at least 1 second"),
+            ("wrong type", "[health]\nmax_stale_secs = \"1h\"", "does not parse"),
+        ];
+        for (desc, text, want) in cases {
+            let got = err(text);
+            assert!(got.contains(want), "{desc}: error {got:?} should contain {want:?}");
+            assert!(got.contains("monitor.toml"), "{desc}: error {got:?} should name the file");
+        }
+    }
+
+    #[test]
+    fn full_pub_file_is_accepted_as_a_key() {
+        let pk = PublicKey::parse(ALICE_KEY).unwrap();
+        let text = format!(
+            "[[watch]]\npublisher = \"alice\"\nkeys = [{:?}]\n",
+            pk.to_file_string()
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(
+            c.watch("alice").unwrap().expect,
+            Expect::Keys(BTreeMap::from([(pk.key_hash(), pk)]))
+        );
+    }
+}

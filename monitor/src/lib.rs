@@ -1,0 +1,157 @@
+//! # sealwax-monitor: follow a sealwax log, prove it honest, alert on key events
+//!
+//! The monitor reads a log the way any third party can: only the C2SP
+//! `tlog-tiles` read API (`/checkpoint`, `/tile/<L>/<N>`, `/tile/entries/<N>`),
+//! never the log's JSON API. For every new checkpoint it
+//!
+//! 1. verifies the log's signature on the checkpoint (C2SP `signed-note`);
+//! 2. fetches the entry bundles of the new range, parses every entry and
+//!    checks it against the publisher's key history ([`sealwax_proto::entry`]);
+//! 3. appends the new leaf hashes to the [`CompactRange`] kept in its state
+//!    and requires the result to equal the checkpoint's root (RFC 9162 §2.1):
+//!    that proves the new tree extends the last verified one and that the
+//!    entries it read are the ones the root commits to;
+//! 4. fetches the hash tiles of the new range and compares every hash with
+//!    the node it recomputed.
+//!
+//! Anything that does not check out is an [`Alert`] of kind
+//! `log-misbehaviour`, never skipped. Key events of watched publishers
+//! become alerts too ([`alert::AlertKind`]). Alerts go to stdout, a webhook
+//! and a command ([`deliver`]); the state ([`state`]) is saved only after the
+//! alerts it implies were delivered, so a crash repeats an alert and never
+//! loses one.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`config`] | the TOML config: watched publishers, alert channels, health limits |
+//! | [`alert`] | what an alert says |
+//! | [`deliver`] | stdout, webhook (with retries) and command channels |
+//! | [`state`] | the persistent state and its atomic writes |
+//! | [`source`] | HTTP reads of checkpoints, tiles and entry bundles |
+//! | [`watch`] | key histories of every publisher, and the alert rules |
+//! | [`follow`] | the verification loop: checkpoint, entries, tree, tiles |
+//!
+//! [`CompactRange`]: sealwax_proto::merkle::CompactRange
+#![warn(missing_docs)]
+
+pub mod alert;
+pub mod config;
+pub mod deliver;
+pub mod follow;
+pub mod source;
+pub mod state;
+pub mod watch;
+
+pub use alert::Alert;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Everything that stops the monitor from doing its job. Log misbehaviour is
+/// not an error: it is an [`Alert`].
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// The config file could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    ConfigRead {
+        /// The config path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown or mistyped fields.
+    #[error("the config file {path} does not parse: {source}")]
+    ConfigSyntax {
+        /// The config path.
+        path: PathBuf,
+        /// What the TOML parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// The config parses but says something impossible.
+    #[error("the config file {path} is invalid: {problem}")]
+    ConfigInvalid {
+        /// The config path.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// The `--log-key` string does not parse.
+    #[error("the log key {vkey:?} does not parse: {source} (pass the string `sealwax-log key` prints)")]
+    LogKey {
+        /// The key given.
+        vkey: String,
+        /// The parse error.
+        source: sealwax_proto::Error,
+    },
+    /// The `--log` URL does not parse.
+    #[error("the log URL {url:?} is not a valid http(s) URL")]
+    LogUrl {
+        /// The URL given.
+        url: String,
+    },
+    /// The state directory could not be read or written.
+    #[error("state directory {path}: {source}")]
+    StateIo {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The state file exists but cannot be understood.
+    #[error("the state file {path} is damaged ({reason}); move it away to start over (the monitor then re-reads the whole log)")]
+    StateCorrupt {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another monitor holds the state directory.
+    #[error("the state directory {path} is in use by another sealwax-monitor; give each monitor its own --state")]
+    StateLocked {
+        /// The state directory.
+        path: PathBuf,
+    },
+    /// The state directory belongs to another log.
+    #[error("the state in {path} is for the log key {stored:?}, not {given:?}: use another --state directory for another log")]
+    StateForAnotherLog {
+        /// The state directory.
+        path: PathBuf,
+        /// The log key recorded in the state.
+        stored: String,
+        /// The log key given on the command line.
+        given: String,
+    },
+    /// The log could not be reached, or did not serve what it must.
+    #[error("cannot read {url}: {reason}")]
+    Unreachable {
+        /// The URL requested.
+        url: String,
+        /// What went wrong (connection error, HTTP status).
+        reason: String,
+    },
+    /// An alert could not be delivered; the state was not advanced.
+    #[error("could not deliver an alert to the {channel}: {reason}; the state was not advanced, so the alert will be sent again")]
+    Delivery {
+        /// "webhook", "command" or "stdout".
+        channel: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl MonitorError {
+    /// Whether this error means the log could not be read (for health alerts).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, MonitorError::Unreachable { .. })
+    }
+}
+
+/// Unix time in seconds, now.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

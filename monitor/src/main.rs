@@ -1,0 +1,169 @@
+//! `sealwax-monitor`: follows a sealwax log, verifies it, and alerts on key events.
+//!
+//! ```text
+//! sealwax-monitor --log URL --log-key VKEY --state DIR --config FILE [--once] [--json] [--interval SECS]
+//! ```
+//!
+//! Exit codes with `--once`: 0 nothing alarming, 1 alerts were raised, 2 the
+//! monitor could not do its job (log unreachable, bad config or state, an
+//! alert that could not be delivered). As a daemon it runs until SIGINT or
+//! SIGTERM (exit 0) and exits 2 only when its state cannot be written.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use sealwax_monitor::config::Config;
+use sealwax_monitor::deliver::Dispatcher;
+use sealwax_monitor::follow::{Follower, FollowerOptions};
+use sealwax_monitor::source::LogSource;
+use sealwax_monitor::state::StateDir;
+use sealwax_monitor::MonitorError;
+use sealwax_proto::note::NoteVerifier;
+
+/// Follows a sealwax transparency log, proves it consistent, and alerts
+/// when a key you did not expect appears under a publisher you watch.
+#[derive(Parser, Debug)]
+#[command(name = "sealwax-monitor", version)]
+struct Cli {
+    /// Base URL of the log (it serves /checkpoint and /tile/...).
+    #[arg(long, env = "SEALWAX_LOG")]
+    log: String,
+    /// The log's verifier key (`<name>+<key ID>+<base64>`, as `sealwax-log key` prints it).
+    #[arg(long = "log-key", env = "SEALWAX_LOG_KEY")]
+    log_key: String,
+    /// Directory for the monitor's state (created if missing; one monitor per directory).
+    #[arg(long)]
+    state: PathBuf,
+    /// The TOML config: watched publishers and alert channels.
+    #[arg(long)]
+    config: PathBuf,
+    /// Catch up once, report, and exit: 0 nothing alarming, 1 alerts, 2 could not do the job.
+    #[arg(long)]
+    once: bool,
+    /// Print alerts on stdout as JSON, one object per line.
+    #[arg(long)]
+    json: bool,
+    /// Seconds between polls of the log (daemon mode).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    interval: u64,
+    /// The log's origin, if it is not the name in the log key.
+    #[arg(long)]
+    origin: Option<String>,
+    /// Never show a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("sealwax_monitor=info,warn")),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sealwax-monitor: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&cli.config)?;
+    if !config.watches_anything() {
+        tracing::warn!("the config watches no publisher: only the log itself is verified");
+    }
+    let verifier = NoteVerifier::parse(cli.log_key.trim()).map_err(|source| MonitorError::LogKey {
+        vkey: cli.log_key.clone(),
+        source,
+    })?;
+    let source = LogSource::new(&cli.log)?;
+    let state_dir = StateDir::open(&cli.state)?;
+    let dispatcher = Dispatcher::new(&config.alerts, cli.json, Box::new(std::io::stdout()));
+    let options = FollowerOptions {
+        progress: !cli.no_progress,
+        // Test hook for the "crash between delivery and save" end-to-end test.
+        crash_after_alert: std::env::var_os("SEALWAX_MONITOR_CRASH_AFTER_ALERT").is_some_and(|v| v == "1"),
+        origin: cli.origin.clone(),
+        ..FollowerOptions::default()
+    };
+    let mut follower = Follower::open(source, verifier, config, dispatcher, state_dir, options)
+        .context("cannot start the monitor")?;
+    if cli.once {
+        return Ok(once(&mut follower).await);
+    }
+    daemon(&mut follower, Duration::from_secs(cli.interval)).await
+}
+
+async fn once(follower: &mut Follower) -> ExitCode {
+    match follower.poll().await {
+        Ok(outcome) => {
+            tracing::info!(
+                size = outcome.size,
+                new_entries = outcome.entries,
+                alerts = outcome.alerts,
+                "done"
+            );
+            if outcome.alerts > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            if e.is_unreachable() {
+                if let Err(d) = follower.report_unreachable(&e).await {
+                    eprintln!("sealwax-monitor: error: {d}");
+                }
+            }
+            eprintln!("sealwax-monitor: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn daemon(follower: &mut Follower, interval: Duration) -> anyhow::Result<ExitCode> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tracing::info!(interval = ?interval, size = follower.state().size(), "following the log");
+    loop {
+        let polled = tokio::select! {
+            r = follower.poll() => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+            _ = term.recv() => None,
+        };
+        match polled {
+            None => break,
+            Some(Ok(o)) if o.entries > 0 || o.alerts > 0 => {
+                tracing::info!(size = o.size, new_entries = o.entries, alerts = o.alerts, "poll done")
+            }
+            Some(Ok(_)) => tracing::debug!("no new entries"),
+            Some(Err(e @ MonitorError::Unreachable { .. })) => {
+                tracing::warn!("{e}");
+                if let Err(d) = follower.report_unreachable(&e).await {
+                    tracing::error!("{d}");
+                }
+            }
+            Some(Err(e @ MonitorError::Delivery { .. })) => tracing::error!("{e}"),
+            Some(Err(e)) => return Err(e.into()),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+    tracing::info!("stopping");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,185 @@
+//! Reads a log through the C2SP `tlog-tiles` read API, and nothing else.
+//!
+//! `GET <log>/checkpoint`, `GET <log>/tile/<L>/<N>[.p/<W>]` and
+//! `GET <log>/tile/entries/<N>[.p/<W>]`. A log may delete a partial tile
+//! once the full one exists (C2SP tlog-tiles), so a partial tile that is
+//! gone (404) is read from the full tile and cut to its width. Connection
+//! errors and 5xx answers are retried a few times before giving up.
+
+use std::time::Duration;
+
+use sealwax_proto::tile::{TileId, TileLevel, TILE_WIDTH};
+
+use crate::MonitorError;
+
+const ATTEMPTS: u32 = 3;
+const RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// An HTTP reader of one log's checkpoint, tiles and entry bundles.
+#[derive(Clone, Debug)]
+pub struct LogSource {
+    base: reqwest::Url,
+    http: reqwest::Client,
+}
+
+impl LogSource {
+    /// A reader of the log at `url` (`http(s)://host[:port][/prefix]`).
+    pub fn new(url: &str) -> Result<LogSource, MonitorError> {
+        let bad = || MonitorError::LogUrl {
+            url: url.to_string(),
+        };
+        let mut base = reqwest::Url::parse(url).map_err(|_| bad())?;
+        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+            return Err(bad());
+        }
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("sealwax-monitor/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds with static settings");
+        Ok(LogSource { base, http })
+    }
+
+    /// The log's base URL.
+    pub fn url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// `GET /checkpoint`: the signed note text.
+    pub async fn checkpoint(&self) -> Result<String, MonitorError> {
+        let url = self.base.join("checkpoint").expect("a relative path joins");
+        let body = self.get(&url).await?.ok_or_else(|| MonitorError::Unreachable {
+            url: url.to_string(),
+            reason: "404 Not Found: is this a sealwax log URL?".to_string(),
+        })?;
+        String::from_utf8(body).map_err(|_| MonitorError::Unreachable {
+            url: url.to_string(),
+            reason: "the checkpoint is not UTF-8 text".to_string(),
+        })
+    }
+
+    /// The tile `id` (hash tile or entry bundle) with its width; a missing
+    /// partial tile is read from the full one and cut to the width.
+    pub async fn tile(&self, id: TileId) -> Result<Vec<u8>, MonitorError> {
+        let url = self.base.join(&id.path()).expect("a tile path joins");
+        if let Some(body) = self.get(&url).await? {
+            return Ok(body);
+        }
+        if !id.is_full() {
+            let full = TileId {
+                width: TILE_WIDTH as u16,
+                ..id
+            };
+            let full_url = self.base.join(&full.path()).expect("a tile path joins");
+            if let Some(body) = self.get(&full_url).await? {
+                return Ok(cut_tile(id, body));
+            }
+        }
+        Err(MonitorError::Unreachable {
+            url: url.to_string(),
+            reason: "404 Not Found: the log does not serve a tile its checkpoint needs".to_string(),
+        })
+    }
+
+    /// GET with retries; `Ok(None)` for 404.
+    async fn get(&self, url: &reqwest::Url) -> Result<Option<Vec<u8>>, MonitorError> {
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(RETRY_DELAY * attempt).await;
+            }
+            match self.http.get(url.clone()).send().await {
+                Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
+                Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+                    Ok(b) => return Ok(Some(Vec::from(b))),
+                    Err(e) => last = format!("reading the body: {e}"),
+                },
+                Ok(resp) if resp.status().is_server_error() => last = format!("HTTP {}", resp.status()),
+                Ok(resp) => {
+                    return Err(MonitorError::Unreachable {
+                        url: url.to_string(),
+                        reason: format!("HTTP {}", resp.status()),
+                    })
+                }
+                Err(e) => last = error_chain(&e),
+            }
+        }
+        Err(MonitorError::Unreachable {
+            url: url.to_string(),
+            reason: format!("{last} (after {ATTEMPTS} attempts)"),
+        })
+    }
+}
+
+/// The first `id.width` hashes or entries of a full tile (or all of it if shorter).
+fn cut_tile(id: TileId, mut full: Vec<u8>) -> Vec<u8> {
+    let width = usize::from(id.width);
+    match id.level {
+        TileLevel::Hashes(_) => {
+            full.truncate(width * 32);
+            full
+        }
+        TileLevel::Entries => {
+            let mut pos = 0usize;
+            for _ in 0..width {
+                let Some(len) = full.get(pos..pos + 2) else { break };
+                pos = (pos + 2 + usize::from(u16::from_be_bytes([len[0], len[1]]))).min(full.len());
+            }
+            full.truncate(pos);
+            full
+        }
+    }
+}
+
+/// An error with its sources, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealwax_proto::tile::{encode_bundle, parse_bundle};
+
+    #[test]
+    fn partial_tiles_are_cut_from_full_ones() {
+        let hashes: Vec<u8> = (0..256u32).flat_map(|i| [i as u8; 32]).collect();
+        let id = TileId {
+            level: TileLevel::Hashes(0),
+            index: 0,
+            width: 3,
+        };
+        assert_eq!(cut_tile(id, hashes.clone()), hashes[..96].to_vec());
+
+        let entries: Vec<Vec<u8>> = (0..256u32).map(|i| vec![i as u8; (i % 7) as usize]).collect();
+        let bundle = encode_bundle(entries.iter().map(Vec::as_slice)).unwrap();
+        let id = TileId {
+            level: TileLevel::Entries,
+            index: 0,
+            width: 5,
+        };
+        let cut = cut_tile(id, bundle);
+        let parsed = parse_bundle(&cut).unwrap();
+        assert_eq!(parsed, entries[..5].iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(LogSource::new("ftp://x").is_err());
+        assert!(LogSource::new("not a url").is_err());
+        let s = LogSource::new("http://127.0.0.1:1/prefix").unwrap();
+        assert_eq!(s.url(), "http://127.0.0.1:1/prefix/");
+    }
+}

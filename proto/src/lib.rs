@@ -1,0 +1,34 @@
+//! # sealwax-proto: the pure core of sealwax
+//!
+//! Formats, Merkle math, signed notes, checkpoints, Minisign handling and the
+//! rules for log entries. Nothing here does I/O: no files, no network, no
+//! clock. The log server, the client and the monitor all verify through this
+//! crate, so every rule has exactly one implementation.
+//!
+//! | module | what | spec |
+//! |---|---|---|
+//! | [`merkle`] | leaf/node hashes, roots, inclusion and consistency proofs, compact ranges | RFC 9162 §2.1 |
+//! | [`tile`] | tile coordinates, tile paths, entry bundles | C2SP `tlog-tiles` |
+//! | [`note`] | signed notes, Ed25519 signers/verifiers, cosignatures | C2SP `signed-note`, `tlog-cosignature` |
+//! | [`checkpoint`] | checkpoint bodies | C2SP `tlog-checkpoint` |
+//! | [`proof`] | offline proof bundles | C2SP `tlog-proof` |
+//! | [`minisign`] | Minisign public keys, secret keys, signatures | Minisign file formats |
+//! | [`entry`] | the three kinds of log entry, their statements and rules | `docs/FORMATS.md` |
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod entry;
+pub mod error;
+pub mod merkle;
+pub mod minisign;
+pub mod note;
+pub mod proof;
+pub mod tile;
+
+pub use error::Error;
+
+/// A SHA-256 hash: a Merkle tree node, a leaf hash or a root.
+pub type Hash = [u8; 32];
+
+/// Shorthand for results whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

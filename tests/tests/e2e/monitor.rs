@@ -1,0 +1,645 @@
+//! End-to-end tests: monitor.
+//!
+//! A real `sealwax-log` on loopback, entries built with `sealwax-proto` and
+//! submitted over its HTTP API, keys made by the real `minisign` tool, and
+//! the real `sealwax-monitor` binary run with `--once`. Misbehaving logs are
+//! real too: a second `sealwax-log` started with a copy of the first one's
+//! signing key (a fork: one key, two histories), and an axum proxy in the
+//! test that alters what the log serves.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use sealwax_proto::entry::{
+    Entry, KeyRegistration, KeyRevocation, Release, RevocationReason, SignatureEntry,
+};
+use sealwax_proto::minisign::{prehash, SecretKey};
+use sealwax_tests::{bin, have_tool, LogServer, ServerOptions};
+use serde_json::Value;
+
+const ADMIN_TOKEN: &str = "monitor-test-admin-token";
+
+// ----- fixtures -----
+
+/// A fresh Minisign key pair made by the real `minisign` tool (no password).
+fn minisign_key(dir: &Path, name: &str) -> SecretKey {
+    let pk = dir.join(format!("{name}.pub"));
+    let sk = dir.join(format!("{name}.key"));
+    let out = Command::new("minisign")
+        .args(["-G", "-W", "-f", "-p"])
+        .arg(&pk)
+        .arg("-s")
+        .arg(&sk)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run minisign -G");
+    assert!(out.status.success(), "minisign -G failed: {out:?}");
+    SecretKey::parse(&std::fs::read_to_string(&sk).unwrap(), None).expect("minisign key parses")
+}
+
+/// Submits `entry` to the log (as the operator if `operator`) and returns its index.
+fn submit(server: &LogServer, entry: &Entry, operator: bool) -> u64 {
+    let client = reqwest::blocking::Client::new();
+    let mut req = client
+        .post(format!("{}/v1/entries", server.url))
+        .json(&serde_json::json!({ "entry": B64.encode(entry.to_bytes()) }));
+    if operator {
+        req = req.bearer_auth(ADMIN_TOKEN);
+    }
+    let resp = req.send().expect("POST /v1/entries");
+    let status = resp.status();
+    let body: Value = resp.json().expect("JSON answer");
+    assert!(status.is_success(), "the log refused {}: {status} {body}", entry.kind_name());
+    body["index"].as_u64().expect("index in the answer")
+}
+
+fn claim(server: &LogServer, publisher: &str, key: &SecretKey) -> u64 {
+    let e = KeyRegistration::claim(&server.origin, publisher, key).unwrap();
+    submit(server, &Entry::KeyRegistration(e), false)
+}
+
+fn sign(server: &LogServer, publisher: &str, key: &SecretKey, package: &str, version: &str) -> u64 {
+    let artifact = format!("{publisher}/{package}@{version}");
+    let release = Release {
+        origin: server.origin.clone(),
+        publisher: publisher.into(),
+        package: package.into(),
+        version: version.into(),
+        sha256: sha2_digest(artifact.as_bytes()),
+    };
+    let e = SignatureEntry::sign(key, &release, prehash(artifact.as_bytes())).unwrap();
+    submit(server, &Entry::Signature(e), false)
+}
+
+fn sha2_digest(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
+}
+
+fn start_log(dir: &Path) -> LogServer {
+    LogServer::start(
+        dir,
+        &ServerOptions {
+            admin_token: Some(ADMIN_TOKEN.to_string()),
+            ..ServerOptions::default()
+        },
+    )
+}
+
+/// One monitor: its state and config, pointed at a log.
+struct Monitor {
+    state: PathBuf,
+    config: PathBuf,
+    log: String,
+    vkey: String,
+}
+
+/// What one `sealwax-monitor --once --json` run did.
+struct Run {
+    out: Output,
+    alerts: Vec<Value>,
+}
+
+impl Run {
+    fn code(&self) -> Option<i32> {
+        self.out.status.code()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    fn kinds(&self) -> Vec<String> {
+        self.alerts
+            .iter()
+            .map(|a| match a["problem"].as_str() {
+                Some(p) => format!("{}/{p}", a["kind"].as_str().unwrap()),
+                None => a["kind"].as_str().unwrap().to_string(),
+            })
+            .collect()
+    }
+    fn debug(&self) -> String {
+        format!(
+            "status {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.out.status,
+            String::from_utf8_lossy(&self.out.stdout),
+            self.stderr()
+        )
+    }
+}
+
+impl Monitor {
+    fn new(dir: &Path, server: &LogServer, config: &str) -> Monitor {
+        let m = Monitor {
+            state: dir.join("monitor-state"),
+            config: dir.join("monitor.toml"),
+            log: server.url.clone(),
+            vkey: server.vkey.clone(),
+        };
+        m.set_config(config);
+        m
+    }
+
+    fn set_config(&self, config: &str) {
+        std::fs::write(&self.config, config).unwrap();
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(bin("sealwax-monitor"));
+        c.arg("--log")
+            .arg(&self.log)
+            .arg("--log-key")
+            .arg(&self.vkey)
+            .arg("--state")
+            .arg(&self.state)
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--once", "--json"])
+            .env("RUST_LOG", "sealwax_monitor=info")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run_with(&self, mut c: Command) -> Run {
+        let out = c.output().expect("run sealwax-monitor");
+        let alerts = String::from_utf8(out.stdout.clone())
+            .expect("utf-8 stdout")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line {l:?} is not JSON: {e}")))
+            .collect();
+        Run { out, alerts }
+    }
+
+    fn run(&self) -> Run {
+        self.run_with(self.command())
+    }
+}
+
+fn watch_keys(publisher: &str, keys: &[&SecretKey]) -> String {
+    let keys: Vec<String> = keys.iter().map(|k| format!("{:?}", k.public_key().to_base64())).collect();
+    format!("[[watch]]\npublisher = {publisher:?}\nkeys = [{}]\n", keys.join(", "))
+}
+
+/// A tokio runtime for the axum servers of a test.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Serves `app` on a free loopback port; returns its base URL.
+fn serve(rt: &tokio::runtime::Runtime, app: axum::Router) -> String {
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+// ----- tests -----
+
+#[test]
+fn operator_key_is_an_alert_and_expected_key_is_not() {
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let a = minisign_key(dir.path(), "a");
+    let b = minisign_key(dir.path(), "b");
+    claim(&server, "alice", &a);
+    sign(&server, "alice", &a, "tool", "1.0.0");
+    let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
+
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "expected key, nothing alarming: {}", r.debug());
+    assert!(r.alerts.is_empty(), "{}", r.debug());
+
+    let index = submit(
+        &server,
+        &Entry::KeyRegistration(KeyRegistration::operator(&server.origin, "alice", &b).unwrap()),
+        true,
+    );
+    let r = m.run();
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    assert_eq!(r.kinds(), ["unexpected-key"], "{}", r.debug());
+    let alert = &r.alerts[0];
+    assert_eq!(alert["index"], index);
+    assert_eq!(alert["publisher"], "alice");
+    assert_eq!(alert["authorization"], "operator");
+    assert_eq!(alert["key"]["key_id"], b.public_key().key_id_hex());
+    assert_eq!(alert["key"]["key_hash"], hex::encode(b.public_key().key_hash()));
+    assert!(alert["message"].as_str().unwrap().contains("log operator"), "{alert}");
+
+    // The state advanced: the same alert is not raised again.
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "{}", r.debug());
+    assert!(r.alerts.is_empty());
+}
+
+#[test]
+fn chain_rotation_is_reported_with_its_authorising_key() {
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let a = minisign_key(dir.path(), "a");
+    let b = minisign_key(dir.path(), "b");
+    claim(&server, "alice", &a);
+    let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
+    assert_eq!(m.run().code(), Some(0));
+
+    let index = submit(
+        &server,
+        &Entry::KeyRegistration(KeyRegistration::chain(&server.origin, "alice", &b, &a).unwrap()),
+        false,
+    );
+    sign(&server, "alice", &b, "tool", "2.0.0");
+    let r = m.run();
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    assert_eq!(r.kinds(), ["unexpected-key", "unexpected-signature"], "{}", r.debug());
+    let alert = &r.alerts[0];
+    assert_eq!(alert["index"], index);
+    assert_eq!(alert["authorization"], "chain");
+    assert_eq!(alert["authorized_by"]["key_hash"], hex::encode(a.public_key().key_hash()));
+    assert_eq!(alert["authorized_by"]["key_id"], a.public_key().key_id_hex());
+    let msg = alert["message"].as_str().unwrap();
+    assert!(msg.contains(&a.public_key().key_id_hex()) && msg.contains("an expected key"), "{msg}");
+    assert_eq!(r.alerts[1]["version"], "2.0.0");
+}
+
+#[test]
+fn revocations_and_every_key_event_are_reported() {
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let (a, b, c) = (
+        minisign_key(dir.path(), "a"),
+        minisign_key(dir.path(), "b"),
+        minisign_key(dir.path(), "c"),
+    );
+    claim(&server, "bob", &a);
+    submit(
+        &server,
+        &Entry::KeyRegistration(KeyRegistration::chain(&server.origin, "bob", &b, &a).unwrap()),
+        false,
+    );
+    // bob learns his two keys on the first run; "*" reports every other publisher's key events.
+    let m = Monitor::new(
+        dir.path(),
+        &server,
+        "[[watch]]\npublisher = \"bob\"\nlearn = true\n[[watch]]\npublisher = \"*\"\n",
+    );
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "learning raises nothing: {}", r.debug());
+
+    let revoked_at = submit(
+        &server,
+        &Entry::KeyRevocation(
+            KeyRevocation::by_key(&server.origin, "bob", a.public_key(), RevocationReason::Retired, &b)
+                .unwrap(),
+        ),
+        false,
+    );
+    let carol_at = claim(&server, "carol", &c);
+    let compromised_at = submit(
+        &server,
+        &Entry::KeyRevocation(
+            KeyRevocation::by_operator("carol", c.public_key(), RevocationReason::Compromised).unwrap(),
+        ),
+        true,
+    );
+    let r = m.run();
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    assert_eq!(r.kinds(), ["key-revoked", "key-registered", "key-revoked"], "{}", r.debug());
+    let bob = &r.alerts[0];
+    assert_eq!(bob["index"], revoked_at);
+    assert_eq!(bob["publisher"], "bob");
+    assert_eq!(bob["reason"], "retired");
+    assert_eq!(bob["key"]["key_hash"], hex::encode(a.public_key().key_hash()));
+    assert_eq!(bob["authorized_by"]["key_hash"], hex::encode(b.public_key().key_hash()));
+    assert_eq!(r.alerts[1]["index"], carol_at);
+    assert_eq!(r.alerts[1]["authorization"], "claim");
+    let carol = &r.alerts[2];
+    assert_eq!(carol["index"], compromised_at);
+    assert_eq!(carol["reason"], "compromised");
+    assert_eq!(carol["authorization"], "operator");
+    assert!(carol["message"].as_str().unwrap().contains("no signature it ever made is trusted"));
+}
+
+#[test]
+fn a_forked_log_is_reported() {
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let honest = start_log(&dir.path().join("log-a"));
+    // The same key and origin, another history: what a log shows a victim.
+    let fork_dir = dir.path().join("log-b");
+    std::fs::create_dir_all(&fork_dir).unwrap();
+    let key_file = honest.data_dir.join("signing.key");
+    std::fs::copy(&key_file, fork_dir.join("signing.key")).unwrap();
+    let fork = start_log(&fork_dir);
+    assert_eq!(fork.vkey, honest.vkey, "the fork signs with the same key");
+
+    let (a, b, x) = (
+        minisign_key(dir.path(), "a"),
+        minisign_key(dir.path(), "b"),
+        minisign_key(dir.path(), "x"),
+    );
+    claim(&honest, "alice", &a);
+    sign(&honest, "alice", &a, "tool", "1.0.0");
+    sign(&honest, "alice", &a, "tool", "1.0.1");
+    claim(&fork, "alice", &a);
+    sign(&fork, "alice", &a, "tool", "1.0.0");
+
+    let mut m = Monitor::new(dir.path(), &honest, &watch_keys("alice", &[&a]));
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "{}", r.debug());
+
+    // The monitor now reads the other history (same log key).
+    m.log = fork.url.clone();
+    let r = m.run();
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    assert_eq!(r.kinds(), ["log-misbehaviour/rollback"], "{}", r.debug());
+    assert!(r.alerts[0]["previous_checkpoint"].as_str().unwrap().contains("\n3\n"));
+
+    // Same size, other root.
+    sign(&fork, "alice", &a, "tool", "9.9.9");
+    let r = m.run();
+    assert_eq!(r.kinds(), ["log-misbehaviour/fork"], "{}", r.debug());
+    assert_eq!(r.code(), Some(1));
+
+    // Larger, but not an extension of the verified tree. The entries in it
+    // are still read and reported, but the state stays at the honest tree.
+    claim(&fork, "xavier", &x);
+    submit(
+        &fork,
+        &Entry::KeyRegistration(KeyRegistration::operator(&fork.origin, "alice", &b).unwrap()),
+        true,
+    );
+    let r = m.run();
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    assert_eq!(
+        r.kinds(),
+        ["unexpected-key", "log-misbehaviour/inconsistent-tree"],
+        "{}",
+        r.debug()
+    );
+    // Back to the honest log: still consistent with what was verified.
+    m.log = honest.url.clone();
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "{}", r.debug());
+}
+
+/// What the tampering proxy does to the log's answers.
+#[derive(Clone, Copy)]
+enum Tamper {
+    /// Flip a byte in the last hash of every level-0 hash tile.
+    HashTile,
+    /// Flip a byte inside the last entry of every entry bundle.
+    Bundle,
+    /// Flip a byte of the checkpoint's signature.
+    CheckpointSignature,
+}
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    tamper: Tamper,
+}
+
+async fn proxy(State(p): State<Proxy>, uri: Uri) -> axum::response::Response {
+    let resp = match reqwest::get(format!("{}{}", p.upstream, uri.path())).await {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    let mut body = resp.bytes().await.unwrap_or_default().to_vec();
+    if status.is_success() {
+        let path = uri.path();
+        match p.tamper {
+            Tamper::HashTile if path.starts_with("/tile/0/") && !body.is_empty() => {
+                let n = body.len();
+                body[n - 1] ^= 0x01;
+            }
+            Tamper::Bundle if path.starts_with("/tile/entries/") && body.len() > 10 => {
+                let n = body.len();
+                body[n - 10] ^= 0x01;
+            }
+            Tamper::CheckpointSignature if path == "/checkpoint" => {
+                let text = String::from_utf8(body).unwrap();
+                let (head, sig) = text.trim_end().rsplit_once(' ').unwrap();
+                let mut raw = B64.decode(sig).unwrap();
+                let n = raw.len();
+                raw[n - 1] ^= 0x01;
+                body = format!("{head} {}\n", B64.encode(raw)).into_bytes();
+            }
+            _ => {}
+        }
+    }
+    (status, Bytes::from(body)).into_response()
+}
+
+#[test]
+fn a_log_serving_bad_tiles_bundles_or_signatures_is_reported() {
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let a = minisign_key(dir.path(), "a");
+    claim(&server, "alice", &a);
+    for v in 0..4 {
+        sign(&server, "alice", &a, "tool", &format!("1.0.{v}"));
+    }
+    let rt = runtime();
+    let cases = [
+        (Tamper::HashTile, "log-misbehaviour/bad-tile"),
+        (Tamper::Bundle, "log-misbehaviour/bad-tile"),
+        (Tamper::CheckpointSignature, "log-misbehaviour/bad-checkpoint-signature"),
+    ];
+    for (i, (tamper, want)) in cases.into_iter().enumerate() {
+        let url = serve(
+            &rt,
+            axum::Router::new().fallback(proxy).with_state(Proxy {
+                upstream: server.url.clone(),
+                tamper,
+            }),
+        );
+        let case_dir = dir.path().join(format!("case{i}"));
+        std::fs::create_dir_all(&case_dir).unwrap();
+        let mut m = Monitor::new(&case_dir, &server, &watch_keys("alice", &[&a]));
+        m.log = url;
+        let r = m.run();
+        assert_eq!(r.code(), Some(1), "{want}: {}", r.debug());
+        assert!(
+            r.kinds().first().map(String::as_str) == Some(want),
+            "{want}: got {:?}\n{}",
+            r.kinds(),
+            r.debug()
+        );
+        if let Tamper::Bundle = tamper {
+            // A changed entry also changes the root: nothing is accepted.
+            assert!(r.kinds().contains(&"log-misbehaviour/inconsistent-tree".to_string()), "{}", r.debug());
+        }
+        // The state only ever holds verified checkpoints: the honest log verifies after it.
+        m.log = server.url.clone();
+        let r = m.run();
+        assert_eq!(r.code(), Some(0), "after {want}: {}", r.debug());
+    }
+}
+
+#[test]
+fn an_alert_delivered_before_a_crash_is_repeated_not_lost() {
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let (a, b) = (minisign_key(dir.path(), "a"), minisign_key(dir.path(), "b"));
+    claim(&server, "alice", &a);
+    let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
+    assert_eq!(m.run().code(), Some(0));
+    submit(
+        &server,
+        &Entry::KeyRegistration(KeyRegistration::operator(&server.origin, "alice", &b).unwrap()),
+        true,
+    );
+
+    let mut c = m.command();
+    c.env("SEALWAX_MONITOR_CRASH_AFTER_ALERT", "1");
+    let crashed = m.run_with(c);
+    assert_eq!(crashed.code(), None, "the monitor aborts (killed by SIGABRT): {}", crashed.debug());
+    assert_eq!(crashed.kinds(), ["unexpected-key"], "delivered before the crash: {}", crashed.debug());
+
+    let again = m.run();
+    assert_eq!(again.code(), Some(1), "{}", again.debug());
+    assert_eq!(again.kinds(), ["unexpected-key"]);
+    assert_eq!(again.alerts[0]["id"], crashed.alerts[0]["id"], "the same alert, repeated");
+
+    let after = m.run();
+    assert_eq!(after.code(), Some(0), "saved after delivery: {}", after.debug());
+}
+
+#[derive(Clone, Default)]
+struct Hook {
+    /// Statuses to answer with, in order; 200 once they run out.
+    script: Arc<Mutex<VecDeque<u16>>>,
+    /// Every body received.
+    received: Arc<Mutex<Vec<Value>>>,
+}
+
+async fn hook(State(h): State<Hook>, body: Bytes) -> StatusCode {
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    h.received.lock().unwrap().push(v);
+    let status = h.script.lock().unwrap().pop_front().unwrap_or(200);
+    StatusCode::from_u16(status).unwrap()
+}
+
+#[test]
+fn webhook_and_command_receive_the_alerts() {
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let (a, b) = (minisign_key(dir.path(), "a"), minisign_key(dir.path(), "b"));
+    claim(&server, "alice", &a);
+    let index = submit(
+        &server,
+        &Entry::KeyRegistration(KeyRegistration::operator(&server.origin, "alice", &b).unwrap()),
+        true,
+    );
+
+    let rt = runtime();
+    let h = Hook::default();
+    h.script.lock().unwrap().push_back(503); // the first attempt fails: retried
+    let url = serve(
+        &rt,
+        axum::Router::new()
+            .route("/hook", axum::routing::post(hook))
+            .with_state(h.clone()),
+    );
+    let env_file = dir.path().join("command-env.txt");
+    let config = format!(
+        "{}[alerts]\nwebhook = \"{url}/hook\"\ncommand = \"printf '%s %s %s' \\\"$SEALWAX_ALERT_KIND\\\" \\\"$SEALWAX_ALERT_INDEX\\\" \\\"$SEALWAX_ALERT_PUBLISHER\\\" > {}\"\n",
+        watch_keys("alice", &[&a]),
+        env_file.display()
+    );
+    let m = Monitor::new(dir.path(), &server, &config);
+    let r = m.run();
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    let received = h.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2, "one failed attempt, one retry: {received:?}");
+    assert_eq!(received[1], r.alerts[0], "the webhook gets the alert's JSON");
+    assert_eq!(received[1]["kind"], "unexpected-key");
+    assert_eq!(received[1]["index"], index);
+    assert_eq!(
+        std::fs::read_to_string(&env_file).unwrap(),
+        format!("unexpected-key {index} alice")
+    );
+
+    // A webhook that never takes the alert: exit 2 and the state is not
+    // advanced, so the next run delivers the alert again.
+    let d = minisign_key(dir.path(), "d");
+    submit(
+        &server,
+        &Entry::KeyRegistration(KeyRegistration::operator(&server.origin, "alice", &d).unwrap()),
+        true,
+    );
+    h.script.lock().unwrap().extend([400]);
+    let r = m.run();
+    assert_eq!(r.code(), Some(2), "{}", r.debug());
+    assert!(r.stderr().contains("webhook"), "{}", r.debug());
+    let r = m.run();
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    assert_eq!(r.kinds(), ["unexpected-key"]);
+    assert_eq!(h.received.lock().unwrap().last().unwrap()["key"]["key_id"], d.public_key().key_id_hex());
+}
+
+#[test]
+fn bad_config_or_unreachable_log_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("monitor.toml");
+    // The C2SP signed-note example key: valid, and no log here holds it.
+    let vkey = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+    let run = |log: &str, vkey: &str| {
+        Command::new(bin("sealwax-monitor"))
+            .args(["--once", "--log", log, "--log-key", vkey, "--state"])
+            .arg(&state)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&config, "[[watch]]\npublisher = \"alice\"\n").unwrap();
+    let out = run("http://127.0.0.1:9", vkey);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("monitor.toml") && err.contains("learn = true"), "{err}");
+
+    std::fs::write(&config, "[[watch]]\npublisher = \"alice\"\nlearn = true\n").unwrap();
+    let out = run("http://127.0.0.1:9", "not-a-key");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("log key"));
+
+    // A closed port: the monitor could not do its job.
+    let port = sealwax_tests::free_port();
+    let out = run(&format!("http://127.0.0.1:{port}"), vkey);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checkpoint"));
+}
