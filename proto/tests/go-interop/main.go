@@ -138,7 +138,7 @@ func run() error {
 	resp.GoVkey, resp.GoNote = vkey, string(signed)
 
 	for _, r := range req.Records {
-		resp.RecordErrors = append(resp.RecordErrors, errString(tlog.CheckRecord(r.Proof, r.Size, r.Root, r.Index+1, r.Leaf)))
+		resp.RecordErrors = append(resp.RecordErrors, errString(tlog.CheckRecord(r.Proof, r.Size, r.Root, r.Index, r.Leaf)))
 	}
 	for _, t := range req.Trees {
 		resp.TreeErrors = append(resp.TreeErrors, errString(tlog.CheckTree(t.Proof, t.Size, t.Root, t.OldSize, t.OldRoot)))
