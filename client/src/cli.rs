@@ -40,7 +40,13 @@ Exit codes:
 #[command(name = "sealwax", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Base URL of the log (saved by `sealwax init`)
-    #[arg(long, global = true, env = "SEALWAX_LOG", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "SEALWAX_LOG",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub log: Option<String>,
 
     /// The log's verifier key, `<name>+<key ID>+<base64>`, as `sealwax-log key` prints it
@@ -48,12 +54,19 @@ pub struct Cli {
         long = "log-key",
         global = true,
         env = "SEALWAX_LOG_KEY",
+        hide_env_values = true,
         value_name = "VKEY"
     )]
     pub log_key: Option<String>,
 
     /// Directory for config, keys, trust store and checkpoints [default: the XDG directories]
-    #[arg(long, global = true, env = "SEALWAX_HOME", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "SEALWAX_HOME",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub home: Option<PathBuf>,
 
     /// Print one JSON object on stdout instead of text (messages go to stderr)
@@ -65,6 +78,7 @@ pub struct Cli {
         long = "password-file",
         global = true,
         env = "SEALWAX_PASSWORD_FILE",
+        hide_env_values = true,
         value_name = "FILE"
     )]
     pub password_file: Option<PathBuf>,

@@ -301,6 +301,9 @@ pub enum ClientError {
         /// Why.
         source: sealwax_proto::Error,
     },
+    /// The log has a signature but not the artifact itself.
+    #[error("the log has the signature of {0} but not the artifact (it keeps no artifacts, or it was not uploaded): get the file with its .minisig and .tlog-proof from the publisher and run `sealwax install FILE` or `sealwax install URL`")]
+    ArtifactNotStored(String),
     /// The log showed a smaller tree than one seen before.
     #[error("the log at {url} rolled back: it shows a tree of {new_size} entries, but this client already verified a tree of {old_size} entries. Refusing; tell the log's operator (the remembered checkpoint is kept)")]
     Rollback {
@@ -370,6 +373,7 @@ impl ClientError {
             | LogHttp { .. }
             | LogMisbehaving { .. }
             | LogKeyMismatch { .. }
+            | ArtifactNotStored(_)
             | Rollback { .. }
             | Fork { .. } => EXIT_LOG,
         }

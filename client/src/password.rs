@@ -27,7 +27,7 @@ impl PasswordSource {
         self.file.is_none() && std::io::stdin().is_terminal()
     }
 
-    fn from_file(&self, file: &Path) -> Result<Zeroizing<String>> {
+    fn read_file(&self, file: &Path) -> Result<Zeroizing<String>> {
         let text = Zeroizing::new(
             std::fs::read_to_string(file).map_err(|e| ClientError::io("read", file, e))?,
         );
@@ -40,7 +40,7 @@ impl PasswordSource {
     /// The password of the existing key at `key_path`.
     pub fn existing(&self, key_path: &Path) -> Result<Zeroizing<String>> {
         if let Some(f) = &self.file {
-            return self.from_file(f);
+            return self.read_file(f);
         }
         if !self.interactive() {
             return Err(ClientError::PasswordUnavailable(key_path.to_path_buf()));
@@ -53,7 +53,7 @@ impl PasswordSource {
     /// A password for a new key: from the file, or typed twice.
     pub fn new_password(&self, what: &Path) -> Result<Zeroizing<String>> {
         let pw = if let Some(f) = &self.file {
-            self.from_file(f)?
+            self.read_file(f)?
         } else {
             if !self.interactive() {
                 return Err(ClientError::PasswordUnavailable(what.to_path_buf()));

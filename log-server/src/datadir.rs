@@ -144,8 +144,9 @@ impl LogKey {
             .trim_end_matches('\n')
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("it does not start with PRIVATE+KEY+"))?;
-        let mut parts = rest.rsplitn(3, '+');
-        let (Some(data), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        // The name has no '+'; the base64 key data may.
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected PRIVATE+KEY+<name>+<key ID>+<key>"));
         };
         let data = B64.decode(data).map_err(|_| bad("the key is not base64"))?;

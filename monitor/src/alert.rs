@@ -298,6 +298,9 @@ mod tests {
         assert!(v.get("problem").is_none(), "absent fields are left out");
         let back: Alert = serde_json::from_str(&json).unwrap();
         assert_eq!(back, a);
-        assert_eq!(a.to_string(), "ALERT unexpected-key index 7 publisher alice: m");
+        assert_eq!(
+            a.to_string(),
+            "ALERT unexpected-key index 7 publisher alice: m"
+        );
     }
 }

@@ -195,9 +195,11 @@ impl Config {
         };
         for (n, w) in raw.watch.into_iter().enumerate() {
             let at = format!("[[watch]] number {}", n + 1);
-            let publisher = w
-                .publisher
-                .ok_or_else(|| invalid(format!("{at} has no `publisher` (a name, or \"*\" for every publisher)")))?;
+            let publisher = w.publisher.ok_or_else(|| {
+                invalid(format!(
+                    "{at} has no `publisher` (a name, or \"*\" for every publisher)"
+                ))
+            })?;
             let mut packages = BTreeSet::new();
             for p in w.packages.unwrap_or_default() {
                 validate_package(&p).map_err(|e| invalid(format!("{at} ({publisher}): {e}")))?;
@@ -290,7 +292,10 @@ impl Config {
                 .unwrap_or(defaults.command_timeout),
         };
         config.health = HealthConfig {
-            max_unreachable: positive("[health] max_unreachable_secs", raw.health.max_unreachable_secs)?,
+            max_unreachable: positive(
+                "[health] max_unreachable_secs",
+                raw.health.max_unreachable_secs,
+            )?,
             max_stale: positive("[health] max_stale_secs", raw.health.max_stale_secs)?,
         };
         Ok(config)
@@ -318,7 +323,9 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        parse(text).expect_err("config should be refused").to_string()
+        parse(text)
+            .expect_err("config should be refused")
+            .to_string()
     }
 
     #[test]
@@ -345,7 +352,10 @@ mod tests {
         assert_eq!(keys.get(&pk.key_hash()), Some(&pk));
         assert_eq!(c.watch("bob").unwrap().expect, Expect::Learn);
         assert!(c.watch("carol").is_none());
-        assert_eq!(c.alerts.webhook.as_deref(), Some("http://127.0.0.1:9000/hook"));
+        assert_eq!(
+            c.alerts.webhook.as_deref(),
+            Some("http://127.0.0.1:9000/hook")
+        );
         assert_eq!(c.alerts.command.as_deref(), Some("/usr/local/bin/page-me"));
         assert_eq!(c.alerts.webhook_retries, 5);
         assert!(c.watch_all.is_none());
@@ -420,8 +430,14 @@ mod tests {
         ];
         for (desc, text, want) in cases {
             let got = err(text);
-            assert!(got.contains(want), "{desc}: error {got:?} should contain {want:?}");
-            assert!(got.contains("monitor.toml"), "{desc}: error {got:?} should name the file");
+            assert!(
+                got.contains(want),
+                "{desc}: error {got:?} should contain {want:?}"
+            );
+            assert!(
+                got.contains("monitor.toml"),
+                "{desc}: error {got:?} should name the file"
+            );
         }
     }
 

@@ -115,7 +115,10 @@ impl Dispatcher {
                 let tries = attempt + 1;
                 return Err(MonitorError::Delivery {
                     channel: "webhook",
-                    reason: format!("{reason} (after {tries} attempt{})", if tries == 1 { "" } else { "s" }),
+                    reason: format!(
+                        "{reason} (after {tries} attempt{})",
+                        if tries == 1 { "" } else { "s" }
+                    ),
                 });
             }
             tracing::warn!("webhook delivery failed ({reason}); retrying in {backoff:?}");
@@ -166,7 +169,10 @@ pub fn command_env(alert: &Alert) -> Vec<(&'static str, String)> {
         ("SEALWAX_ALERT_KIND", alert.kind.as_str().to_string()),
         (
             "SEALWAX_ALERT_PROBLEM",
-            alert.problem.map(|p| p.as_str().to_string()).unwrap_or_default(),
+            alert
+                .problem
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
         ),
         ("SEALWAX_ALERT_LOG", alert.log.clone()),
         (
@@ -218,7 +224,10 @@ mod tests {
                 let back: Alert = serde_json::from_str(out.trim_end()).unwrap();
                 assert_eq!(back, alert());
             } else {
-                assert_eq!(out, "ALERT key-revoked index 4 publisher alice: key X revoked\n");
+                assert_eq!(
+                    out,
+                    "ALERT key-revoked index 4 publisher alice: key X revoked\n"
+                );
             }
             assert_eq!(d.delivered(), 1);
         }
@@ -237,7 +246,10 @@ mod tests {
         };
         let mut d = Dispatcher::new(&config, false, Box::new(Buf::default()));
         d.deliver(&alert()).await.unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "key-revoked|4|alice|");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "key-revoked|4|alice|"
+        );
     }
 
     #[tokio::test]
@@ -248,7 +260,16 @@ mod tests {
         };
         let mut d = Dispatcher::new(&config, false, Box::new(Buf::default()));
         let err = d.deliver(&alert()).await.unwrap_err();
-        assert!(matches!(err, MonitorError::Delivery { channel: "command", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                MonitorError::Delivery {
+                    channel: "command",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(d.delivered(), 0);
     }
 
@@ -266,6 +287,9 @@ mod tests {
         };
         let mut d = Dispatcher::new(&config, false, Box::new(Buf::default()));
         let err = d.deliver(&alert()).await.unwrap_err().to_string();
-        assert!(err.contains("webhook") && err.contains("after 2 attempts"), "{err}");
+        assert!(
+            err.contains("webhook") && err.contains("after 2 attempts"),
+            "{err}"
+        );
     }
 }

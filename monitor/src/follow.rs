@@ -143,9 +143,11 @@ impl Follower {
                         given: vkey,
                     });
                 }
-                check_saved(&s, &origin, &verifier).map_err(|reason| MonitorError::StateCorrupt {
-                    path: state_dir.path().join("state.json"),
-                    reason,
+                check_saved(&s, &origin, &verifier).map_err(|reason| {
+                    MonitorError::StateCorrupt {
+                        path: state_dir.path().join("state.json"),
+                        reason,
+                    }
                 })?;
                 s
             }
@@ -272,7 +274,11 @@ impl Follower {
             }
         } else {
             match self.catch_up(&cp, &mut outcome).await? {
-                CatchUp::Verified { range, keys, learned } => {
+                CatchUp::Verified {
+                    range,
+                    keys,
+                    learned,
+                } => {
                     self.state.range = range;
                     self.state.keys = keys;
                     self.state.learned = learned;
@@ -366,12 +372,18 @@ impl Follower {
                 Problem::WrongOrigin,
                 "the URL serves another log, or --origin is wrong",
             ),
-            _ => (Problem::MalformedCheckpoint, "the log serves a checkpoint that does not parse"),
+            _ => (
+                Problem::MalformedCheckpoint,
+                "the log serves a checkpoint that does not parse",
+            ),
         };
         let mut a = Alert::misbehaviour(
             problem,
             &self.origin,
-            format!("the checkpoint at {}checkpoint is not acceptable: {e}; {advice}", self.source.url()),
+            format!(
+                "the checkpoint at {}checkpoint is not acceptable: {e}; {advice}",
+                self.source.url()
+            ),
         );
         a.checkpoint = Some(text.to_string());
         a.previous_checkpoint = self.state.checkpoint.clone();
@@ -384,8 +396,10 @@ impl Follower {
         let source = self.source.clone();
         let config = Arc::clone(&self.config);
         let origin = self.origin.clone();
-        let bundle = TileId::for_size(TileLevel::Entries, index, new).expect("bundle within the tree");
-        let tile = TileId::for_size(TileLevel::Hashes(0), index, new).expect("tile within the tree");
+        let bundle =
+            TileId::for_size(TileLevel::Entries, index, new).expect("bundle within the tree");
+        let tile =
+            TileId::for_size(TileLevel::Hashes(0), index, new).expect("tile within the tree");
         tokio::spawn(async move {
             let (b, t) = tokio::join!(source.tile(bundle), source.tile(tile));
             let (bundle_bytes, tile0) = (b?, t?);
@@ -399,12 +413,22 @@ impl Follower {
         })
     }
 
-    async fn catch_up(&mut self, cp: &Checkpoint, outcome: &mut PollOutcome) -> Result<CatchUp, MonitorError> {
+    async fn catch_up(
+        &mut self,
+        cp: &Checkpoint,
+        outcome: &mut PollOutcome,
+    ) -> Result<CatchUp, MonitorError> {
         let old = self.state.size();
         let new = cp.size;
         tracing::info!(from = old, to = new, "verifying new entries");
         let config = Arc::clone(&self.config);
-        let mut tracker = Tracker::new(&config, &self.origin, new, self.state.keys.clone(), self.state.learned.clone());
+        let mut tracker = Tracker::new(
+            &config,
+            &self.origin,
+            new,
+            self.state.keys.clone(),
+            self.state.learned.clone(),
+        );
         let mut range = self.state.range.clone();
         let old_nodes = right_edge_nodes(&self.state.range);
         let mut pending: Vec<Option<PendingTile>> = (0..TILE_HEIGHT).map(|_| None).collect();
@@ -451,15 +475,16 @@ impl Follower {
                 leaves.clear();
                 leaves.extend(entries.iter().map(|e| e.leaf));
                 let tile0_id = TileId::for_size(TileLevel::Hashes(0), k, new).expect("tile within the tree");
-                if let Some(a) = self.compare_tile(tile0_id, &tile0, 0, &leaves, new, Some(bundle_id)) {
-                    alerts.push(a);
-                }
                 let start = if k == first_bundle { (old % TILE_WIDTH) as usize } else { 0 };
-                if start > 0 {
-                    if let Some(a) = self.check_old_positions(tile0_id, &tile0, start, &old_nodes, new) {
-                        alerts.push(a);
-                    }
-                }
+                // One alert per tile at most: the first problem found.
+                let tile_alert = self
+                    .compare_tile(tile0_id, &tile0, 0, &leaves, new, Some(bundle_id))
+                    .or_else(|| {
+                        (start > 0)
+                            .then(|| self.check_old_positions(tile0_id, &tile0, start, &old_nodes, new))
+                            .flatten()
+                    });
+                alerts.extend(tile_alert);
                 for (i, entry) in entries.into_iter().enumerate().skip(start) {
                     let index = k * TILE_WIDTH + i as u64;
                     let leaf = entry.leaf;
@@ -534,7 +559,11 @@ impl Follower {
         }
         let (keys, learned) = tracker.finish();
         tracing::info!(size = new, keys = keys.key_count(), "verified checkpoint");
-        Ok(CatchUp::Verified { range, keys, learned })
+        Ok(CatchUp::Verified {
+            range,
+            keys,
+            learned,
+        })
     }
 
     fn progress_bar(&self, entries: u64) -> Option<ProgressBar> {
@@ -558,7 +587,8 @@ impl Follower {
         old_nodes: &HashMap<u8, Hash>,
         new: u64,
     ) -> Result<Option<Alert>, MonitorError> {
-        let id = TileId::for_size(TileLevel::Hashes(tile_level), p.index, new).expect("tile within the tree");
+        let id = TileId::for_size(TileLevel::Hashes(tile_level), p.index, new)
+            .expect("tile within the tree");
         let data = self.source.tile(id).await?;
         if let Some(a) = self.compare_tile(id, &data, p.first, &p.hashes, new, None) {
             return Ok(Some(a));
@@ -586,7 +616,11 @@ impl Follower {
             None => "the nodes recomputed from the entries".to_string(),
         };
         let problem = if data.len() != width * 32 {
-            Some(format!("it has {} bytes, a tile of width {width} has {}", data.len(), width * 32))
+            Some(format!(
+                "it has {} bytes, a tile of width {width} has {}",
+                data.len(),
+                width * 32
+            ))
         } else {
             expected.iter().enumerate().find_map(|(j, want)| {
                 let pos = first + j;
@@ -617,7 +651,11 @@ impl Follower {
             unreachable!("only hash tiles have old positions to check")
         };
         if data.len() < count * 32 {
-            return Some(self.bad_tile(id, format!("it is too short to hold the {count} hashes already verified"), new));
+            return Some(self.bad_tile(
+                id,
+                format!("it is too short to hold the {count} hashes already verified"),
+                new,
+            ));
         }
         let hashes: Vec<Hash> = data[..count * 32]
             .chunks_exact(32)
@@ -674,7 +712,10 @@ fn subtree_root(hashes: &[Hash]) -> Hash {
     debug_assert!(hashes.len().is_power_of_two());
     let mut level: Vec<Hash> = hashes.to_vec();
     while level.len() > 1 {
-        level = level.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+        level = level
+            .chunks_exact(2)
+            .map(|p| node_hash(&p[0], &p[1]))
+            .collect();
     }
     level[0]
 }
@@ -688,7 +729,8 @@ fn check_saved(s: &State, origin: &str, verifier: &NoteVerifier) -> Result<(), S
         None if s.size() == 0 => Ok(()),
         None => Err("it has a tree but no checkpoint".to_string()),
         Some(text) => {
-            let (cp, _) = open_checkpoint(text, origin, verifier).map_err(|e| format!("its checkpoint: {e}"))?;
+            let (cp, _) = open_checkpoint(text, origin, verifier)
+                .map_err(|e| format!("its checkpoint: {e}"))?;
             if cp.size != s.size() || cp.root != s.range.root() {
                 return Err("its tree does not match its checkpoint".to_string());
             }

@@ -78,7 +78,9 @@ pub enum MonitorError {
         problem: String,
     },
     /// The `--log-key` string does not parse.
-    #[error("the log key {vkey:?} does not parse: {source} (pass the string `sealwax-log key` prints)")]
+    #[error(
+        "the log key {vkey:?} does not parse: {source} (pass the string `sealwax-log key` prints)"
+    )]
     LogKey {
         /// The key given.
         vkey: String,
@@ -154,4 +156,16 @@ pub(crate) fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The tokio runtime the monitor runs on. Entry bundles are parsed, hashed
+/// and verified on the blocking pool ([`follow`]); it gets two threads per
+/// core, enough to keep every core busy while bounding the number of threads
+/// (and their allocator arenas) whatever the size of the catch-up.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(2 * cores)
+        .build()
 }

@@ -62,14 +62,12 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("sealwax_monitor=info,warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("sealwax_monitor=info,warn")
+            }),
         )
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts");
+    let runtime = sealwax_monitor::runtime().expect("the tokio runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
@@ -84,17 +82,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if !config.watches_anything() {
         tracing::warn!("the config watches no publisher: only the log itself is verified");
     }
-    let verifier = NoteVerifier::parse(cli.log_key.trim()).map_err(|source| MonitorError::LogKey {
-        vkey: cli.log_key.clone(),
-        source,
-    })?;
+    let verifier =
+        NoteVerifier::parse(cli.log_key.trim()).map_err(|source| MonitorError::LogKey {
+            vkey: cli.log_key.clone(),
+            source,
+        })?;
     let source = LogSource::new(&cli.log)?;
     let state_dir = StateDir::open(&cli.state)?;
     let dispatcher = Dispatcher::new(&config.alerts, cli.json, Box::new(std::io::stdout()));
     let options = FollowerOptions {
         progress: !cli.no_progress,
         // Test hook for the "crash between delivery and save" end-to-end test.
-        crash_after_alert: std::env::var_os("SEALWAX_MONITOR_CRASH_AFTER_ALERT").is_some_and(|v| v == "1"),
+        crash_after_alert: std::env::var_os("SEALWAX_MONITOR_CRASH_AFTER_ALERT")
+            .is_some_and(|v| v == "1"),
         origin: cli.origin.clone(),
         ..FollowerOptions::default()
     };
@@ -146,7 +146,12 @@ async fn daemon(follower: &mut Follower, interval: Duration) -> anyhow::Result<E
         match polled {
             None => break,
             Some(Ok(o)) if o.entries > 0 || o.alerts > 0 => {
-                tracing::info!(size = o.size, new_entries = o.entries, alerts = o.alerts, "poll done")
+                tracing::info!(
+                    size = o.size,
+                    new_entries = o.entries,
+                    alerts = o.alerts,
+                    "poll done"
+                )
             }
             Some(Ok(_)) => tracing::debug!("no new entries"),
             Some(Err(e @ MonitorError::Unreachable { .. })) => {

@@ -53,10 +53,13 @@ impl LogSource {
     /// `GET /checkpoint`: the signed note text.
     pub async fn checkpoint(&self) -> Result<String, MonitorError> {
         let url = self.base.join("checkpoint").expect("a relative path joins");
-        let body = self.get(&url).await?.ok_or_else(|| MonitorError::Unreachable {
-            url: url.to_string(),
-            reason: "404 Not Found: is this a sealwax log URL?".to_string(),
-        })?;
+        let body = self
+            .get(&url)
+            .await?
+            .ok_or_else(|| MonitorError::Unreachable {
+                url: url.to_string(),
+                reason: "404 Not Found: is this a sealwax log URL?".to_string(),
+            })?;
         String::from_utf8(body).map_err(|_| MonitorError::Unreachable {
             url: url.to_string(),
             reason: "the checkpoint is not UTF-8 text".to_string(),
@@ -99,7 +102,9 @@ impl LogSource {
                     Ok(b) => return Ok(Some(Vec::from(b))),
                     Err(e) => last = format!("reading the body: {e}"),
                 },
-                Ok(resp) if resp.status().is_server_error() => last = format!("HTTP {}", resp.status()),
+                Ok(resp) if resp.status().is_server_error() => {
+                    last = format!("HTTP {}", resp.status())
+                }
                 Ok(resp) => {
                     return Err(MonitorError::Unreachable {
                         url: url.to_string(),
@@ -127,7 +132,9 @@ fn cut_tile(id: TileId, mut full: Vec<u8>) -> Vec<u8> {
         TileLevel::Entries => {
             let mut pos = 0usize;
             for _ in 0..width {
-                let Some(len) = full.get(pos..pos + 2) else { break };
+                let Some(len) = full.get(pos..pos + 2) else {
+                    break;
+                };
                 pos = (pos + 2 + usize::from(u16::from_be_bytes([len[0], len[1]]))).min(full.len());
             }
             full.truncate(pos);
@@ -163,7 +170,9 @@ mod tests {
         };
         assert_eq!(cut_tile(id, hashes.clone()), hashes[..96].to_vec());
 
-        let entries: Vec<Vec<u8>> = (0..256u32).map(|i| vec![i as u8; (i % 7) as usize]).collect();
+        let entries: Vec<Vec<u8>> = (0..256u32)
+            .map(|i| vec![i as u8; (i % 7) as usize])
+            .collect();
         let bundle = encode_bundle(entries.iter().map(Vec::as_slice)).unwrap();
         let id = TileId {
             level: TileLevel::Entries,
@@ -172,7 +181,10 @@ mod tests {
         };
         let cut = cut_tile(id, bundle);
         let parsed = parse_bundle(&cut).unwrap();
-        assert_eq!(parsed, entries[..5].iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert_eq!(
+            parsed,
+            entries[..5].iter().map(Vec::as_slice).collect::<Vec<_>>()
+        );
     }
 
     #[test]

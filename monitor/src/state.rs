@@ -15,7 +15,9 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sealwax_proto::entry::{AuthorizedBy, KeyRecord, PublisherKeys, RevocationReason, RevocationRecord};
+use sealwax_proto::entry::{
+    AuthorizedBy, KeyRecord, PublisherKeys, RevocationReason, RevocationRecord,
+};
 use sealwax_proto::merkle::CompactRange;
 use sealwax_proto::minisign::PublicKey;
 use sealwax_proto::Hash;
@@ -94,7 +96,12 @@ impl State {
             publishers: self
                 .keys
                 .publishers()
-                .map(|p| (p.publisher.clone(), p.keys.iter().map(KeyFile::from).collect()))
+                .map(|p| {
+                    (
+                        p.publisher.clone(),
+                        p.keys.iter().map(KeyFile::from).collect(),
+                    )
+                })
                 .collect(),
             learned: self
                 .learned
@@ -125,7 +132,10 @@ impl State {
         for (publisher, records) in file.publishers {
             let mut pk = PublisherKeys::new(&publisher);
             for r in records {
-                pk.keys.push(r.to_record().map_err(|e| format!("publisher {publisher:?}: {e}"))?);
+                pk.keys.push(
+                    r.to_record()
+                        .map_err(|e| format!("publisher {publisher:?}: {e}"))?,
+                );
             }
             keys.insert(pk).map_err(|e| e.to_string())?;
         }
@@ -343,8 +353,14 @@ mod tests {
             Entry::KeyRegistration(KeyRegistration::claim(ORIGIN, "alice", &a1).unwrap()),
             Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, "alice", &a2, &a1).unwrap()),
             Entry::KeyRevocation(
-                KeyRevocation::by_key(ORIGIN, "alice", a1.public_key(), RevocationReason::Compromised, &a2)
-                    .unwrap(),
+                KeyRevocation::by_key(
+                    ORIGIN,
+                    "alice",
+                    a1.public_key(),
+                    RevocationReason::Compromised,
+                    &a2,
+                )
+                .unwrap(),
             ),
             Entry::KeyRegistration(KeyRegistration::operator(ORIGIN, "bob", &a3).unwrap()),
         ];
@@ -372,7 +388,10 @@ mod tests {
         let alice = back.keys.get("alice").unwrap();
         assert_eq!(alice.keys.len(), 2);
         assert!(alice.keys[0].revoked.is_some());
-        assert!(matches!(alice.keys[1].authorization, AuthorizedBy::Chain(_)));
+        assert!(matches!(
+            alice.keys[1].authorization,
+            AuthorizedBy::Chain(_)
+        ));
     }
 
     #[test]
@@ -382,7 +401,10 @@ mod tests {
         assert_eq!(sd.load().unwrap(), None);
         let s = sample_state();
         sd.save(&s).unwrap();
-        assert!(!dir.path().join(STATE_TMP).exists(), "the temp file was renamed");
+        assert!(
+            !dir.path().join(STATE_TMP).exists(),
+            "the temp file was renamed"
+        );
         assert_eq!(sd.load().unwrap(), Some(s.clone()));
         let mut s2 = s;
         s2.range.append([7; 32], |_, _, _| {});
@@ -402,12 +424,23 @@ mod tests {
     fn damaged_state_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let sd = StateDir::open(dir.path()).unwrap();
-        let mut json: serde_json::Value = serde_json::from_slice(&sample_state().to_json()).unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&sample_state().to_json()).unwrap();
         json["tree_size"] = 12.into();
-        std::fs::write(dir.path().join(STATE_FILE), serde_json::to_vec(&json).unwrap()).unwrap();
+        std::fs::write(
+            dir.path().join(STATE_FILE),
+            serde_json::to_vec(&json).unwrap(),
+        )
+        .unwrap();
         let err = sd.load().unwrap_err().to_string();
-        assert!(err.contains("damaged") && err.contains("right-edge"), "{err}");
+        assert!(
+            err.contains("damaged") && err.contains("right-edge"),
+            "{err}"
+        );
         std::fs::write(dir.path().join(STATE_FILE), b"{").unwrap();
-        assert!(matches!(sd.load().unwrap_err(), MonitorError::StateCorrupt { .. }));
+        assert!(matches!(
+            sd.load().unwrap_err(),
+            MonitorError::StateCorrupt { .. }
+        ));
     }
 }

@@ -18,8 +18,8 @@ use sealwax_proto::entry::{
     Authorization, Entry, KeyRegistration, KeyRevocation, PublisherKeys, Release,
     RevocationAuthorization, RevocationReason, SignatureEntry,
 };
-use sealwax_proto::merkle::leaf_hash;
 use sealwax_proto::error::Rejection;
+use sealwax_proto::merkle::leaf_hash;
 use sealwax_proto::minisign::PublicKey;
 use sealwax_proto::Hash;
 
@@ -70,7 +70,12 @@ impl KeyBook {
 
     /// Checks `entry` (logged at `index`, for `publisher`) against the rules
     /// and records it; on error nothing changes.
-    pub fn apply(&mut self, entry: &Entry, publisher: &str, index: u64) -> sealwax_proto::Result<()> {
+    pub fn apply(
+        &mut self,
+        entry: &Entry,
+        publisher: &str,
+        index: u64,
+    ) -> sealwax_proto::Result<()> {
         if let Entry::KeyRegistration(r) = entry {
             let h = r.key.key_hash();
             if let Some(owner) = self.owners.get(&h) {
@@ -179,7 +184,13 @@ impl<'c> Tracker<'c> {
         (self.keys, learned)
     }
 
-    fn alert(&self, kind: AlertKind, index: u64, publisher: Option<&str>, message: String) -> Alert {
+    fn alert(
+        &self,
+        kind: AlertKind,
+        index: u64,
+        publisher: Option<&str>,
+        message: String,
+    ) -> Alert {
         let mut a = Alert::new(kind, &self.origin, message);
         a.index = Some(index);
         a.tree_size = Some(self.tree_size);
@@ -187,7 +198,13 @@ impl<'c> Tracker<'c> {
         a
     }
 
-    fn misbehaviour(&self, problem: Problem, index: u64, publisher: Option<&str>, message: String) -> Alert {
+    fn misbehaviour(
+        &self,
+        problem: Problem,
+        index: u64,
+        publisher: Option<&str>,
+        message: String,
+    ) -> Alert {
         let mut a = self.alert(AlertKind::LogMisbehaviour, index, publisher, message);
         a.problem = Some(problem);
         a.seal()
@@ -209,7 +226,10 @@ impl<'c> Tracker<'c> {
         match self.expected(w) {
             Expected::Keys(k) => k.contains_key(key),
             Expected::Learned(k) => k.contains(key),
-            Expected::Learning => self.learning.get(&w.publisher).is_some_and(|s| s.contains(key)),
+            Expected::Learning => self
+                .learning
+                .get(&w.publisher)
+                .is_some_and(|s| s.contains(key)),
         }
     }
 
@@ -287,7 +307,13 @@ impl<'c> Tracker<'c> {
         KeyRef::from_hash(h, key)
     }
 
-    fn on_registration(&mut self, index: u64, r: &KeyRegistration, watch: Option<&'c Watch>, out: &mut Vec<Alert>) {
+    fn on_registration(
+        &mut self,
+        index: u64,
+        r: &KeyRegistration,
+        watch: Option<&'c Watch>,
+        out: &mut Vec<Alert>,
+    ) {
         let key = KeyRef::of(&r.key);
         let h = r.key.key_hash();
         let p = &r.publisher;
@@ -309,7 +335,8 @@ impl<'c> Tracker<'c> {
                 )
             }
             Authorization::Operator => (
-                "by the log operator (admin credential), not by any key of the publisher".to_string(),
+                "by the log operator (admin credential), not by any key of the publisher"
+                    .to_string(),
                 None,
             ),
         };
@@ -348,7 +375,13 @@ impl<'c> Tracker<'c> {
         out.push(a.seal());
     }
 
-    fn on_revocation(&mut self, index: u64, r: &KeyRevocation, watch: Option<&'c Watch>, out: &mut Vec<Alert>) {
+    fn on_revocation(
+        &mut self,
+        index: u64,
+        r: &KeyRevocation,
+        watch: Option<&'c Watch>,
+        out: &mut Vec<Alert>,
+    ) {
         let p = &r.publisher;
         let key = KeyRef::of(&r.key);
         match watch {
@@ -379,9 +412,13 @@ impl<'c> Tracker<'c> {
         };
         let effect = match r.reason {
             RevocationReason::Retired => {
-                format!("signatures it made before index {index} stay valid, later ones are refused")
+                format!(
+                    "signatures it made before index {index} stay valid, later ones are refused"
+                )
             }
-            RevocationReason::Compromised => "no signature it ever made is trusted any more".to_string(),
+            RevocationReason::Compromised => {
+                "no signature it ever made is trusted any more".to_string()
+            }
         };
         let message = format!(
             "key {key} of publisher {p:?} was revoked as {} at index {index} {by_text}: {effect}. If you did not revoke it, someone else controls one of your keys or the operator acted: check the publisher's key history",
@@ -457,6 +494,8 @@ pub struct PreparedEntry {
     state: Prep,
 }
 
+// `Ok` is the common case by far; boxing it would cost an allocation per entry.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Prep {
     Unparseable(sealwax_proto::Error),
@@ -559,7 +598,8 @@ mod tests {
             version: "1.0.0".into(),
             sha256: [3; 32],
         };
-        Entry::Signature(SignatureEntry::sign(k, &release, prehash(b"artifact")).unwrap()).to_bytes()
+        Entry::Signature(SignatureEntry::sign(k, &release, prehash(b"artifact")).unwrap())
+            .to_bytes()
     }
 
     fn run(t: &mut Tracker, entries: &[Vec<u8>]) -> Vec<Alert> {
@@ -585,15 +625,23 @@ mod tests {
         let entries = vec![
             reg_claim("alice", &k1),
             sig("alice", &k1, "tool"),
-            Entry::KeyRegistration(KeyRegistration::operator(ORIGIN, "alice", &k2).unwrap()).to_bytes(),
+            Entry::KeyRegistration(KeyRegistration::operator(ORIGIN, "alice", &k2).unwrap())
+                .to_bytes(),
             sig("alice", &k2, "tool"),
         ];
         let alerts = run(&mut t, &entries);
         assert_eq!(kinds(&alerts), ["unexpected-key", "unexpected-signature"]);
         assert_eq!(alerts[0].index, Some(2));
         assert_eq!(alerts[0].authorization.as_deref(), Some("operator"));
-        assert!(alerts[0].message.contains("log operator"), "{}", alerts[0].message);
-        assert_eq!(alerts[0].key.as_ref().unwrap().key_id, k2.public_key().key_id_hex());
+        assert!(
+            alerts[0].message.contains("log operator"),
+            "{}",
+            alerts[0].message
+        );
+        assert_eq!(
+            alerts[0].key.as_ref().unwrap().key_id,
+            k2.public_key().key_id_hex()
+        );
         assert_eq!(alerts[1].package.as_deref(), Some("tool"));
     }
 
@@ -607,7 +655,8 @@ mod tests {
         let mut t = Tracker::new(&c, ORIGIN, 2, KeyBook::default(), BTreeMap::new());
         let entries = vec![
             reg_claim("alice", &k1),
-            Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, "alice", &k2, &k1).unwrap()).to_bytes(),
+            Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, "alice", &k2, &k1).unwrap())
+                .to_bytes(),
         ];
         let alerts = run(&mut t, &entries);
         assert_eq!(kinds(&alerts), ["unexpected-key"]);
@@ -626,7 +675,8 @@ mod tests {
         assert_eq!(learned["bob"], BTreeSet::from([k1.public_key().key_hash()]));
         let mut t = Tracker::new(&c, ORIGIN, 3, keys, learned);
         let mut out = Vec::new();
-        let e = Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, "bob", &k2, &k1).unwrap()).to_bytes();
+        let e = Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, "bob", &k2, &k1).unwrap())
+            .to_bytes();
         t.process(2, &e, &mut out);
         assert_eq!(kinds(&out), ["unexpected-key"]);
     }
@@ -641,12 +691,27 @@ mod tests {
             reg_claim("dave", &k2),
             sig("dave", &k2, "tool"),
             Entry::KeyRevocation(
-                KeyRevocation::by_key(ORIGIN, "dave", k2.public_key(), RevocationReason::Retired, &k2).unwrap(),
+                KeyRevocation::by_key(
+                    ORIGIN,
+                    "dave",
+                    k2.public_key(),
+                    RevocationReason::Retired,
+                    &k2,
+                )
+                .unwrap(),
             )
             .to_bytes(),
         ];
         let alerts = run(&mut t, &entries);
-        assert_eq!(kinds(&alerts), ["key-registered", "key-registered", "package-signature", "key-revoked"]);
+        assert_eq!(
+            kinds(&alerts),
+            [
+                "key-registered",
+                "key-registered",
+                "package-signature",
+                "key-revoked"
+            ]
+        );
         assert_eq!(alerts[3].reason.as_deref(), Some("retired"));
         assert!(alerts[3].message.contains("by the key itself"));
     }
@@ -687,7 +752,10 @@ mod tests {
         let b = Entry::KeyRegistration(KeyRegistration::claim(ORIGIN, "bob", &k).unwrap());
         book.apply(&a, "alice", 0).unwrap();
         let err = book.apply(&b, "bob", 1).unwrap_err().to_string();
-        assert!(err.contains("already registered to publisher \"alice\""), "{err}");
+        assert!(
+            err.contains("already registered to publisher \"alice\""),
+            "{err}"
+        );
         assert!(book.get("bob").is_none());
     }
 }

@@ -370,7 +370,12 @@ pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
                 .ok_or_else(|| ClientError::NoSuchRelease(wanted.clone()))?;
             let signed = signed_from_record(&api, &log, rec)?;
             let sha = decode_hash(api.url(), "sha256", &rec.sha256)?;
-            let (reader, len) = api.download_artifact(&sha)?;
+            let (reader, len) = api.download_artifact(&sha).map_err(|e| match e {
+                ClientError::LogHttp { status: 404, .. } => {
+                    ClientError::ArtifactNotStored(wanted.clone())
+                }
+                other => other,
+            })?;
             let (staged, digests) = stage(ctx, &args.to, reader, len, "downloading")?;
             let name = format!(
                 "{}-{}",

@@ -26,7 +26,7 @@ enum Authoriser {
     /// The publisher's first key.
     Claim,
     /// An active key of the publisher held by this home.
-    Chain(SecretKey),
+    Chain(Box<SecretKey>),
     /// The log operator, with this admin token.
     Operator(zeroize::Zeroizing<String>),
 }
@@ -75,10 +75,10 @@ fn choose_authoriser(
         })
         .max_by_key(|k| k.registered_at);
     match current {
-        Some(k) => Ok(Authoriser::Chain(load_secret_key(
+        Some(k) => Ok(Authoriser::Chain(Box::new(load_secret_key(
             &k.secret_file,
             &ctx.passwords,
-        )?)),
+        )?))),
         None => Err(ClientError::LogRefused {
             what: "key registration",
             message: format!(
@@ -484,7 +484,7 @@ pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
         &new_sk,
         &public_file,
         &secret_file,
-        Authoriser::Chain(old_sk),
+        Authoriser::Chain(Box::new(old_sk)),
     )
     .inspect_err(|_| registration_hint(&public_file, &secret_file, &args.publisher))?;
     if args.retire_old {

@@ -1,7 +1,7 @@
 //! `sealwax verify FILE`: everything checked offline.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde_json::json;
 
@@ -19,10 +19,10 @@ use crate::verify::{
 };
 
 /// Reads a required companion file.
-pub fn read_companion(path: &PathBuf, what: &'static str, hint: &'static str) -> Result<String> {
+pub fn read_companion(path: &Path, what: &'static str, hint: &'static str) -> Result<String> {
     read_optional(path)?.ok_or_else(|| ClientError::MissingFile {
         what,
-        path: path.clone(),
+        path: path.to_path_buf(),
         hint,
     })
 }

@@ -29,7 +29,7 @@ use thiserror::Error;
 
 /// The persisted state of the tree: its size, its right edge and the one
 /// checkpoint ever signed for that size.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TreeState {
     /// Tree size.
     pub size: u64,

@@ -50,13 +50,18 @@ use sealwax_proto::entry::{
 use sealwax_proto::merkle::{leaf_hash, MemoryHashStore};
 use sealwax_proto::minisign::{prehash, SecretKey};
 use sealwax_proto::note::{NoteSigner, NoteVerifier};
-use sealwax_proto::tile::{encode_bundle, hash_tile_data, tiles_for_size, TileId, TileLevel, TILE_WIDTH};
+use sealwax_proto::tile::{
+    encode_bundle, hash_tile_data, tiles_for_size, TileId, TileLevel, TILE_WIDTH,
+};
 
 const ORIGIN: &str = "bench.sealwax.example/log";
 const ROTATE_EVERY: u64 = 5000;
 
 #[derive(Parser)]
-#[command(name = "monitor-bench", about = "Measures sealwax-monitor catch-up rate and memory")]
+#[command(
+    name = "monitor-bench",
+    about = "Measures sealwax-monitor catch-up rate and memory"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -122,10 +127,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.publishers < 10 || args.entries < 4 * args.publishers {
         bail!("use at least 10 publishers and 4 entries per publisher");
     }
-    let data = args
-        .data
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("sealwax-monitor-bench-{}", args.entries)));
+    let data = args.data.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("sealwax-monitor-bench-{}", args.entries))
+    });
     let mut sizes = vec![args.entries / 4, args.entries];
     if args.verify_all_entries > 0 {
         sizes.push(args.verify_all_entries.min(args.entries));
@@ -133,7 +137,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     sizes.sort_unstable();
     sizes.dedup();
     build(&data, args.entries, args.publishers, &sizes)?;
-    let vkey = std::fs::read_to_string(data.join("log-key"))?.trim().to_string();
+    let vkey = std::fs::read_to_string(data.join("log-key"))?
+        .trim()
+        .to_string();
 
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let exe = std::env::current_exe()?;
@@ -147,14 +153,27 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{port}");
     wait_up(&url, &mut server.0)?;
 
-    println!("monitor-bench: {} entries, {} publishers, {} cores", args.entries, args.publishers, cores());
+    println!(
+        "monitor-bench: {} entries, {} publishers, {} cores",
+        args.entries,
+        args.publishers,
+        cores()
+    );
     let mut runs = vec![(args.entries / 4, false), (args.entries, false)];
     if args.verify_all_entries > 0 {
         runs.push((args.verify_all_entries.min(args.entries), true));
     }
     for (size, verify_all) in runs {
         let mut cmd = Command::new(&exe);
-        cmd.args(["measure", "--url", &url, "--vkey", &vkey, "--size", &size.to_string()]);
+        cmd.args([
+            "measure",
+            "--url",
+            &url,
+            "--vkey",
+            &vkey,
+            "--size",
+            &size.to_string(),
+        ]);
         if verify_all {
             cmd.arg("--verify-all");
         }
@@ -194,7 +213,11 @@ fn wait_up(url: &str, child: &mut Child) -> anyhow::Result<()> {
         if let Some(status) = child.try_wait()? {
             bail!("the tile server exited with {status}");
         }
-        if client.get(format!("{url}/bench-size/0/nothing")).send().is_ok() {
+        if client
+            .get(format!("{url}/bench-size/0/nothing"))
+            .send()
+            .is_ok()
+        {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -203,7 +226,9 @@ fn wait_up(url: &str, child: &mut Child) -> anyhow::Result<()> {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 // ----- building the log -----
@@ -227,12 +252,17 @@ fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Re
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::create_dir_all(dir)?;
-    println!("monitor-bench: building a log of {entries} entries in {} (once)...", dir.display());
+    println!(
+        "monitor-bench: building a log of {entries} entries in {} (once)...",
+        dir.display()
+    );
     let started = Instant::now();
     let mut rng = rand::thread_rng();
     let signer = NoteSigner::generate(ORIGIN, &mut rng)?;
     std::fs::write(dir.join("log-key"), format!("{}\n", signer.verifier()))?;
-    let mut keys: Vec<Vec<SecretKey>> = (0..publishers).map(|_| vec![SecretKey::generate(&mut rng)]).collect();
+    let mut keys: Vec<Vec<SecretKey>> = (0..publishers)
+        .map(|_| vec![SecretKey::generate(&mut rng)])
+        .collect();
     let names: Vec<String> = (0..publishers).map(|p| format!("p{p:04}")).collect();
     let mut store = MemoryHashStore::new();
     let mut rotation: Option<(usize, usize)> = None; // (publisher, old key) awaiting its retirement
@@ -264,7 +294,8 @@ fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Re
                     KeyRegistration::claim(ORIGIN, &names[p], &keys[p][0]).expect("valid"),
                 ),
                 Spec::Chain(p, old) => Entry::KeyRegistration(
-                    KeyRegistration::chain(ORIGIN, &names[p], &keys[p][old + 1], &keys[p][old]).expect("valid"),
+                    KeyRegistration::chain(ORIGIN, &names[p], &keys[p][old + 1], &keys[p][old])
+                        .expect("valid"),
                 ),
                 Spec::Retire(p, old, by) => Entry::KeyRevocation(
                     KeyRevocation::by_key(
@@ -286,7 +317,8 @@ fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Re
                         sha256: leaf_hash(&i.to_le_bytes()),
                     };
                     Entry::Signature(
-                        SignatureEntry::sign(&keys[p][k], &release, prehash(&i.to_le_bytes())).expect("valid"),
+                        SignatureEntry::sign(&keys[p][k], &release, prehash(&i.to_le_bytes()))
+                            .expect("valid"),
                     )
                 }
             };
@@ -299,7 +331,10 @@ fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Re
                 .chunks(chunk)
                 .map(|c| s.spawn(|| c.iter().map(make).collect::<Vec<_>>()))
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("signing thread")).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("signing thread"))
+                .collect()
         });
         for (j, e) in bytes.iter().enumerate() {
             store.append(leaf_hash(e));
@@ -319,16 +354,25 @@ fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Re
         )?;
         n += count;
         bundle_index += 1;
-        if bundle_index % 400 == 0 {
+        if bundle_index.is_multiple_of(400) {
             println!("  {n} entries ({:.0} s)", started.elapsed().as_secs_f64());
         }
     }
     for id in tiles_for_size(entries) {
-        let TileLevel::Hashes(level) = id.level else { continue };
-        write_file(dir, &id, &hash_tile_data(&store, level, id.index, id.width)?)?;
+        let TileLevel::Hashes(level) = id.level else {
+            continue;
+        };
+        write_file(
+            dir,
+            &id,
+            &hash_tile_data(&store, level, id.index, id.width)?,
+        )?;
     }
     std::fs::write(&marker, params)?;
-    println!("monitor-bench: built in {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "monitor-bench: built in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -341,18 +385,27 @@ fn write_checkpoint(
     bundle_so_far: &[Vec<u8>],
 ) -> anyhow::Result<()> {
     let cp = Checkpoint::new(ORIGIN, size, store.root());
-    std::fs::write(dir.join(format!("checkpoint.{size}")), sign_checkpoint(&cp, signer)?)?;
+    std::fs::write(
+        dir.join(format!("checkpoint.{size}")),
+        sign_checkpoint(&cp, signer)?,
+    )?;
     // The partial tiles of this size (full tiles are written at the end).
-    if size % TILE_WIDTH != 0 {
+    if !size.is_multiple_of(TILE_WIDTH) {
         let id = TileId {
             level: TileLevel::Entries,
             index: bundle_index,
             width: (size % TILE_WIDTH) as u16,
         };
-        write_file(dir, &id, &encode_bundle(bundle_so_far.iter().map(Vec::as_slice))?)?;
+        write_file(
+            dir,
+            &id,
+            &encode_bundle(bundle_so_far.iter().map(Vec::as_slice))?,
+        )?;
     }
     for id in tiles_for_size(size).into_iter().filter(|t| !t.is_full()) {
-        let TileLevel::Hashes(level) = id.level else { continue };
+        let TileLevel::Hashes(level) = id.level else {
+            continue;
+        };
         write_file(dir, &id, &hash_tile_data(store, level, id.index, id.width)?)?;
     }
     Ok(())
@@ -398,9 +451,13 @@ fn serve(dir: &Path, port: u16) -> anyhow::Result<()> {
         }
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
-        let app = axum::Router::new().fallback(handler).with_state(dir.to_path_buf());
+        let app = axum::Router::new()
+            .fallback(handler)
+            .with_state(dir.to_path_buf());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         axum::serve(listener, app).await?;
         Ok(())
@@ -414,7 +471,9 @@ fn measure(url: &str, vkey: &str, size: u64, verify_all: bool) -> anyhow::Result
     let base = format!("{url}/bench-size/{size}/");
     let mut config_text = String::from("[[watch]]\npublisher = \"*\"\n");
     for p in 0..10 {
-        config_text.push_str(&format!("[[watch]]\npublisher = \"p{p:04}\"\nlearn = true\n"));
+        config_text.push_str(&format!(
+            "[[watch]]\npublisher = \"p{p:04}\"\nlearn = true\n"
+        ));
     }
     if verify_all {
         config_text.push_str("[verify]\nall_signatures = true\n");
@@ -423,7 +482,7 @@ fn measure(url: &str, vkey: &str, size: u64, verify_all: bool) -> anyhow::Result
     let verifier = NoteVerifier::parse(vkey)?;
     let state = tempfile::tempdir()?;
     let dispatcher = Dispatcher::new(&config.alerts, true, Box::new(std::io::sink()));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = sealwax_monitor::runtime()?;
     let (outcome, secs) = rt.block_on(async {
         let mut follower = Follower::open(
             LogSource::new(&base)?,
@@ -441,7 +500,11 @@ fn measure(url: &str, vkey: &str, size: u64, verify_all: bool) -> anyhow::Result
         anyhow::Ok((outcome, t.elapsed().as_secs_f64()))
     })?;
     if outcome.size != size || outcome.entries != size {
-        bail!("the monitor verified {} entries up to size {}, expected {size}", outcome.entries, outcome.size);
+        bail!(
+            "the monitor verified {} entries up to size {}, expected {size}",
+            outcome.entries,
+            outcome.size
+        );
     }
     let vmhwm = proc_status_kib("VmHWM")?;
 
@@ -476,7 +539,8 @@ fn measure(url: &str, vkey: &str, size: u64, verify_all: bool) -> anyhow::Result
 
 /// Average entry size, from a bundle in the middle of the log (mostly signatures).
 fn average_entry_size(base: &str, size: u64) -> anyhow::Result<usize> {
-    let id = TileId::for_size(TileLevel::Entries, size / TILE_WIDTH / 2, size).expect("bundle within the log");
+    let id = TileId::for_size(TileLevel::Entries, size / TILE_WIDTH / 2, size)
+        .expect("bundle within the log");
     let bytes = reqwest::blocking::get(format!("{base}{}", id.path()))?.bytes()?;
     let entries = sealwax_proto::tile::parse_bundle(&bytes)?;
     let total: usize = entries.iter().map(|e| e.len()).sum();

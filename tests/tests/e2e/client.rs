@@ -278,12 +278,8 @@ fn tampered_artifact_proof_and_wrong_log_key_are_refused() {
     let proof = fs::read_to_string(&proof_path).unwrap();
     let mut lines: Vec<String> = proof.lines().map(str::to_string).collect();
     let h = lines[2].clone();
-    let flipped = if h.starts_with('A') {
-        format!("B{}", &h[1..])
-    } else {
-        format!("A{}", &h[1..])
-    };
-    lines[2] = flipped;
+    let first = if h.starts_with('A') { "B" } else { "A" };
+    lines[2] = format!("{first}{}", &h[1..]);
     fs::write(&proof_path, lines.join("\n") + "\n").unwrap();
     let err = fails_with(alice.run(&["verify", s(&file)]), 1, "tampered proof hash");
     assert!(err.contains("transparency proof"), "{err}");
@@ -557,6 +553,105 @@ fn operator_registration_recovers_a_claimed_name() {
     assert_eq!(v["authorization"], "operator", "{v}");
 }
 
+#[test]
+fn install_from_a_url_with_signature_and_proof_beside_it() {
+    let w = World::new();
+    let alice = w.client("alice");
+    alice.ok(&["keys", "generate", "--publisher", "alice", "-W"]);
+    let file = w.artifact("tool.tar.gz", 20_000, 14);
+    alice.ok(&[
+        "publish",
+        s(&file),
+        "--publisher",
+        "alice",
+        "--package",
+        "tool",
+        "--version",
+        "0.1.0",
+        "--no-upload",
+    ]);
+    // A plain web server with the artifact, its .minisig and .tlog-proof.
+    let web = fake::FakeLog::start();
+    for suffix in ["", ".minisig", ".tlog-proof"] {
+        let name = format!("tool.tar.gz{suffix}");
+        web.serve_file(&name, fs::read(w.path(&name)).unwrap());
+    }
+    let url = format!("{}/files/tool.tar.gz", web.url);
+    let bob = w.client("bob");
+    let to = w.path("inst");
+    let out = bob.ok(&["install", &url, "--to", s(&to), "--trust-new-keys"]);
+    assert!(
+        out.contains("Signature of package tool@0.1.0 verified!"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read(to.join("tool.tar.gz")).unwrap(),
+        fs::read(&file).unwrap()
+    );
+    bob.ok(&["verify", s(&to.join("tool.tar.gz"))]);
+
+    // The same URL serving other bytes is refused, and nothing is installed.
+    let mut other = fs::read(&file).unwrap();
+    other[0] ^= 1;
+    web.serve_file("tool.tar.gz", other);
+    let to2 = w.path("inst2");
+    let err = fails_with(
+        bob.run(&["install", &url, "--to", s(&to2)]),
+        1,
+        "changed bytes",
+    );
+    assert!(err.contains("does not match its signature"), "{err}");
+    assert!(!to2.join("tool.tar.gz").exists());
+}
+
+#[test]
+fn encrypted_keys_take_their_password_from_a_file() {
+    let w = World::new();
+    let alice = w.client("alice");
+    let pw = w.path("pw");
+    fs::write(&pw, "correct horse\n").unwrap();
+    // No terminal and no password file: a clear refusal before anything is made.
+    let err = fails_with(
+        alice.run(&["keys", "generate", "--publisher", "alice"]),
+        2,
+        "no password source",
+    );
+    assert!(err.contains("--password-file"), "{err}");
+    let out = alice.ok(&[
+        "--password-file",
+        s(&pw),
+        "keys",
+        "generate",
+        "--publisher",
+        "alice",
+    ]);
+    let secret = generated_pub(&out).with_extension("key");
+    assert!(fs::read_to_string(&secret)
+        .unwrap()
+        .contains("encrypted secret key"));
+    let file = w.artifact("a.bin", 1000, 15);
+    let publish = |pwfile: &Path| {
+        alice.run(&[
+            "--password-file",
+            s(pwfile),
+            "publish",
+            s(&file),
+            "--publisher",
+            "alice",
+            "--package",
+            "pkg",
+            "--version",
+            "1.0.0",
+        ])
+    };
+    let wrong = w.path("wrong");
+    fs::write(&wrong, "battery staple\n").unwrap();
+    let err = fails_with(publish(&wrong), 2, "wrong password");
+    assert!(err.contains("wrong password"), "{err}");
+    let out = publish(&pw);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// Runs `sealwax <args>` under a pseudo-terminal (`script`), typing `answer`.
 fn on_terminal(c: &Client, args: &[&str], answer: &str) -> Output {
     let mut cmdline = format!(
@@ -780,6 +875,7 @@ mod fake {
         entries: Vec<Vec<u8>>,
         view: View,
         artifacts: HashMap<String, Vec<u8>>,
+        files: HashMap<String, Vec<u8>>,
     }
 
     type Shared = Arc<Mutex<LogState>>;
@@ -803,6 +899,7 @@ mod fake {
                 entries: Vec::new(),
                 view: View::Honest,
                 artifacts: HashMap::new(),
+                files: HashMap::new(),
             }));
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.set_nonblocking(true).unwrap();
@@ -847,6 +944,15 @@ mod fake {
         /// This fake's key under another name (to pose as another log).
         pub fn vkey_named(&self, name: &str) -> String {
             Self::vkey_for(&self.state.lock().unwrap().key, name)
+        }
+
+        /// Serves `bytes` at `<url>/files/<name>` (a plain web server).
+        pub fn serve_file(&self, name: &str, bytes: Vec<u8>) {
+            self.state
+                .lock()
+                .unwrap()
+                .files
+                .insert(name.to_string(), bytes);
         }
 
         /// Changes what the fake shows.
@@ -912,7 +1018,15 @@ mod fake {
             .route("/v1/publishers/{p}/keys", get(publisher_keys))
             .route("/v1/signatures", get(signatures))
             .route("/v1/artifacts/{sha}", put(put_artifact).get(get_artifact))
+            .route("/files/{name}", get(get_file))
             .with_state(state)
+    }
+
+    async fn get_file(State(s): State<Shared>, Path(name): Path<String>) -> Response {
+        match s.lock().unwrap().files.get(&name) {
+            Some(b) => b.clone().into_response(),
+            None => error(StatusCode::NOT_FOUND, "no such file"),
+        }
     }
 
     async fn checkpoint(State(s): State<Shared>) -> String {

@@ -58,7 +58,11 @@ fn submit(server: &LogServer, entry: &Entry, operator: bool) -> u64 {
     let resp = req.send().expect("POST /v1/entries");
     let status = resp.status();
     let body: Value = resp.json().expect("JSON answer");
-    assert!(status.is_success(), "the log refused {}: {status} {body}", entry.kind_name());
+    assert!(
+        status.is_success(),
+        "the log refused {}: {status} {body}",
+        entry.kind_name()
+    );
     body["index"].as_u64().expect("index in the answer")
 }
 
@@ -172,7 +176,10 @@ impl Monitor {
         let alerts = String::from_utf8(out.stdout.clone())
             .expect("utf-8 stdout")
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line {l:?} is not JSON: {e}")))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("stdout line {l:?} is not JSON: {e}"))
+            })
             .collect();
         Run { out, alerts }
     }
@@ -183,8 +190,14 @@ impl Monitor {
 }
 
 fn watch_keys(publisher: &str, keys: &[&SecretKey]) -> String {
-    let keys: Vec<String> = keys.iter().map(|k| format!("{:?}", k.public_key().to_base64())).collect();
-    format!("[[watch]]\npublisher = {publisher:?}\nkeys = [{}]\n", keys.join(", "))
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{:?}", k.public_key().to_base64()))
+        .collect();
+    format!(
+        "[[watch]]\npublisher = {publisher:?}\nkeys = [{}]\n",
+        keys.join(", ")
+    )
 }
 
 /// A tokio runtime for the axum servers of a test.
@@ -198,7 +211,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Serves `app` on a free loopback port; returns its base URL.
 fn serve(rt: &tokio::runtime::Runtime, app: axum::Router) -> String {
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     rt.spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
@@ -220,7 +235,12 @@ fn operator_key_is_an_alert_and_expected_key_is_not() {
     let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
 
     let r = m.run();
-    assert_eq!(r.code(), Some(0), "expected key, nothing alarming: {}", r.debug());
+    assert_eq!(
+        r.code(),
+        Some(0),
+        "expected key, nothing alarming: {}",
+        r.debug()
+    );
     assert!(r.alerts.is_empty(), "{}", r.debug());
 
     let index = submit(
@@ -236,8 +256,14 @@ fn operator_key_is_an_alert_and_expected_key_is_not() {
     assert_eq!(alert["publisher"], "alice");
     assert_eq!(alert["authorization"], "operator");
     assert_eq!(alert["key"]["key_id"], b.public_key().key_id_hex());
-    assert_eq!(alert["key"]["key_hash"], hex::encode(b.public_key().key_hash()));
-    assert!(alert["message"].as_str().unwrap().contains("log operator"), "{alert}");
+    assert_eq!(
+        alert["key"]["key_hash"],
+        hex::encode(b.public_key().key_hash())
+    );
+    assert!(
+        alert["message"].as_str().unwrap().contains("log operator"),
+        "{alert}"
+    );
 
     // The state advanced: the same alert is not raised again.
     let r = m.run();
@@ -266,14 +292,28 @@ fn chain_rotation_is_reported_with_its_authorising_key() {
     sign(&server, "alice", &b, "tool", "2.0.0");
     let r = m.run();
     assert_eq!(r.code(), Some(1), "{}", r.debug());
-    assert_eq!(r.kinds(), ["unexpected-key", "unexpected-signature"], "{}", r.debug());
+    assert_eq!(
+        r.kinds(),
+        ["unexpected-key", "unexpected-signature"],
+        "{}",
+        r.debug()
+    );
     let alert = &r.alerts[0];
     assert_eq!(alert["index"], index);
     assert_eq!(alert["authorization"], "chain");
-    assert_eq!(alert["authorized_by"]["key_hash"], hex::encode(a.public_key().key_hash()));
-    assert_eq!(alert["authorized_by"]["key_id"], a.public_key().key_id_hex());
+    assert_eq!(
+        alert["authorized_by"]["key_hash"],
+        hex::encode(a.public_key().key_hash())
+    );
+    assert_eq!(
+        alert["authorized_by"]["key_id"],
+        a.public_key().key_id_hex()
+    );
     let msg = alert["message"].as_str().unwrap();
-    assert!(msg.contains(&a.public_key().key_id_hex()) && msg.contains("an expected key"), "{msg}");
+    assert!(
+        msg.contains(&a.public_key().key_id_hex()) && msg.contains("an expected key"),
+        "{msg}"
+    );
     assert_eq!(r.alerts[1]["version"], "2.0.0");
 }
 
@@ -307,8 +347,14 @@ fn revocations_and_every_key_event_are_reported() {
     let revoked_at = submit(
         &server,
         &Entry::KeyRevocation(
-            KeyRevocation::by_key(&server.origin, "bob", a.public_key(), RevocationReason::Retired, &b)
-                .unwrap(),
+            KeyRevocation::by_key(
+                &server.origin,
+                "bob",
+                a.public_key(),
+                RevocationReason::Retired,
+                &b,
+            )
+            .unwrap(),
         ),
         false,
     );
@@ -316,26 +362,41 @@ fn revocations_and_every_key_event_are_reported() {
     let compromised_at = submit(
         &server,
         &Entry::KeyRevocation(
-            KeyRevocation::by_operator("carol", c.public_key(), RevocationReason::Compromised).unwrap(),
+            KeyRevocation::by_operator("carol", c.public_key(), RevocationReason::Compromised)
+                .unwrap(),
         ),
         true,
     );
     let r = m.run();
     assert_eq!(r.code(), Some(1), "{}", r.debug());
-    assert_eq!(r.kinds(), ["key-revoked", "key-registered", "key-revoked"], "{}", r.debug());
+    assert_eq!(
+        r.kinds(),
+        ["key-revoked", "key-registered", "key-revoked"],
+        "{}",
+        r.debug()
+    );
     let bob = &r.alerts[0];
     assert_eq!(bob["index"], revoked_at);
     assert_eq!(bob["publisher"], "bob");
     assert_eq!(bob["reason"], "retired");
-    assert_eq!(bob["key"]["key_hash"], hex::encode(a.public_key().key_hash()));
-    assert_eq!(bob["authorized_by"]["key_hash"], hex::encode(b.public_key().key_hash()));
+    assert_eq!(
+        bob["key"]["key_hash"],
+        hex::encode(a.public_key().key_hash())
+    );
+    assert_eq!(
+        bob["authorized_by"]["key_hash"],
+        hex::encode(b.public_key().key_hash())
+    );
     assert_eq!(r.alerts[1]["index"], carol_at);
     assert_eq!(r.alerts[1]["authorization"], "claim");
     let carol = &r.alerts[2];
     assert_eq!(carol["index"], compromised_at);
     assert_eq!(carol["reason"], "compromised");
     assert_eq!(carol["authorization"], "operator");
-    assert!(carol["message"].as_str().unwrap().contains("no signature it ever made is trusted"));
+    assert!(carol["message"]
+        .as_str()
+        .unwrap()
+        .contains("no signature it ever made is trusted"));
 }
 
 #[test]
@@ -373,7 +434,10 @@ fn a_forked_log_is_reported() {
     let r = m.run();
     assert_eq!(r.code(), Some(1), "{}", r.debug());
     assert_eq!(r.kinds(), ["log-misbehaviour/rollback"], "{}", r.debug());
-    assert!(r.alerts[0]["previous_checkpoint"].as_str().unwrap().contains("\n3\n"));
+    assert!(r.alerts[0]["previous_checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("\n3\n"));
 
     // Same size, other root.
     sign(&fork, "alice", &a, "tool", "9.9.9");
@@ -468,7 +532,10 @@ fn a_log_serving_bad_tiles_bundles_or_signatures_is_reported() {
     let cases = [
         (Tamper::HashTile, "log-misbehaviour/bad-tile"),
         (Tamper::Bundle, "log-misbehaviour/bad-tile"),
-        (Tamper::CheckpointSignature, "log-misbehaviour/bad-checkpoint-signature"),
+        (
+            Tamper::CheckpointSignature,
+            "log-misbehaviour/bad-checkpoint-signature",
+        ),
     ];
     for (i, (tamper, want)) in cases.into_iter().enumerate() {
         let url = serve(
@@ -492,7 +559,12 @@ fn a_log_serving_bad_tiles_bundles_or_signatures_is_reported() {
         );
         if let Tamper::Bundle = tamper {
             // A changed entry also changes the root: nothing is accepted.
-            assert!(r.kinds().contains(&"log-misbehaviour/inconsistent-tree".to_string()), "{}", r.debug());
+            assert!(
+                r.kinds()
+                    .contains(&"log-misbehaviour/inconsistent-tree".to_string()),
+                "{}",
+                r.debug()
+            );
         }
         // The state only ever holds verified checkpoints: the honest log verifies after it.
         m.log = server.url.clone();
@@ -521,16 +593,34 @@ fn an_alert_delivered_before_a_crash_is_repeated_not_lost() {
     let mut c = m.command();
     c.env("SEALWAX_MONITOR_CRASH_AFTER_ALERT", "1");
     let crashed = m.run_with(c);
-    assert_eq!(crashed.code(), None, "the monitor aborts (killed by SIGABRT): {}", crashed.debug());
-    assert_eq!(crashed.kinds(), ["unexpected-key"], "delivered before the crash: {}", crashed.debug());
+    assert_eq!(
+        crashed.code(),
+        None,
+        "the monitor aborts (killed by SIGABRT): {}",
+        crashed.debug()
+    );
+    assert_eq!(
+        crashed.kinds(),
+        ["unexpected-key"],
+        "delivered before the crash: {}",
+        crashed.debug()
+    );
 
     let again = m.run();
     assert_eq!(again.code(), Some(1), "{}", again.debug());
     assert_eq!(again.kinds(), ["unexpected-key"]);
-    assert_eq!(again.alerts[0]["id"], crashed.alerts[0]["id"], "the same alert, repeated");
+    assert_eq!(
+        again.alerts[0]["id"], crashed.alerts[0]["id"],
+        "the same alert, repeated"
+    );
 
     let after = m.run();
-    assert_eq!(after.code(), Some(0), "saved after delivery: {}", after.debug());
+    assert_eq!(
+        after.code(),
+        Some(0),
+        "saved after delivery: {}",
+        after.debug()
+    );
 }
 
 #[derive(Clone, Default)]
@@ -582,8 +672,15 @@ fn webhook_and_command_receive_the_alerts() {
     let r = m.run();
     assert_eq!(r.code(), Some(1), "{}", r.debug());
     let received = h.received.lock().unwrap().clone();
-    assert_eq!(received.len(), 2, "one failed attempt, one retry: {received:?}");
-    assert_eq!(received[1], r.alerts[0], "the webhook gets the alert's JSON");
+    assert_eq!(
+        received.len(),
+        2,
+        "one failed attempt, one retry: {received:?}"
+    );
+    assert_eq!(
+        received[1], r.alerts[0],
+        "the webhook gets the alert's JSON"
+    );
     assert_eq!(received[1]["kind"], "unexpected-key");
     assert_eq!(received[1]["index"], index);
     assert_eq!(
@@ -606,7 +703,10 @@ fn webhook_and_command_receive_the_alerts() {
     let r = m.run();
     assert_eq!(r.code(), Some(1), "{}", r.debug());
     assert_eq!(r.kinds(), ["unexpected-key"]);
-    assert_eq!(h.received.lock().unwrap().last().unwrap()["key"]["key_id"], d.public_key().key_id_hex());
+    assert_eq!(
+        h.received.lock().unwrap().last().unwrap()["key"]["key_id"],
+        d.public_key().key_id_hex()
+    );
 }
 
 #[test]
@@ -630,7 +730,10 @@ fn bad_config_or_unreachable_log_exit_2() {
     let out = run("http://127.0.0.1:9", vkey);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("monitor.toml") && err.contains("learn = true"), "{err}");
+    assert!(
+        err.contains("monitor.toml") && err.contains("learn = true"),
+        "{err}"
+    );
 
     std::fs::write(&config, "[[watch]]\npublisher = \"alice\"\nlearn = true\n").unwrap();
     let out = run("http://127.0.0.1:9", "not-a-key");
@@ -640,6 +743,11 @@ fn bad_config_or_unreachable_log_exit_2() {
     // A closed port: the monitor could not do its job.
     let port = sealwax_tests::free_port();
     let out = run(&format!("http://127.0.0.1:{port}"), vkey);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("checkpoint"));
 }
