@@ -27,9 +27,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use sealwax_proto::entry::{
-    Authorization, Entry, RevocationAuthorization, MAX_ENTRY_SIZE,
-};
+use sealwax_proto::entry::{Authorization, Entry, RevocationAuthorization, MAX_ENTRY_SIZE};
 use sealwax_proto::merkle::{self, leaf_hash};
 use sealwax_proto::tile::TileId;
 use sealwax_proto::Hash;
@@ -45,7 +43,7 @@ use crate::datadir::LogKey;
 use crate::error::AppError;
 use crate::log::{Log, OpenError};
 use crate::metrics::Metrics;
-use crate::sequencer::{SequencerConfig, SequencerHandle, Sequenced, Submission};
+use crate::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
 use crate::storage::Storage;
 
 /// Largest `POST /v1/entries` body: a maximal entry in base64, in JSON.
@@ -363,8 +361,8 @@ async fn submit(
         match st.0.log.storage().leaf_index(&leaf)? {
             Some(index) if index < published.size => {
                 let r = st.0.log.reader();
-                let proof = merkle::prove_inclusion(&r, index, published.size)
-                    .map_err(|e| r.fail(e))?;
+                let proof =
+                    merkle::prove_inclusion(&r, index, published.size).map_err(|e| r.fail(e))?;
                 Ok(Some(Sequenced {
                     index,
                     leaf_hash: leaf,
@@ -389,10 +387,11 @@ async fn submit(
         check_operator(&st, &headers)?;
     }
     let origin = st.0.log.origin().to_string();
-    let entry = tokio::task::spawn_blocking(move || entry.verify_signatures(&origin).map(|_| entry))
-        .await
-        .map_err(|e| AppError::internal("the verification task failed", e))?
-        .map_err(AppError::from_entry_error)?;
+    let entry =
+        tokio::task::spawn_blocking(move || entry.verify_signatures(&origin).map(|_| entry))
+            .await
+            .map_err(|e| AppError::internal("the verification task failed", e))?
+            .map_err(AppError::from_entry_error)?;
 
     let (tx, rx) = oneshot::channel();
     st.0.sequencer.submit(Submission {
@@ -463,12 +462,11 @@ async fn get_entry(
                 "no entry at index {index}: the log has {size} entries"
             )));
         }
-        let bytes = st
-            .0
-            .log
-            .storage()
-            .entry(index)?
-            .ok_or_else(|| AppError::internal("entry missing from storage", index))?;
+        let bytes =
+            st.0.log
+                .storage()
+                .entry(index)?
+                .ok_or_else(|| AppError::internal("entry missing from storage", index))?;
         Ok(EntryAnswer {
             index,
             leaf_hash: hex::encode(leaf_hash(&bytes)),
@@ -476,7 +474,11 @@ async fn get_entry(
         })
     })
     .await?;
-    Ok(with_headers(Json(answer), "application/json", CACHE_IMMUTABLE))
+    Ok(with_headers(
+        Json(answer),
+        "application/json",
+        CACHE_IMMUTABLE,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -498,8 +500,7 @@ async fn inclusion_proof(
     q: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let InclusionQuery { index, tree_size } = query_param(q)?;
-    let (leaf, proof) =
-        blocking(&st, move |st| st.0.log.inclusion_proof(index, tree_size)).await?;
+    let (leaf, proof) = blocking(&st, move |st| st.0.log.inclusion_proof(index, tree_size)).await?;
     Ok(with_headers(
         Json(InclusionAnswer {
             index,
@@ -706,7 +707,10 @@ async fn signatures(
                 .entry(index)?
                 .ok_or_else(|| AppError::internal("signature entry missing", index))?;
             let Ok(Entry::Signature(s)) = Entry::parse(&bytes) else {
-                return Err(AppError::internal("an indexed signature does not parse", index));
+                return Err(AppError::internal(
+                    "an indexed signature does not parse",
+                    index,
+                ));
             };
             let release = s
                 .release()

@@ -164,21 +164,42 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(tmp.path(), 10).unwrap();
         let data = b"0123456789".to_vec();
-        let st = store.put(sha(&data), Body::from(data.clone())).await.unwrap();
-        assert_eq!(st, Stored { size: 10, existed: false });
-        let again = store.put(sha(&data), Body::from(data.clone())).await.unwrap();
+        let st = store
+            .put(sha(&data), Body::from(data.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            st,
+            Stored {
+                size: 10,
+                existed: false
+            }
+        );
+        let again = store
+            .put(sha(&data), Body::from(data.clone()))
+            .await
+            .unwrap();
         assert!(again.existed);
         let (_, len) = store.open_read(&sha(&data)).await.unwrap().unwrap();
         assert_eq!(len, 10);
 
-        let wrong = store.put([0; 32], Body::from(b"abc".to_vec())).await.unwrap_err();
+        let wrong = store
+            .put([0; 32], Body::from(b"abc".to_vec()))
+            .await
+            .unwrap_err();
         assert!(matches!(wrong, AppError::BadRequest(_)), "{wrong}");
         assert!(store.open_read(&[0; 32]).await.unwrap().is_none());
 
         let big = b"0123456789a".to_vec();
-        let err = store.put(sha(&big), Body::from(big.clone())).await.unwrap_err();
+        let err = store
+            .put(sha(&big), Body::from(big.clone()))
+            .await
+            .unwrap_err();
         assert!(matches!(err, AppError::PayloadTooLarge(_)), "{err}");
         // No temporary files are left behind.
-        assert_eq!(std::fs::read_dir(tmp.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(tmp.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

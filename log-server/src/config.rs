@@ -49,7 +49,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the log server (creates the data directory, signing key and database on first start).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the log's verifier key (`<origin>+<key ID>+<base64 key>`), for clients and monitors.
     Key(KeyArgs),
 }
@@ -271,10 +271,11 @@ impl ServeArgs {
             .data_dir
             .or(file.data_dir)
             .ok_or(ConfigError::NoDataDir)?;
-        let listen = self
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default listen address parses"));
+        let listen = self.listen.or(file.listen).unwrap_or_else(|| {
+            DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address parses")
+        });
         let batch_size = self
             .batch_size
             .or(file.batch_size)
@@ -398,10 +399,17 @@ mod tests {
             "batch_size = 99\nlisten = \"0.0.0.0:9999\"\nartifacts = false\norigin = \"o.example/log\"\n",
         )
         .unwrap();
-        let cfg = args.merge(file).unwrap();
+        let cfg = (*args).merge(file).unwrap();
         assert_eq!(cfg.batch_size, 7, "the flag wins over the file");
-        assert_eq!(cfg.listen, "0.0.0.0:9999".parse().unwrap(), "file over default");
-        assert_eq!(cfg.max_artifact_bytes, None, "artifacts = false turns the store off");
+        assert_eq!(
+            cfg.listen,
+            "0.0.0.0:9999".parse().unwrap(),
+            "file over default"
+        );
+        assert_eq!(
+            cfg.max_artifact_bytes, None,
+            "artifacts = false turns the store off"
+        );
         assert_eq!(cfg.origin.as_deref(), Some("o.example/log"));
         assert_eq!(cfg.queue_capacity, DEFAULT_QUEUE_CAPACITY);
         assert_eq!(cfg.batch_wait, Duration::from_millis(DEFAULT_BATCH_WAIT_MS));
@@ -410,7 +418,9 @@ mod tests {
     #[test]
     fn unknown_file_keys_and_missing_data_dir_are_errors() {
         assert!(toml::from_str::<FileConfig>("no_such_setting = 1\n").is_err());
-        let err = ServeArgs::default().merge(FileConfig::default()).unwrap_err();
+        let err = ServeArgs::default()
+            .merge(FileConfig::default())
+            .unwrap_err();
         assert!(matches!(err, ConfigError::NoDataDir), "{err}");
         assert!(err.to_string().contains("--data-dir"));
     }
@@ -424,7 +434,10 @@ mod tests {
         };
         assert!(matches!(
             args.merge(FileConfig::default()),
-            Err(ConfigError::Invalid { name: "batch_size", .. })
+            Err(ConfigError::Invalid {
+                name: "batch_size",
+                ..
+            })
         ));
     }
 }

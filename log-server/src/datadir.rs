@@ -334,7 +334,10 @@ mod tests {
         dir.load_or_create_key(Some("a.example/log")).unwrap();
         fs::set_permissions(dir.key_path(), fs::Permissions::from_mode(0o640)).unwrap();
         let err = dir.load_key().unwrap_err();
-        assert!(matches!(err, DataDirError::KeyFileReadable { mode: 0o640, .. }), "{err}");
+        assert!(
+            matches!(err, DataDirError::KeyFileReadable { mode: 0o640, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("chmod 600"));
     }
 

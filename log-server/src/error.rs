@@ -109,10 +109,8 @@ impl IntoResponse for AppError {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             AppError::Unauthorized(_) => {
-                resp.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer"),
-                );
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }
@@ -136,7 +134,10 @@ mod tests {
     #[test]
     fn proto_errors_map_to_statuses() {
         let rej = ProtoError::Rejected(sealwax_proto::error::Rejection::NameTaken("a".into()));
-        assert_eq!(AppError::from_entry_error(rej).status(), StatusCode::CONFLICT);
+        assert_eq!(
+            AppError::from_entry_error(rej).status(),
+            StatusCode::CONFLICT
+        );
         assert_eq!(
             AppError::from_entry_error(ProtoError::EntryTooLarge(70000)).status(),
             StatusCode::PAYLOAD_TOO_LARGE

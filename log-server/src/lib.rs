@@ -6,16 +6,16 @@
 //! (C2SP `tlog-checkpoint`), tiles (C2SP `tlog-tiles`) and proofs.
 #![warn(missing_docs)]
 
-pub mod config;
-pub mod datadir;
-pub mod storage;
 pub mod api;
 pub mod artifacts;
+pub mod config;
+pub mod datadir;
 pub mod error;
 pub mod log;
 pub mod metrics;
 pub mod sequencer;
 pub mod server;
+pub mod storage;
 
 pub use api::{app, AppOptions, AppState};
 pub use error::AppError;

@@ -86,8 +86,8 @@ impl Log {
         };
         let range = CompactRange::from_hashes(state.size, state.range.clone())
             .map_err(|e| OpenError::Inconsistent(format!("bad tree state: {e}")))?;
-        let (cp, _) = open_checkpoint(&state.checkpoint, key.origin(), &key.verifier())
-            .map_err(|e| {
+        let (cp, _) =
+            open_checkpoint(&state.checkpoint, key.origin(), &key.verifier()).map_err(|e| {
                 OpenError::Inconsistent(format!(
                     "the stored checkpoint does not verify with this data directory's key: {e}"
                 ))
@@ -277,8 +277,8 @@ impl<'a> StorageHashReader<'a> {
         let unavailable = ProtoError::HashUnavailable { level, index };
         let base = level - level % TILE_HEIGHT;
         let span = level - base;
-        let start = index.checked_shl(u32::from(span)).ok_or(unavailable.clone())?;
         let count = 1u64 << span;
+        let start = index.checked_mul(count).ok_or(unavailable.clone())?;
         let end = start.checked_add(count).ok_or(unavailable.clone())?;
         let mut row = match self.storage.node_hashes(base, start, end) {
             Ok(r) => r,
@@ -294,7 +294,10 @@ impl<'a> StorageHashReader<'a> {
         let mut first = start;
         for l in base..=level {
             if l > base {
-                row = row.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+                row = row
+                    .chunks_exact(2)
+                    .map(|p| node_hash(&p[0], &p[1]))
+                    .collect();
                 first >>= 1;
             }
             for (i, h) in row.iter().enumerate() {
@@ -357,7 +360,16 @@ mod tests {
         let n = 70_000;
         let (s, reference) = filled(n);
         let r = StorageHashReader::new(&s);
-        for (level, index) in [(0, 5), (1, 7), (7, 3), (8, 1), (9, 0), (15, 1), (16, 0), (3, 8749)] {
+        for (level, index) in [
+            (0, 5),
+            (1, 7),
+            (7, 3),
+            (8, 1),
+            (9, 0),
+            (15, 1),
+            (16, 0),
+            (3, 8749),
+        ] {
             assert_eq!(
                 r.read_hash(level, index).unwrap(),
                 reference.read_hash(level, index).unwrap(),
@@ -378,5 +390,9 @@ mod tests {
         // A node beyond the tree is unavailable, not invented.
         assert!(r.read_hash(16, 1).is_err());
         assert!(r.read_hash(63, u64::MAX).is_err());
+        assert!(
+            r.read_hash(3, 1 << 62).is_err(),
+            "no wrap-around to low indexes"
+        );
     }
 }

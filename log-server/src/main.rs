@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            let config = args.resolve()?;
+            let config = (*args).resolve()?;
             init_tracing(config.log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

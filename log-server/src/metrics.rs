@@ -96,7 +96,9 @@ impl Metrics {
             rejected_total: AtomicU64::new(0),
             tree_size: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
-            batch_size: Histogram::new(&[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0]),
+            batch_size: Histogram::new(&[
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+            ]),
             sequencing_seconds: Histogram::new(&LATENCY_BUCKETS),
             commit_seconds: Histogram::new(&LATENCY_BUCKETS),
             http: Mutex::new(BTreeMap::new()),
@@ -121,12 +123,46 @@ impl Metrics {
                 v.load(Ordering::Relaxed)
             );
         };
-        counter(&mut out, "sealwax_entries_total", "Entries appended to the log.", &self.entries_total, "counter");
-        counter(&mut out, "sealwax_duplicates_total", "Submissions answered as duplicates of a logged entry.", &self.duplicates_total, "counter");
-        counter(&mut out, "sealwax_rejected_total", "Submissions refused by the log's key rules.", &self.rejected_total, "counter");
-        counter(&mut out, "sealwax_tree_size", "Size of the published tree.", &self.tree_size, "gauge");
-        counter(&mut out, "sealwax_queue_depth", "Submissions waiting for the sequencer.", &self.queue_depth, "gauge");
-        self.batch_size.render(&mut out, "sealwax_batch_size", "Entries per committed batch.");
+        counter(
+            &mut out,
+            "sealwax_entries_total",
+            "Entries appended to the log.",
+            &self.entries_total,
+            "counter",
+        );
+        counter(
+            &mut out,
+            "sealwax_duplicates_total",
+            "Submissions answered as duplicates of a logged entry.",
+            &self.duplicates_total,
+            "counter",
+        );
+        counter(
+            &mut out,
+            "sealwax_rejected_total",
+            "Submissions refused by the log's key rules.",
+            &self.rejected_total,
+            "counter",
+        );
+        counter(
+            &mut out,
+            "sealwax_tree_size",
+            "Size of the published tree.",
+            &self.tree_size,
+            "gauge",
+        );
+        counter(
+            &mut out,
+            "sealwax_queue_depth",
+            "Submissions waiting for the sequencer.",
+            &self.queue_depth,
+            "gauge",
+        );
+        self.batch_size.render(
+            &mut out,
+            "sealwax_batch_size",
+            "Entries per committed batch.",
+        );
         self.sequencing_seconds.render(
             &mut out,
             "sealwax_sequencing_seconds",
@@ -176,7 +212,10 @@ mod tests {
         m.http_request("/v1/entries", "POST", 200);
         m.http_request("a\"b", "GET", 404);
         let text = m.render();
-        assert!(text.contains("sealwax_batch_size_bucket{le=\"1\"} 1\n"), "{text}");
+        assert!(
+            text.contains("sealwax_batch_size_bucket{le=\"1\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("sealwax_batch_size_bucket{le=\"4\"} 2\n"));
         assert!(text.contains("sealwax_batch_size_bucket{le=\"1024\"} 2\n"));
         assert!(text.contains("sealwax_batch_size_bucket{le=\"+Inf\"} 3\n"));

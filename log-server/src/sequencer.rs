@@ -348,7 +348,9 @@ impl Sequencer {
                 Outcome::Appended(index) | Outcome::Duplicate(index) => {
                     let duplicate = matches!(outcome, Outcome::Duplicate(_));
                     if duplicate {
-                        self.metrics.duplicates_total.fetch_add(1, Ordering::Relaxed);
+                        self.metrics
+                            .duplicates_total
+                            .fetch_add(1, Ordering::Relaxed);
                     } else {
                         self.metrics
                             .sequencing_seconds

@@ -102,17 +102,16 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
         }
         None => None,
     };
-    let artifacts = match config.max_artifact_bytes {
-        Some(max) => Some(
-            ArtifactStore::open(&dir.artifacts_path(), max).map_err(|source| {
-                ServeError::Artifacts {
+    let artifacts =
+        match config.max_artifact_bytes {
+            Some(max) => Some(ArtifactStore::open(&dir.artifacts_path(), max).map_err(
+                |source| ServeError::Artifacts {
                     path: dir.artifacts_path().display().to_string(),
                     source,
-                }
-            })?,
-        ),
-        None => None,
-    };
+                },
+            )?),
+            None => None,
+        };
     let db_path = dir.db_path();
     let storage = RocksStorage::open(&db_path).map_err(|source| ServeError::Database {
         path: db_path.display().to_string(),
@@ -137,7 +136,10 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
 }
 
 /// Runs the server for `config` until `shutdown` completes, then shuts down gracefully.
-pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+pub async fn run(
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let state = tokio::task::block_in_place(|| open(&config))?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -167,7 +169,10 @@ pub async fn run(config: ServeConfig, shutdown: impl Future<Output = ()>) -> Res
     tracing::info!("connections closed; finishing queued submissions");
     let st = state.clone();
     let _ = tokio::task::spawn_blocking(move || st.shutdown_sequencer()).await;
-    tracing::info!(tree_size = state.log().published().size, "sealwax-log stopped");
+    tracing::info!(
+        tree_size = state.log().published().size,
+        "sealwax-log stopped"
+    );
     Ok(())
 }
 

@@ -46,12 +46,8 @@ struct Answer {
 
 impl Answer {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
     }
     /// Asserts an error status with a JSON `error` message and returns the message.
     fn error(&self, status: StatusCode) -> String {
@@ -103,7 +99,13 @@ impl TestLog {
         let resp = self.router.clone().oneshot(req).await.expect("infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         Answer {
             status,
             headers,
@@ -157,8 +159,14 @@ impl TestLog {
         let leaf = leaf_hash(bytes);
         assert_eq!(v["leaf_hash"], hex::encode(leaf));
         let proof = hashes(&v["inclusion_proof"]);
-        merkle::verify_inclusion(&leaf, v["index"].as_u64().unwrap(), cp.size, &proof, &cp.root)
-            .expect("the inclusion proof verifies against the checkpoint");
+        merkle::verify_inclusion(
+            &leaf,
+            v["index"].as_u64().unwrap(),
+            cp.size,
+            &proof,
+            &cp.root,
+        )
+        .expect("the inclusion proof verifies against the checkpoint");
     }
 
     async fn checkpoint(&self) -> Checkpoint {
@@ -203,8 +211,12 @@ fn release(publisher: &str, package: &str, version: &str, data: &[u8]) -> Releas
 
 fn signature(sk: &SecretKey, publisher: &str, package: &str, version: &str, data: &[u8]) -> Entry {
     Entry::Signature(
-        SignatureEntry::sign(sk, &release(publisher, package, version, data), prehash(data))
-            .unwrap(),
+        SignatureEntry::sign(
+            sk,
+            &release(publisher, package, version, data),
+            prehash(data),
+        )
+        .unwrap(),
     )
 }
 
@@ -246,7 +258,11 @@ async fn submissions_are_sequenced_with_proofs_and_duplicates_answer_the_first_i
     let again = log.accept(&sig).await;
     assert_eq!(again["index"], 1);
     assert_eq!(again["duplicate"], true);
-    assert_eq!(log.checkpoint().await.size, 2, "a duplicate is not appended");
+    assert_eq!(
+        log.checkpoint().await.size,
+        2,
+        "a duplicate is not appended"
+    );
 
     let e = log.get("/v1/entries/1").await;
     assert_eq!(e.status, StatusCode::OK);
@@ -254,7 +270,9 @@ async fn submissions_are_sequenced_with_proofs_and_duplicates_answer_the_first_i
     assert_eq!(ev["entry"], B64.encode(sig.to_bytes()));
     assert_eq!(ev["leaf_hash"], hex::encode(leaf_hash(&sig.to_bytes())));
     log.get("/v1/entries/2").await.error(StatusCode::NOT_FOUND);
-    log.get("/v1/entries/x").await.error(StatusCode::BAD_REQUEST);
+    log.get("/v1/entries/x")
+        .await
+        .error(StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -311,11 +329,14 @@ async fn key_rules_are_enforced_and_rejections_leave_the_tree_unchanged() {
         .error(StatusCode::CONFLICT);
     assert!(msg.contains("already registered"), "{msg}");
     // A chain authorised by a key that is not alice's.
-    let rogue = Entry::KeyRegistration(
-        KeyRegistration::chain(ORIGIN, "alice", &alice2, &mallory).unwrap(),
-    );
+    let rogue =
+        Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, "alice", &alice2, &mallory).unwrap());
     log.submit(&rogue).await.error(StatusCode::CONFLICT);
-    assert_eq!(log.checkpoint().await.size, 1, "no rejected entry was appended");
+    assert_eq!(
+        log.checkpoint().await.size,
+        1,
+        "no rejected entry was appended"
+    );
 
     // Rotation, then retirement of the old key.
     let chain =
@@ -364,10 +385,15 @@ async fn rules_apply_to_earlier_entries_of_the_same_batch() {
     let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
     assert_eq!(a.status, StatusCode::OK);
     b.error(StatusCode::CONFLICT);
-    assert_eq!(c.status, StatusCode::OK, "a signature by a key registered earlier in the batch");
+    assert_eq!(
+        c.status,
+        StatusCode::OK,
+        "a signature by a key registered earlier in the batch"
+    );
     assert_eq!(c.json()["index"], 1);
     assert_eq!(
-        a.json()["checkpoint"], c.json()["checkpoint"],
+        a.json()["checkpoint"],
+        c.json()["checkpoint"],
         "one checkpoint for the whole batch"
     );
 }
@@ -377,12 +403,13 @@ async fn operator_entries_need_the_admin_token() {
     let log = TestLog::new();
     let alice = new_key();
     log.accept(&claim("alice", &alice)).await;
-    let recovery = Entry::KeyRegistration(
-        KeyRegistration::operator(ORIGIN, "alice", &new_key()).unwrap(),
-    );
+    let recovery =
+        Entry::KeyRegistration(KeyRegistration::operator(ORIGIN, "alice", &new_key()).unwrap());
     let bytes = recovery.to_bytes();
     let a = log.submit_bytes(&bytes, None).await;
-    assert!(a.error(StatusCode::UNAUTHORIZED).contains("Authorization: Bearer"));
+    assert!(a
+        .error(StatusCode::UNAUTHORIZED)
+        .contains("Authorization: Bearer"));
     assert_eq!(a.headers[header::WWW_AUTHENTICATE], "Bearer");
     log.submit_bytes(&bytes, Some("wrong-token"))
         .await
@@ -409,7 +436,9 @@ async fn bad_submissions_get_4xx_with_json_errors() {
     let alice = new_key();
     let good = claim("alice", &alice).to_bytes();
 
-    log.post_raw("not json", None).await.error(StatusCode::BAD_REQUEST);
+    log.post_raw("not json", None)
+        .await
+        .error(StatusCode::BAD_REQUEST);
     log.post_raw("{\"entry\": 5}", None)
         .await
         .error(StatusCode::BAD_REQUEST);
@@ -419,7 +448,9 @@ async fn bad_submissions_get_4xx_with_json_errors() {
     log.submit_bytes(b"\x01\x09garbage", None)
         .await
         .error(StatusCode::BAD_REQUEST);
-    log.submit_bytes(&[], None).await.error(StatusCode::BAD_REQUEST);
+    log.submit_bytes(&[], None)
+        .await
+        .error(StatusCode::BAD_REQUEST);
     // Trailing bytes make it non-canonical.
     let mut trailing = good.clone();
     trailing.push(0);
@@ -431,10 +462,7 @@ async fn bad_submissions_get_4xx_with_json_errors() {
     if let Entry::KeyRegistration(r) = &mut tampered {
         r.possession[0] ^= 1;
     }
-    let msg = log
-        .submit(&tampered)
-        .await
-        .error(StatusCode::BAD_REQUEST);
+    let msg = log.submit(&tampered).await.error(StatusCode::BAD_REQUEST);
     assert!(msg.contains("possession"), "{msg}");
     // A signature for another log's origin.
     log.accept(&Entry::parse(&good).unwrap()).await;
@@ -460,7 +488,13 @@ async fn proof_endpoints_verify_and_refuse_bad_parameters() {
     let alice = new_key();
     let mut entries = vec![claim("alice", &alice)];
     for i in 0..20 {
-        entries.push(signature(&alice, "alice", "tool", &format!("1.{i}"), &[i as u8]));
+        entries.push(signature(
+            &alice,
+            "alice",
+            "tool",
+            &format!("1.{i}"),
+            &[i as u8],
+        ));
     }
     let mut sizes = Vec::new();
     let mut roots = Vec::new();
@@ -566,7 +600,10 @@ async fn tiles_and_bundles_match_the_entries() {
         "public, max-age=31536000, immutable"
     );
     // Narrower partial tiles of older sizes are served too.
-    assert_eq!(log.get("/tile/0/001.p/3").await.body, leaves[256..259].concat());
+    assert_eq!(
+        log.get("/tile/0/001.p/3").await.body,
+        leaves[256..259].concat()
+    );
     let l1 = log.get("/tile/1/000.p/1").await;
     assert_eq!(l1.body, merkle::root_from_leaves(&leaves[..256]).to_vec());
 
@@ -580,7 +617,10 @@ async fn tiles_and_bundles_match_the_entries() {
 
     // The path proto computes for this size is served.
     let id = TileId::for_size(TileLevel::Hashes(0), 1, cp.size).unwrap();
-    assert_eq!(log.get(&format!("/{}", id.path())).await.status, StatusCode::OK);
+    assert_eq!(
+        log.get(&format!("/{}", id.path())).await.status,
+        StatusCode::OK
+    );
 
     for missing in [
         "/tile/0/001",
@@ -593,7 +633,13 @@ async fn tiles_and_bundles_match_the_entries() {
     ] {
         log.get(missing).await.error(StatusCode::NOT_FOUND);
     }
-    for bad in ["/tile/0/1", "/tile/x/000", "/tile/0/000.p/0", "/tile/0/000.p/256", "/tile/0"] {
+    for bad in [
+        "/tile/0/1",
+        "/tile/x/000",
+        "/tile/0/000.p/0",
+        "/tile/0/000.p/256",
+        "/tile/0",
+    ] {
         let a = log.get(bad).await;
         assert!(
             a.status == StatusCode::BAD_REQUEST || a.status == StatusCode::NOT_FOUND,
@@ -635,7 +681,12 @@ async fn publisher_keys_and_signature_lookups() {
     let v = log.get("/v1/publishers/alice/keys").await.json();
     assert_eq!(v["publisher"], "alice");
     assert_eq!(v["tree_size"], 6);
-    let (cp, _) = open_checkpoint(v["checkpoint"].as_str().unwrap(), ORIGIN, &log.key.verifier()).unwrap();
+    let (cp, _) = open_checkpoint(
+        v["checkpoint"].as_str().unwrap(),
+        ORIGIN,
+        &log.key.verifier(),
+    )
+    .unwrap();
     let events = v["events"].as_array().unwrap();
     assert_eq!(events.len(), 3);
     let kinds: Vec<_> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
@@ -649,7 +700,10 @@ async fn publisher_keys_and_signature_lookups() {
         hex::encode(alice.public_key().key_hash())
     );
     assert_eq!(events[2]["reason"], "compromised");
-    assert_eq!(events[2]["key_hash"], hex::encode(alice.public_key().key_hash()));
+    assert_eq!(
+        events[2]["key_hash"],
+        hex::encode(alice.public_key().key_hash())
+    );
     for e in events {
         let bytes = B64.decode(e["entry"].as_str().unwrap()).unwrap();
         merkle::verify_inclusion(
@@ -669,7 +723,10 @@ async fn publisher_keys_and_signature_lookups() {
         .error(StatusCode::BAD_REQUEST);
 
     let sha_one = hex::encode(Sha256::digest(b"one"));
-    let v = log.get(&format!("/v1/signatures?sha256={sha_one}")).await.json();
+    let v = log
+        .get(&format!("/v1/signatures?sha256={sha_one}"))
+        .await
+        .json();
     let idx: Vec<u64> = v["signatures"]
         .as_array()
         .unwrap()
@@ -697,8 +754,12 @@ async fn publisher_keys_and_signature_lookups() {
     let none = log.get("/v1/signatures?publisher=bob&package=tool").await;
     assert_eq!(none.status, StatusCode::OK);
     assert!(none.json()["signatures"].as_array().unwrap().is_empty());
-    log.get("/v1/signatures").await.error(StatusCode::BAD_REQUEST);
-    log.get("/v1/signatures?sha256=abc").await.error(StatusCode::BAD_REQUEST);
+    log.get("/v1/signatures")
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    log.get("/v1/signatures?sha256=abc")
+        .await
+        .error(StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -744,11 +805,14 @@ async fn artifacts_are_accepted_only_when_signed_and_intact() {
     log.call(put(big, big_sha))
         .await
         .error(StatusCode::PAYLOAD_TOO_LARGE);
-    log.get("/v1/artifacts/xyz").await.error(StatusCode::BAD_REQUEST);
+    log.get("/v1/artifacts/xyz")
+        .await
+        .error(StatusCode::BAD_REQUEST);
 
     // Without an artifact store both directions answer 404.
     let plain = TestLog::new();
-    plain.get(&format!("/v1/artifacts/{sha}"))
+    plain
+        .get(&format!("/v1/artifacts/{sha}"))
         .await
         .error(StatusCode::NOT_FOUND);
     plain
@@ -772,7 +836,9 @@ async fn unknown_paths_and_methods_get_json_errors_and_metrics_count_them() {
     assert!(m.contains("sealwax_batch_size_count 1\n"), "{m}");
     assert!(m.contains("sealwax_sequencing_seconds_count 1\n"), "{m}");
     assert!(
-        m.contains("sealwax_http_requests_total{route=\"/v1/entries\",method=\"POST\",status=\"200\"} 1"),
+        m.contains(
+            "sealwax_http_requests_total{route=\"/v1/entries\",method=\"POST\",status=\"200\"} 1"
+        ),
         "{m}"
     );
     assert!(m.contains("status=\"404\""), "{m}");
@@ -856,7 +922,9 @@ impl Storage for GatedStorage {
         drop(open);
         self.in_commit.store(false, Ordering::SeqCst);
         if self.fail.load(Ordering::SeqCst) {
-            return Err(StorageError::Backend("disk on fire at /secret/place".into()));
+            return Err(StorageError::Backend(
+                "disk on fire at /secret/place".into(),
+            ));
         }
         self.inner.commit(batch)
     }
@@ -887,7 +955,8 @@ impl Storage for GatedStorage {
         package: &str,
         version: Option<&str>,
     ) -> StorageResult<Vec<u64>> {
-        self.inner.signatures_by_release(publisher, package, version)
+        self.inner
+            .signatures_by_release(publisher, package, version)
     }
 }
 
@@ -940,7 +1009,9 @@ async fn shutdown_finishes_the_batch_in_flight() {
     let a = pending.await.unwrap();
     assert_eq!(a.status, StatusCode::OK, "the batch in flight was answered");
     assert_eq!(log.checkpoint().await.size, 1);
-    log.get("/healthz").await.error(StatusCode::SERVICE_UNAVAILABLE);
+    log.get("/healthz")
+        .await
+        .error(StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
 use sealwax_proto::merkle::{node_hash, CompactRange};
 use sealwax_proto::note::NoteVerifier;
@@ -573,9 +573,12 @@ impl Follower {
         let pb = ProgressBar::with_draw_target(Some(entries), ProgressDrawTarget::stderr());
         pb.set_style(
             ProgressStyle::with_template(
-                "catching up {wide_bar} {human_pos}/{human_len} entries ({per_sec}, {eta} left)",
+                "catching up {wide_bar} {human_pos}/{human_len} entries ({rate}, {eta} left)",
             )
-            .expect("static template"),
+            .expect("static template")
+            .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", s.per_sec());
+            }),
         );
         Some(pb)
     }

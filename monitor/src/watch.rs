@@ -348,7 +348,7 @@ impl<'c> Tracker<'c> {
         let (kind, message) = match watch {
             Some(w) => {
                 if let Expected::Learning = self.expected(w) {
-                    tracing::info!(publisher = %p, key = %key, index, "learning key");
+                    tracing::debug!(publisher = %p, key = %key, index, "learning key");
                     self.learning.get_mut(p).expect("learning").insert(h);
                     return;
                 }
@@ -387,7 +387,7 @@ impl<'c> Tracker<'c> {
         match watch {
             Some(w) => {
                 if let Expected::Learning = self.expected(w) {
-                    tracing::info!(publisher = %p, key = %key, index, "learning: key revoked");
+                    tracing::debug!(publisher = %p, key = %key, index, "learning: key revoked");
                     return;
                 }
             }

@@ -218,11 +218,14 @@ async fn incremental_catch_ups_across_every_tile_boundary() {
     );
 }
 
+/// (tile path, byte flipped, what the alert says)
+type Tampering = (&'static str, usize, &'static str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_tiles_are_caught_at_new_and_old_positions() {
     // One log, grown step by step; some steps serve one altered tile.
     // (what, size polled, tile altered, byte flipped, what the alert says)
-    let steps: [(&str, u64, Option<(&str, usize, &str)>); 7] = [
+    let steps: [(&str, u64, Option<Tampering>); 7] = [
         (
             "new position, level 0",
             10,
@@ -342,7 +345,8 @@ async fn rollback_fork_and_bad_signature_keep_the_verified_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_and_unreachable_logs_raise_one_health_alert_each() {
-    let config = "[health]\nmax_stale_secs = 1\nmax_unreachable_secs = 1\n";
+    // Times are whole seconds: 2 s leaves room for rounding and retries.
+    let config = "[health]\nmax_stale_secs = 1\nmax_unreachable_secs = 2\n";
     let mut h = harness(config).await;
     assert_eq!(h.poll_at(5).await.alerts, 0);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -382,7 +386,7 @@ async fn stale_and_unreachable_logs_raise_one_health_alert_each() {
         0,
         "just seen"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(follower.report_unreachable(&err).await.unwrap(), 1);
     assert_eq!(
         follower.report_unreachable(&err).await.unwrap(),

@@ -103,7 +103,10 @@ pub(crate) fn empty_storage_has_nothing(b: &mut impl Backend) {
     assert!(s.key_events("alice").unwrap().is_empty());
     assert_eq!(s.key_owner(&[1; 32]).unwrap(), None);
     assert!(s.signatures_by_sha256(&[1; 32]).unwrap().is_empty());
-    assert!(s.signatures_by_release("alice", "p", None).unwrap().is_empty());
+    assert!(s
+        .signatures_by_release("alice", "p", None)
+        .unwrap()
+        .is_empty());
 }
 
 pub(crate) fn commit_then_read_everything_back(b: &mut impl Backend) {
@@ -134,22 +137,34 @@ pub(crate) fn commit_then_read_everything_back(b: &mut impl Backend) {
     // 300 leaves complete exactly one level-8 node: the root of the first 256.
     let l8 = s.node_hashes(8, 0, 2).unwrap();
     assert_eq!(l8.len(), 1);
-    let want =
-        sealwax_proto::merkle::root_from_leaves(&leaves[..256].iter().copied().collect::<Vec<_>>());
+    let want = sealwax_proto::merkle::root_from_leaves(&leaves[..256]);
     assert_eq!(l8[0], want);
-    assert!(s.node_hashes(1, 0, 10).unwrap().is_empty(), "only levels 8k are stored");
+    assert!(
+        s.node_hashes(1, 0, 10).unwrap().is_empty(),
+        "only levels 8k are stored"
+    );
     assert_eq!(s.key_events("alice").unwrap(), vec![0, 5]);
     assert_eq!(s.key_owner(&[9; 32]).unwrap().as_deref(), Some("alice"));
     assert_eq!(s.signatures_by_sha256(&[1; 32]).unwrap(), vec![7]);
-    assert_eq!(s.signatures_by_release("alice", "tool", Some("1.0")).unwrap(), vec![7]);
-    assert_eq!(s.signatures_by_release("alice", "tool", None).unwrap(), vec![7]);
+    assert_eq!(
+        s.signatures_by_release("alice", "tool", Some("1.0"))
+            .unwrap(),
+        vec![7]
+    );
+    assert_eq!(
+        s.signatures_by_release("alice", "tool", None).unwrap(),
+        vec![7]
+    );
 }
 
 pub(crate) fn batches_extend_the_log_and_survive_reopen(b: &mut impl Backend) {
     let mut range = CompactRange::new();
     let mut b1 = make_batch(&mut range, "x", 200);
     b1.key_events = vec![("bob".into(), 3)];
-    b1.signatures = vec![sig(10, 2, "bob", "pkg", "2.0"), sig(11, 2, "bob", "pkg", "1.0")];
+    b1.signatures = vec![
+        sig(10, 2, "bob", "pkg", "2.0"),
+        sig(11, 2, "bob", "pkg", "1.0"),
+    ];
     let mut b2 = make_batch(&mut range, "x", 100);
     b2.key_events = vec![("bob".into(), 250)];
     b2.signatures = vec![sig(260, 2, "bob", "pkg", "1.5")];
@@ -169,7 +184,10 @@ pub(crate) fn batches_extend_the_log_and_survive_reopen(b: &mut impl Backend) {
         vec![10, 11, 260],
         "all versions, ordered by index"
     );
-    assert_eq!(s.signatures_by_release("bob", "pkg", Some("1.0")).unwrap(), vec![11]);
+    assert_eq!(
+        s.signatures_by_release("bob", "pkg", Some("1.0")).unwrap(),
+        vec![11]
+    );
     // The tree state reloads into a compact range with the same root.
     let st = s.tree_state().unwrap().unwrap();
     let cr = CompactRange::from_hashes(st.size, st.range).unwrap();
@@ -200,7 +218,10 @@ pub(crate) fn out_of_order_batch_is_refused_and_changes_nothing(b: &mut impl Bac
     assert_eq!(s.tree_state().unwrap(), Some(b1.state.clone()));
     assert_eq!(s.entry(3).unwrap(), Some(entry_bytes("o", 3)));
     assert_eq!(s.entry(5).unwrap(), None);
-    assert_eq!(s.leaf_index(&leaf_hash(&entry_bytes("z", 3))).unwrap(), None);
+    assert_eq!(
+        s.leaf_index(&leaf_hash(&entry_bytes("z", 3))).unwrap(),
+        None
+    );
 }
 
 pub(crate) fn size_mismatch_is_refused(b: &mut impl Backend) {
@@ -288,7 +309,10 @@ pub(crate) fn lookup_keys_do_not_bleed_into_each_other(b: &mut impl Backend) {
     assert_eq!(s.key_events("a").unwrap(), vec![0]);
     assert_eq!(s.key_events("ab").unwrap(), vec![1]);
     assert!(s.key_events("").unwrap().is_empty());
-    assert_eq!(s.signatures_by_release("a", "p", Some("1")).unwrap(), vec![2]);
+    assert_eq!(
+        s.signatures_by_release("a", "p", Some("1")).unwrap(),
+        vec![2]
+    );
     assert_eq!(s.signatures_by_release("a", "p", None).unwrap(), vec![2, 3]);
     assert_eq!(s.signatures_by_release("a", "p2", None).unwrap(), vec![4]);
     assert_eq!(s.signatures_by_release("ab", "p", None).unwrap(), vec![5]);

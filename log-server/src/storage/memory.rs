@@ -91,7 +91,11 @@ impl Storage for MemoryStorage {
         let g = self.read()?;
         let len = g.entries.len() as u64;
         let (s, e) = (start.min(len) as usize, end.min(len) as usize);
-        Ok(if s < e { g.entries[s..e].to_vec() } else { Vec::new() })
+        Ok(if s < e {
+            g.entries[s..e].to_vec()
+        } else {
+            Vec::new()
+        })
     }
 
     fn leaf_index(&self, leaf_hash: &Hash) -> StorageResult<Option<u64>> {
@@ -101,13 +105,12 @@ impl Storage for MemoryStorage {
     fn node_hashes(&self, level: u8, start: u64, end: u64) -> StorageResult<Vec<Hash>> {
         let g = self.read()?;
         let mut out = Vec::new();
-        let mut want = start;
-        for (&(_, i), h) in g.nodes.range((level, start)..(level, end.max(start))) {
+        let range = g.nodes.range((level, start)..(level, end.max(start)));
+        for (want, (&(_, i), h)) in (start..).zip(range) {
             if i != want {
                 break;
             }
             out.push(*h);
-            want += 1;
         }
         Ok(out)
     }

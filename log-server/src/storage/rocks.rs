@@ -27,8 +27,7 @@ use rocksdb::{
 use sealwax_proto::Hash;
 
 use super::{
-    check_batch, decode_state, encode_state, Batch, Storage, StorageError, StorageResult,
-    TreeState,
+    check_batch, decode_state, encode_state, Batch, Storage, StorageError, StorageResult, TreeState,
 };
 
 const CF_ENTRIES: &str = "entries";
@@ -169,22 +168,17 @@ impl RocksStorage {
             return Ok(Vec::new());
         }
         let cf = self.cf(cf)?;
-        let mut out = Vec::new();
-        let mut want = start;
         let first = key(start);
-        for item in self
+        let mut out = Vec::new();
+        let iter = self
             .db
-            .iterator_cf(cf, IteratorMode::From(&first, Direction::Forward))
-        {
-            if want >= end {
-                break;
-            }
+            .iterator_cf(cf, IteratorMode::From(&first, Direction::Forward));
+        for (want, item) in (start..end).zip(iter) {
             let (k, v) = item?;
             if *k != *key(want) {
                 break;
             }
             out.push(value(&v)?);
-            want += 1;
         }
         Ok(out)
     }
@@ -247,7 +241,11 @@ impl Storage for RocksStorage {
             k.extend_from_slice(&s.index.to_be_bytes());
             wb.put_cf(by_release, k, []);
         }
-        wb.put_cf(self.cf(CF_META)?, KEY_TREE_STATE, encode_state(&batch.state));
+        wb.put_cf(
+            self.cf(CF_META)?,
+            KEY_TREE_STATE,
+            encode_state(&batch.state),
+        );
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(wb, &wo)?;

@@ -445,8 +445,10 @@ fn a_forked_log_is_reported() {
     assert_eq!(r.kinds(), ["log-misbehaviour/fork"], "{}", r.debug());
     assert_eq!(r.code(), Some(1));
 
-    // Larger, but not an extension of the verified tree. The entries in it
-    // are still read and reported, but the state stays at the honest tree.
+    // Larger, but not an extension of the verified tree: its level-0 tile
+    // contradicts the verified tree at the old positions, its entries are
+    // still read and reported, and its root is not reached from the
+    // verified tree. The state stays at the honest tree.
     claim(&fork, "xavier", &x);
     submit(
         &fork,
@@ -457,7 +459,19 @@ fn a_forked_log_is_reported() {
     assert_eq!(r.code(), Some(1), "{}", r.debug());
     assert_eq!(
         r.kinds(),
-        ["unexpected-key", "log-misbehaviour/inconsistent-tree"],
+        [
+            "log-misbehaviour/bad-tile",
+            "unexpected-key",
+            "log-misbehaviour/inconsistent-tree"
+        ],
+        "{}",
+        r.debug()
+    );
+    assert!(
+        r.alerts[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the node of the tree already verified"),
         "{}",
         r.debug()
     );
@@ -750,4 +764,67 @@ fn bad_config_or_unreachable_log_exit_2() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("checkpoint"));
+}
+
+#[test]
+fn daemon_alerts_as_the_log_grows_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let (a, b) = (minisign_key(dir.path(), "a"), minisign_key(dir.path(), "b"));
+    claim(&server, "alice", &a);
+    let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
+    let mut c = Command::new(bin("sealwax-monitor"));
+    c.arg("--log")
+        .arg(&m.log)
+        .arg("--log-key")
+        .arg(&m.vkey)
+        .arg("--state")
+        .arg(&m.state)
+        .arg("--config")
+        .arg(&m.config)
+        .args(["--json", "--interval", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // Nothing alarming yet.
+    assert!(rx
+        .recv_timeout(std::time::Duration::from_millis(1500))
+        .is_err());
+    let index = submit(
+        &server,
+        &Entry::KeyRegistration(KeyRegistration::operator(&server.origin, "alice", &b).unwrap()),
+        true,
+    );
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the daemon reports the new key within a few polls");
+    let alert: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(alert["kind"], "unexpected-key");
+    assert_eq!(alert["index"], index);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
+    // The alert was saved as delivered: a later run has nothing new.
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "{}", r.debug());
 }

@@ -148,7 +148,9 @@ impl TileReader for Api {
         };
         let r = self.get(&format!("/{}", id.path()));
         if !r.status().is_success() {
-            return Err(sealwax_proto::Error::BadTile("the log did not serve the tile"));
+            return Err(sealwax_proto::Error::BadTile(
+                "the log did not serve the tile",
+            ));
         }
         Ok(r.bytes().unwrap().to_vec())
     }
@@ -189,10 +191,16 @@ fn terminate(server: &mut LogServer) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "sealwax-log exited with {status} after SIGTERM");
+            assert!(
+                status.success(),
+                "sealwax-log exited with {status} after SIGTERM"
+            );
             return;
         }
-        assert!(Instant::now() < deadline, "sealwax-log did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "sealwax-log did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -224,7 +232,12 @@ fn serve_fails(data_dir: &Path, origin: &str) -> String {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(!status.success(), "serve should fail; stderr: {err}");
     err
 }
@@ -241,7 +254,11 @@ fn submissions_get_proofs_duplicates_and_rejections_change_nothing() {
     );
     let api = Api::new(&server);
     let o = server.origin.as_str();
-    assert_eq!(api.checkpoint().size, 0, "a new log serves a signed empty checkpoint");
+    assert_eq!(
+        api.checkpoint().size,
+        0,
+        "a new log serves a signed empty checkpoint"
+    );
     let log_key = api.get("/v1/log-key").text().unwrap();
     assert_eq!(log_key.trim(), server.vkey);
 
@@ -251,7 +268,10 @@ fn submissions_get_proofs_duplicates_and_rejections_change_nothing() {
     let sig = signature(o, &alice, "alice", "1.0.0", b"release one");
     assert_eq!(api.accept(&sig)["index"], 1);
     let dup = api.accept(&sig);
-    assert_eq!((dup["index"].as_u64(), dup["duplicate"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (dup["index"].as_u64(), dup["duplicate"].as_bool()),
+        (Some(1), Some(true))
+    );
 
     // Rejections: 4xx with a message, and the tree does not move.
     let before = api.checkpoint_text();
@@ -274,7 +294,11 @@ fn submissions_get_proofs_duplicates_and_rejections_change_nothing() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.json::<Value>().unwrap()["error"].is_string());
-    assert_eq!(api.checkpoint_text(), before, "rejections leave the log unchanged");
+    assert_eq!(
+        api.checkpoint_text(),
+        before,
+        "rejections leave the log unchanged"
+    );
 
     // The operator path needs the token.
     let recovery =
@@ -288,8 +312,14 @@ fn submissions_get_proofs_duplicates_and_rejections_change_nothing() {
 
     // Revocation, then the revoked key is refused.
     let revoke = Entry::KeyRevocation(
-        KeyRevocation::by_key(o, "alice", alice.public_key(), RevocationReason::Compromised, &alice)
-            .unwrap(),
+        KeyRevocation::by_key(
+            o,
+            "alice",
+            alice.public_key(),
+            RevocationReason::Compromised,
+            &alice,
+        )
+        .unwrap(),
     );
     api.accept(&revoke);
     let (status, v) = api.submit(&signature(o, &alice, "alice", "2.0.0", b"two"));
@@ -368,7 +398,11 @@ fn tiles_and_bundles_are_what_proto_computes() {
     for e in &entries {
         reference.append(leaf_hash(e));
     }
-    assert_eq!(reference.root(), cp.root, "the bundles hold exactly the logged entries");
+    assert_eq!(
+        reference.root(),
+        cp.root,
+        "the bundles hold exactly the logged entries"
+    );
     for (i, e) in entries.iter().enumerate().step_by(37) {
         let v = api.get_json(&format!("/v1/entries/{i}"));
         assert_eq!(B64.decode(v["entry"].as_str().unwrap()).unwrap(), *e);
@@ -429,7 +463,11 @@ fn restart_after_sigterm_serves_the_same_checkpoint_and_continues() {
     let server = LogServer::start(&dir, &ServerOptions::default());
     assert_eq!(server.vkey, vkey, "the signing key is reused");
     let api = Api::new(&server);
-    assert_eq!(api.checkpoint_text(), before, "the stored checkpoint, not a new signature");
+    assert_eq!(
+        api.checkpoint_text(),
+        before,
+        "the stored checkpoint, not a new signature"
+    );
     for (i, e) in logged.iter().enumerate() {
         let v = api.get_json(&format!("/v1/entries/{i}"));
         assert_eq!(v["entry"], B64.encode(e.to_bytes()));
@@ -440,8 +478,14 @@ fn restart_after_sigterm_serves_the_same_checkpoint_and_continues() {
     // Alice's key state was rebuilt: a second claim is still refused.
     assert_eq!(api.submit(&claim(&o, "alice", &test_key(1))).0, 409);
     let new = api.checkpoint();
-    merkle::verify_consistency(old.size, new.size, &api.consistency(old.size, new.size), &old.root, &new.root)
-        .expect("the new tree extends the old one");
+    merkle::verify_consistency(
+        old.size,
+        new.size,
+        &api.consistency(old.size, new.size),
+        &old.root,
+        &new.root,
+    )
+    .expect("the new tree extends the old one");
 }
 
 #[test]
@@ -462,13 +506,24 @@ fn kill_9_under_load_loses_no_acknowledged_entry() {
         let results = Arc::new(Mutex::new((Vec::new(), Vec::new())));
         let workers: Vec<_> = (0..4u32)
             .map(|t| {
-                let (api, alice, o, stop, results) =
-                    (api.clone(), alice.clone(), o.clone(), stop.clone(), results.clone());
+                let (api, alice, o, stop, results) = (
+                    api.clone(),
+                    alice.clone(),
+                    o.clone(),
+                    stop.clone(),
+                    results.clone(),
+                );
                 std::thread::spawn(move || {
                     let mut n = 0u32;
                     while !stop.load(Ordering::SeqCst) {
                         let data = format!("round {round} worker {t} item {n}");
-                        let e = signature(&o, &alice, "alice", &format!("{round}.{t}.{n}"), data.as_bytes());
+                        let e = signature(
+                            &o,
+                            &alice,
+                            "alice",
+                            &format!("{round}.{t}.{n}"),
+                            data.as_bytes(),
+                        );
                         n += 1;
                         let bytes = e.to_bytes();
                         // Errors are expected once the server is killed.
@@ -485,7 +540,10 @@ fn kill_9_under_load_loses_no_acknowledged_entry() {
         // Let acknowledgements accumulate, then kill mid-load.
         let deadline = Instant::now() + Duration::from_secs(10);
         while results.lock().unwrap().0.len() < 40 {
-            assert!(Instant::now() < deadline, "the server acknowledged too few entries");
+            assert!(
+                Instant::now() < deadline,
+                "the server acknowledged too few entries"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         server.kill();
@@ -503,7 +561,11 @@ fn kill_9_under_load_loses_no_acknowledged_entry() {
         let api = Api::new(&server);
         let now = api.checkpoint();
         for (index, bytes) in &acked {
-            assert!(*index < now.size, "acknowledged index {index} is beyond the tree ({})", now.size);
+            assert!(
+                *index < now.size,
+                "acknowledged index {index} is beyond the tree ({})",
+                now.size
+            );
             let v = api.get_json(&format!("/v1/entries/{index}"));
             assert_eq!(
                 B64.decode(v["entry"].as_str().unwrap()).unwrap(),
@@ -518,8 +580,14 @@ fn kill_9_under_load_loses_no_acknowledged_entry() {
                 assert_eq!(*root, now.root, "two different checkpoints for size {size}");
                 continue;
             }
-            merkle::verify_consistency(*size, now.size, &api.consistency(*size, now.size), root, &now.root)
-                .unwrap_or_else(|e| panic!("round {round}: checkpoint {size} is not consistent: {e}"));
+            merkle::verify_consistency(
+                *size,
+                now.size,
+                &api.consistency(*size, now.size),
+                root,
+                &now.root,
+            )
+            .unwrap_or_else(|e| panic!("round {round}: checkpoint {size} is not consistent: {e}"));
         }
     }
     // And it keeps accepting entries.
@@ -535,7 +603,10 @@ fn refuses_another_origin_a_readable_key_and_an_empty_dir() {
     let mut server = LogServer::start(&dir, &ServerOptions::default());
     server.kill();
     let err = serve_fails(&dir, "another.test/log");
-    assert!(err.contains("sealwax.test/log"), "names the stored origin: {err}");
+    assert!(
+        err.contains("sealwax.test/log"),
+        "names the stored origin: {err}"
+    );
 
     let key = dir.join("signing.key");
     let mode = |m: u32| {
@@ -569,14 +640,18 @@ fn slow_clients_are_cut_off_by_the_header_timeout() {
     );
     let addr = server.url.trim_start_matches("http://");
     let mut slow = TcpStream::connect(addr).unwrap();
-    slow.write_all(b"GET /checkpoint HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.write_all(b"GET /checkpoint HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
     let started = Instant::now();
     let mut buf = Vec::new();
     // The server closes the connection (possibly after a 408) instead of waiting.
     let _ = slow.read_to_end(&mut buf);
     let waited = started.elapsed();
-    assert!(waited < Duration::from_secs(6), "the slow client held the connection {waited:?}");
+    assert!(
+        waited < Duration::from_secs(6),
+        "the slow client held the connection {waited:?}"
+    );
     let text = String::from_utf8_lossy(&buf);
     assert!(!text.contains("200 OK"), "{text}");
     // Meanwhile a normal client is served.
