@@ -79,7 +79,9 @@ pub enum Error {
     #[error("malformed verifier key: {0} (expected <name>+<8 hex key ID>+<base64 of 0x01 || 32-byte Ed25519 key>)")]
     MalformedVerifierKey(&'static str),
     /// No signature by the expected key verifies on a note.
-    #[error("no valid signature by {0} on the note: is this the right log, and the right --log-key?")]
+    #[error(
+        "no valid signature by {0} on the note: is this the right log, and the right --log-key?"
+    )]
     NoteNotSigned(String),
     /// A checkpoint body that does not parse.
     #[error("malformed checkpoint: {0}")]

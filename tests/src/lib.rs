@@ -138,7 +138,10 @@ pub fn wait_healthy(url: &str, child: &mut Child) {
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "server at {url} never became healthy");
+        assert!(
+            Instant::now() < deadline,
+            "server at {url} never became healthy"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
