@@ -158,10 +158,7 @@ impl LogClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(None)
             .build()
-            .map_err(|source| ClientError::LogUnreachable {
-                url: base.to_string(),
-                source,
-            })?;
+            .map_err(|e| ClientError::unreachable(&base, e))?;
         Ok(LogClient {
             base: base.to_string(),
             http,
@@ -185,10 +182,7 @@ impl LogClient {
     }
 
     fn send(&self, req: RequestBuilder, url: &str) -> Result<Response> {
-        req.send().map_err(|source| ClientError::LogUnreachable {
-            url: url.to_string(),
-            source,
-        })
+        req.send().map_err(|e| ClientError::unreachable(&url, e))
     }
 
     /// The message of an error answer: its JSON `error`, else its text.
@@ -223,10 +217,7 @@ impl LogClient {
     }
 
     fn decode<T: DeserializeOwned>(&self, resp: Response, url: &str) -> Result<T> {
-        let text = resp.text().map_err(|source| ClientError::LogUnreachable {
-            url: url.to_string(),
-            source,
-        })?;
+        let text = resp.text().map_err(|e| ClientError::unreachable(&url, e))?;
         serde_json::from_str(&text).map_err(|e| {
             self.misbehaving(format!(
                 "its answer to {url} is not the expected JSON ({e})"
@@ -239,8 +230,7 @@ impl LogClient {
         let url = self.endpoint("/checkpoint");
         let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
         let resp = self.check(resp, &url)?;
-        resp.text()
-            .map_err(|source| ClientError::LogUnreachable { url, source })
+        resp.text().map_err(|e| ClientError::unreachable(&url, e))
     }
 
     /// `GET /v1/log-key`: the log's verifier key string (not to be trusted blindly).
@@ -248,9 +238,7 @@ impl LogClient {
         let url = self.endpoint("/v1/log-key");
         let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
         let resp = self.check(resp, &url)?;
-        let text = resp
-            .text()
-            .map_err(|source| ClientError::LogUnreachable { url, source })?;
+        let text = resp.text().map_err(|e| ClientError::unreachable(&url, e))?;
         Ok(text.trim().to_string())
     }
 
@@ -383,10 +371,7 @@ impl LogClient {
         let resp = self.check(resp, url)?;
         resp.text()
             .map(Some)
-            .map_err(|source| ClientError::LogUnreachable {
-                url: url.to_string(),
-                source,
-            })
+            .map_err(|e| ClientError::unreachable(&url, e))
     }
 
     /// `PUT /v1/artifacts/<sha256>` with the artifact streamed from `body`.

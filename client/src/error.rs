@@ -268,12 +268,12 @@ pub enum ClientError {
 
     // ----- log unreachable or misbehaving (exit 3) -----
     /// The log could not be reached.
-    #[error("cannot reach the log at {url}: {source}. Check the URL (--log) and your network, then retry")]
+    #[error("cannot reach the log at {url}: {reason}. Check the URL (--log) and your network, then retry")]
     LogUnreachable {
         /// The URL.
         url: String,
-        /// The transport error.
-        source: reqwest::Error,
+        /// The transport error and its causes.
+        reason: String,
     },
     /// The log answered with an error.
     #[error("the log at {url} answered {status}: {message}")]
@@ -385,6 +385,21 @@ impl ClientError {
             EXIT_REFUSED => "refused",
             EXIT_LOG => "log",
             _ => "usage",
+        }
+    }
+
+    /// A transport error talking to `url`, with the chain of its causes.
+    pub fn unreachable(url: &str, err: reqwest::Error) -> ClientError {
+        let mut reason = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            reason.push_str(": ");
+            reason.push_str(&c.to_string());
+            cause = c.source();
+        }
+        ClientError::LogUnreachable {
+            url: url.to_string(),
+            reason,
         }
     }
 
