@@ -239,8 +239,13 @@ fn path_param<T>(p: Result<Path<T>, PathRejection>) -> Result<T, AppError> {
 }
 
 fn query_param<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
-    q.map(|Query(v)| v)
-        .map_err(|e| AppError::BadRequest(e.body_text()))
+    q.map(|Query(v)| v).map_err(|e| {
+        AppError::BadRequest(format!(
+            "{}: give each number as a decimal from 0 to 18446744073709551615, \
+             e.g. ?index=0&tree_size=1 or ?from=1&to=2",
+            e.body_text()
+        ))
+    })
 }
 
 fn parse_sha256(s: &str) -> Result<[u8; 32], AppError> {
@@ -307,7 +312,12 @@ fn check_operator(st: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        // RFC 9110 §11.1: the scheme is case-insensitive.
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token)
+        })
         .ok_or(AppError::Unauthorized(
             "this entry is an operator entry: send it with the header `Authorization: Bearer <admin token>`",
         ))?;

@@ -722,12 +722,23 @@ impl Entry {
             Entry::Signature(s) => {
                 let release = s.release()?;
                 if release.origin != origin {
-                    return Err(Error::WrongOrigin {
+                    return Err(Error::SignatureForOtherLog {
                         expected: origin.to_string(),
                         found: release.origin,
                     });
                 }
-                s.to_signature_box().verify_prehashed(&s.key, &s.prehash)
+                s.to_signature_box()
+                    .verify_prehashed(&s.key, &s.prehash)
+                    .map_err(|e| match e {
+                        Error::BadSignature(m) if m.contains("does not match") => {
+                            Error::BadSignature(
+                                "the signature does not match this artifact digest and key; if it was made by a \
+                                 legacy (non pre-hashed, `Ed`) signer such as `minisign -S -l`, re-sign with \
+                                 `sealwax publish`",
+                            )
+                        }
+                        other => other,
+                    })
             }
         }
     }

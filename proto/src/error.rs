@@ -172,6 +172,14 @@ pub enum Error {
     /// A trusted comment that is not the canonical sealwax one.
     #[error("trusted comment is not a sealwax statement: {0}")]
     BadTrustedComment(&'static str),
+    /// A release signature whose trusted comment names another log.
+    #[error("the signature was made for log {found:?}, not for this log {expected:?}: re-sign the release for this log with `sealwax publish`")]
+    SignatureForOtherLog {
+        /// This log's origin.
+        expected: String,
+        /// The origin in the trusted comment.
+        found: String,
+    },
     /// An entry that breaks a rule of the log given the publisher's key history.
     #[error("{0}")]
     Rejected(#[from] Rejection),

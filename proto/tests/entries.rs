@@ -177,7 +177,7 @@ fn a_signature_for_one_kind_publisher_or_origin_fails_as_another() {
     let s = sig_entry(&a, "alice", b"data");
     assert!(matches!(
         s.verify_signatures("other.example/log"),
-        Err(Error::WrongOrigin { .. })
+        Err(Error::SignatureForOtherLog { .. })
     ));
     let Entry::Signature(mut se) = s else {
         unreachable!()

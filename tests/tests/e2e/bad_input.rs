@@ -1106,7 +1106,6 @@ fn bad_input_table() {
 }
 
 #[test]
-#[ignore = "server bug: three error messages do not say what to fix (see known_bug_cases)"]
 fn bad_input_known_server_bugs() {
     let w = setup();
     let failures = run(&w.server.url, known_bug_cases(&w));
