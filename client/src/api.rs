@@ -158,7 +158,7 @@ impl LogClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(None)
             .build()
-            .map_err(|e| ClientError::unreachable(&base, e))?;
+            .map_err(|e| ClientError::unreachable(base, e))?;
         Ok(LogClient {
             base: base.to_string(),
             http,
@@ -182,7 +182,7 @@ impl LogClient {
     }
 
     fn send(&self, req: RequestBuilder, url: &str) -> Result<Response> {
-        req.send().map_err(|e| ClientError::unreachable(&url, e))
+        req.send().map_err(|e| ClientError::unreachable(url, e))
     }
 
     /// The message of an error answer: its JSON `error`, else its text.
@@ -217,7 +217,7 @@ impl LogClient {
     }
 
     fn decode<T: DeserializeOwned>(&self, resp: Response, url: &str) -> Result<T> {
-        let text = resp.text().map_err(|e| ClientError::unreachable(&url, e))?;
+        let text = resp.text().map_err(|e| ClientError::unreachable(url, e))?;
         serde_json::from_str(&text).map_err(|e| {
             self.misbehaving(format!(
                 "its answer to {url} is not the expected JSON ({e})"
@@ -371,7 +371,7 @@ impl LogClient {
         let resp = self.check(resp, url)?;
         resp.text()
             .map(Some)
-            .map_err(|e| ClientError::unreachable(&url, e))
+            .map_err(|e| ClientError::unreachable(url, e))
     }
 
     /// `PUT /v1/artifacts/<sha256>` with the artifact streamed from `body`.
