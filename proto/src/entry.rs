@@ -933,8 +933,26 @@ impl PublisherKeys {
                 if self.keys.is_empty() {
                     return Err(Rejection::UnknownPublisher(self.publisher.clone()).into());
                 }
-                self.require_active(&r.key)?;
+                // A retired key that later leaks may be revoked again as
+                // compromised (escalation); any other revocation needs an
+                // active key.
+                let escalation = self.key(&r.key.key_hash()).is_some_and(|rec| {
+                    matches!(
+                        rec.revoked,
+                        Some(RevocationRecord {
+                            reason: RevocationReason::Retired,
+                            ..
+                        })
+                    ) && r.reason == RevocationReason::Compromised
+                });
+                if !escalation {
+                    self.require_active(&r.key)?;
+                }
                 if let RevocationAuthorization::Key { by, .. } = &r.authorization {
+                    // The key may always report itself; other signers must be active.
+                    if by.key_hash() == r.key.key_hash() && escalation {
+                        return Ok(());
+                    }
                     self.require_active(by)
                         .map_err(|_| Rejection::AuthoriserNotActive {
                             publisher: self.publisher.clone(),

@@ -282,6 +282,27 @@ fn publisher_rules() {
             ..
         }))
     ));
+    // A retired key that later leaks is escalated to compromised, signed by
+    // itself: its earlier signatures stop being valid. Escalating twice, or
+    // "retiring" a compromised key, is refused.
+    let mut escalated = st.clone();
+    let leak = Entry::KeyRevocation(
+        KeyRevocation::by_key(
+            ORIGIN,
+            "alice",
+            a.public_key(),
+            RevocationReason::Compromised,
+            &a,
+        )
+        .unwrap(),
+    );
+    escalated.apply(&leak, 4).unwrap();
+    assert_eq!(
+        escalated.status_for_signature(&ah, 2),
+        KeyStatus::Compromised(4)
+    );
+    assert!(escalated.check(&leak).is_err());
+    assert!(escalated.check(&retire).is_err());
     // Operator registration of a new key, then compromise of b.
     let op_c = Entry::KeyRegistration(KeyRegistration::operator(ORIGIN, "alice", &c).unwrap());
     assert!(op_c.needs_operator());
