@@ -653,14 +653,15 @@ fn cases(w: &World) -> Vec<Case> {
             "revoked",
         ),
         case(
+            // Retired again (not escalated to compromised, which is allowed).
             "revocation of an already revoked key",
             post_entry(&Entry::KeyRevocation(
                 KeyRevocation::by_key(
                     o,
                     "alice",
                     w.alice_old.public_key(),
-                    RevocationReason::Compromised,
-                    &w.alice,
+                    RevocationReason::Retired,
+                    &w.alice_old,
                 )
                 .unwrap(),
             )),
