@@ -155,7 +155,8 @@ impl Monitor {
         std::fs::write(&self.config, config).unwrap();
     }
 
-    fn command(&self) -> Command {
+    /// `sealwax-monitor` pointed at this log, state and config, in no mode yet.
+    fn base_command(&self) -> Command {
         let mut c = Command::new(bin("sealwax-monitor"));
         c.arg("--log")
             .arg(&self.log)
@@ -165,9 +166,14 @@ impl Monitor {
             .arg(&self.state)
             .arg("--config")
             .arg(&self.config)
-            .args(["--once", "--json"])
             .env("RUST_LOG", "sealwax_monitor=info")
             .stdin(Stdio::null());
+        c
+    }
+
+    fn command(&self) -> Command {
+        let mut c = self.base_command();
+        c.args(["--once", "--json"]);
         c
     }
 
@@ -777,17 +783,8 @@ fn daemon_alerts_as_the_log_grows_and_stops_on_sigterm() {
     let (a, b) = (minisign_key(dir.path(), "a"), minisign_key(dir.path(), "b"));
     claim(&server, "alice", &a);
     let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
-    let mut c = Command::new(bin("sealwax-monitor"));
-    c.arg("--log")
-        .arg(&m.log)
-        .arg("--log-key")
-        .arg(&m.vkey)
-        .arg("--state")
-        .arg(&m.state)
-        .arg("--config")
-        .arg(&m.config)
-        .args(["--json", "--interval", "1"])
-        .stdin(Stdio::null())
+    let mut c = m.base_command();
+    c.args(["--json", "--interval", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = c.spawn().unwrap();
