@@ -57,13 +57,16 @@ pub struct ServerOptions {
     pub admin_token: Option<String>,
     /// Extra arguments for `serve`.
     pub extra_args: Vec<String>,
+    /// Listen on this loopback port instead of a free one (to serve another
+    /// data directory at the same URL).
+    pub port: Option<u16>,
 }
 
 impl LogServer {
     /// Start a server with its data in `data_dir` (created if missing).
     pub fn start(data_dir: &Path, opts: &ServerOptions) -> LogServer {
         std::fs::create_dir_all(data_dir).expect("data dir");
-        let port = free_port();
+        let port = opts.port.unwrap_or_else(free_port);
         let origin = "sealwax.test/log".to_string();
         let mut cmd = Command::new(bin("sealwax-log"));
         cmd.arg("serve")
@@ -223,4 +226,357 @@ pub fn have_tool(name: &str) -> bool {
         eprintln!("SKIP: `{name}` is not installed (.ci/run installs it)");
     }
     found
+}
+
+// ----- helpers shared by the scenario and deploy tests -----
+
+/// `p` as `&str`; test paths are UTF-8.
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Writes `len` pseudo-random bytes (another `seed`, other bytes) to `path`.
+pub fn write_artifact(path: &Path, len: usize, seed: u8) -> PathBuf {
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed)
+        .collect();
+    std::fs::write(path, data).expect("write artifact");
+    path.to_path_buf()
+}
+
+/// The public key file `sealwax keys generate` / `keys rotate` says it wrote.
+pub fn generated_pub(stdout: &str) -> PathBuf {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("public: "))
+        .unwrap_or_else(|| panic!("no `public: FILE` line in:\n{stdout}"));
+    PathBuf::from(line)
+}
+
+/// The Minisign public key in a `.pub` file.
+pub fn read_public_key(pub_file: &Path) -> sealwax_proto::minisign::PublicKey {
+    let text = std::fs::read_to_string(pub_file).expect("read .pub file");
+    sealwax_proto::minisign::PublicKey::parse(&text).expect("a Minisign public key")
+}
+
+/// Writes a new unencrypted Minisign key pair `<stem>.pub` / `<stem>.key` into `dir`.
+pub fn write_key_pair(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    let sk = sealwax_proto::minisign::SecretKey::generate(&mut rand::rngs::OsRng);
+    let (public, secret) = (
+        dir.join(format!("{stem}.pub")),
+        dir.join(format!("{stem}.key")),
+    );
+    std::fs::write(&public, sk.public_key().to_file_string()).expect("write .pub");
+    std::fs::write(&secret, sk.to_file_string(None, &mut rand::rngs::OsRng)).expect("write .key");
+    (public, secret)
+}
+
+/// The tree size of the log's current checkpoint (`GET /checkpoint`).
+pub fn tree_size(url: &str) -> u64 {
+    let text = reqwest::blocking::get(format!("{url}/checkpoint"))
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.text())
+        .unwrap_or_else(|e| panic!("GET {url}/checkpoint: {e}"));
+    text.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("no tree size in the checkpoint:\n{text}"))
+}
+
+/// Submits entry bytes to `POST /v1/entries` (as the operator with `admin_token`);
+/// the log's index, or its status and answer.
+pub fn submit_entry(
+    url: &str,
+    entry: &[u8],
+    admin_token: Option<&str>,
+) -> Result<u64, (u16, String)> {
+    use base64::Engine as _;
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client");
+    let body =
+        serde_json::json!({ "entry": base64::engine::general_purpose::STANDARD.encode(entry) });
+    let mut req = http.post(format!("{url}/v1/entries")).json(&body);
+    if let Some(t) = admin_token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req
+        .send()
+        .unwrap_or_else(|e| panic!("POST {url}/v1/entries: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    if !(200..300).contains(&status) {
+        return Err((status, text));
+    }
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON answer");
+    Ok(v["index"].as_u64().expect("index in the answer"))
+}
+
+/// Grows the log at `url` by `n + 1` entries: `publisher` claims a fresh key
+/// and signs `n` releases of package `filler`, submitted from 4 threads.
+pub fn fill_log(url: &str, origin: &str, publisher: &str, n: usize) {
+    use sealwax_proto::entry::{Entry, KeyRegistration, Release, SignatureEntry};
+    use sha2::Digest as _;
+    let sk = std::sync::Arc::new(sealwax_proto::minisign::SecretKey::generate(
+        &mut rand::rngs::OsRng,
+    ));
+    let claim = Entry::KeyRegistration(KeyRegistration::claim(origin, publisher, &sk).unwrap());
+    submit_entry(url, &claim.to_bytes(), None).expect("the log takes the claim");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (sk, url, origin, publisher) = (
+                sk.clone(),
+                url.to_string(),
+                origin.to_string(),
+                publisher.to_string(),
+            );
+            std::thread::spawn(move || {
+                for i in (t..n).step_by(4) {
+                    let data = format!("{publisher} filler {i}");
+                    let release = Release {
+                        origin: origin.clone(),
+                        publisher: publisher.clone(),
+                        package: "filler".into(),
+                        version: format!("0.0.{i}"),
+                        sha256: sha2::Sha256::digest(data.as_bytes()).into(),
+                    };
+                    let e = SignatureEntry::sign(
+                        &sk,
+                        &release,
+                        sealwax_proto::minisign::prehash(data.as_bytes()),
+                    )
+                    .unwrap();
+                    submit_entry(&url, &Entry::Signature(e).to_bytes(), None)
+                        .unwrap_or_else(|e| panic!("the log refused filler {i}: {e:?}"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("filler thread");
+    }
+}
+
+/// What a `sealwax` run on a pseudo-terminal printed (stdout and stderr together).
+pub struct TerminalRun {
+    /// Exit code of `sealwax`, as `script -e` passes it on.
+    pub code: Option<i32>,
+    /// Everything the terminal showed.
+    pub text: String,
+}
+
+impl Client {
+    /// Runs `sealwax <args>`, asserts it exits with `code`, returns its stderr.
+    pub fn fails_with(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "sealwax {args:?}: expected exit {code}\nstdout: {}\nstderr: {err}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        err
+    }
+
+    /// Runs `sealwax <args>` on a pseudo-terminal made by `script`, typing
+    /// `answer` (if any) once a `[y/n]` question shows; 30 s at most.
+    pub fn on_terminal(&self, args: &[&str], answer: Option<&str>) -> TerminalRun {
+        use std::io::{Read, Write};
+        use std::sync::{Arc, Mutex};
+        let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
+        let mut cmdline = quote(path_str(&bin("sealwax")));
+        for a in [
+            "--home",
+            path_str(&self.home),
+            "--log",
+            &self.log,
+            "--log-key",
+            &self.log_key,
+        ]
+        .iter()
+        .chain(args)
+        {
+            cmdline.push(' ');
+            cmdline.push_str(&quote(a));
+        }
+        let mut child = Command::new("script")
+            .args(["-qec", &cmdline, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run script");
+        let text = Arc::new(Mutex::new(String::new()));
+        let readers: Vec<_> = [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ]
+        .into_iter()
+        .map(|mut r| {
+            let text = text.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = r.read(&mut buf) {
+                    text.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        })
+        .collect();
+        // Keep the terminal's input open until sealwax exits: `script` ends
+        // the session when its input ends.
+        let mut stdin = child.stdin.take();
+        let mut answer = answer;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for script") {
+                break status;
+            }
+            if let Some(a) = answer {
+                if text.lock().unwrap().contains("[y/n]") {
+                    let input = stdin.as_mut().expect("terminal input");
+                    input.write_all(a.as_bytes()).expect("type the answer");
+                    input.flush().expect("type the answer");
+                    answer = None;
+                }
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "sealwax {args:?} on a terminal did not finish in 30 s; it showed:\n{}",
+                    text.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        drop(stdin);
+        for r in readers {
+            let _ = r.join();
+        }
+        let text = text.lock().unwrap().clone();
+        TerminalRun {
+            code: status.code(),
+            text,
+        }
+    }
+}
+
+/// One `sealwax-monitor`: its state directory and config file, pointed at a log.
+pub struct Monitor {
+    /// `--state`.
+    pub state: PathBuf,
+    /// `--config`.
+    pub config: PathBuf,
+    /// `--log` (change it to point the same monitor at another server).
+    pub log: String,
+    /// `--log-key`.
+    pub vkey: String,
+}
+
+/// What one `sealwax-monitor --once --json` run did.
+pub struct MonitorRun {
+    /// The process output.
+    pub out: Output,
+    /// The alerts, one JSON object per stdout line.
+    pub alerts: Vec<serde_json::Value>,
+}
+
+impl MonitorRun {
+    /// The exit code: 0 nothing alarming, 1 alerts, 2 could not do its job.
+    pub fn code(&self) -> Option<i32> {
+        self.out.status.code()
+    }
+
+    /// Each alert as `kind` or `kind/problem`.
+    pub fn kinds(&self) -> Vec<String> {
+        self.alerts
+            .iter()
+            .map(|a| match a["problem"].as_str() {
+                Some(p) => format!("{}/{p}", a["kind"].as_str().unwrap_or("?")),
+                None => a["kind"].as_str().unwrap_or("?").to_string(),
+            })
+            .collect()
+    }
+
+    /// Status, stdout and stderr, for assertion messages.
+    pub fn debug(&self) -> String {
+        format!(
+            "status {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.out.status,
+            String::from_utf8_lossy(&self.out.stdout),
+            String::from_utf8_lossy(&self.out.stderr)
+        )
+    }
+}
+
+impl Monitor {
+    /// A monitor with its state and config (text `config`) in `dir`.
+    pub fn new(dir: &Path, log: &str, vkey: &str, config: &str) -> Monitor {
+        std::fs::create_dir_all(dir).expect("monitor dir");
+        let m = Monitor {
+            state: dir.join("monitor-state"),
+            config: dir.join("monitor.toml"),
+            log: log.to_string(),
+            vkey: vkey.to_string(),
+        };
+        std::fs::write(&m.config, config).expect("write monitor.toml");
+        m
+    }
+
+    /// `[[watch]]` config for `publisher` expecting exactly `keys`.
+    pub fn watch_keys(publisher: &str, keys: &[&sealwax_proto::minisign::PublicKey]) -> String {
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{:?}", k.to_base64()))
+            .collect();
+        format!(
+            "[[watch]]\npublisher = {publisher:?}\nkeys = [{}]\n",
+            keys.join(", ")
+        )
+    }
+
+    /// Runs `sealwax-monitor --once --json` and parses its alerts.
+    pub fn run(&self) -> MonitorRun {
+        let out = Command::new(bin("sealwax-monitor"))
+            .arg("--log")
+            .arg(&self.log)
+            .arg("--log-key")
+            .arg(&self.vkey)
+            .arg("--state")
+            .arg(&self.state)
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--once", "--json", "--no-progress"])
+            .env("RUST_LOG", "sealwax_monitor=info")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sealwax-monitor");
+        let alerts = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("monitor stdout line {l:?} is not JSON: {e}"))
+            })
+            .collect();
+        MonitorRun { out, alerts }
+    }
+}
+
+/// Copies directory `from` to `to` (files, sub-directories and permissions).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy file");
+        }
+    }
 }

@@ -3,5 +3,7 @@
 
 mod bad_input;
 mod client;
+mod deploy;
 mod monitor;
+mod scenarios;
 mod server;
