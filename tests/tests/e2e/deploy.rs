@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -157,6 +158,7 @@ impl Nginx {
             .arg("-c")
             .arg(&main_file)
             .args(["-g", "daemon off;"])
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -203,7 +205,30 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// Stops nginx's whole process group: killing only the master would
+    /// leave its workers and cache processes running.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let signal = |sig: &str| {
+            Command::new("kill")
+                .args([sig, "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success())
+        };
+        // SIGTERM: the master stops its workers, then exits.
+        signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut master_gone = false;
+        while Instant::now() < deadline {
+            master_gone = master_gone || matches!(self.child.try_wait(), Ok(Some(_)));
+            // Once the master is reaped, `kill -0` fails when no process of the group is left.
+            if master_gone && !signal("-0") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal("-KILL");
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
