@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context};
+
 /// Path of a workspace binary, next to the test executable's `deps/` folder.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
@@ -57,6 +59,10 @@ pub struct ServerOptions {
     pub admin_token: Option<String>,
     /// Extra arguments for `serve`.
     pub extra_args: Vec<String>,
+    /// The `sealwax-log` binary to run; [`bin`]`("sealwax-log")` when unset.
+    pub log_bin: Option<PathBuf>,
+    /// Append the server's stderr to this file instead of forwarding it to ours.
+    pub server_log: Option<PathBuf>,
     /// Listen on this loopback port instead of a free one (to serve another
     /// data directory at the same URL).
     pub port: Option<u16>,
@@ -65,10 +71,17 @@ pub struct ServerOptions {
 impl LogServer {
     /// Start a server with its data in `data_dir` (created if missing).
     pub fn start(data_dir: &Path, opts: &ServerOptions) -> LogServer {
-        std::fs::create_dir_all(data_dir).expect("data dir");
+        LogServer::try_start(data_dir, opts).unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    /// Like [`LogServer::start`], but a server that does not come up is an error, not a panic.
+    pub fn try_start(data_dir: &Path, opts: &ServerOptions) -> anyhow::Result<LogServer> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let log_bin = opts.log_bin.clone().unwrap_or_else(|| bin("sealwax-log"));
         let port = opts.port.unwrap_or_else(free_port);
         let origin = "sealwax.test/log".to_string();
-        let mut cmd = Command::new(bin("sealwax-log"));
+        let mut cmd = Command::new(&log_bin);
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
@@ -78,15 +91,32 @@ impl LogServer {
             .arg(&origin)
             .args(&opts.extra_args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let admin_token_file = opts.admin_token.as_ref().map(|t| {
-            let p = data_dir.with_extension("admin-token");
-            std::fs::write(&p, t).expect("token file");
-            cmd.arg("--admin-token-file").arg(&p);
-            p
-        });
-        let mut child = cmd.spawn().expect("spawn sealwax-log");
+            .stdout(Stdio::null());
+        match &opts.server_log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open the server log {}", path.display()))?;
+                cmd.stderr(file);
+            }
+            None => {
+                cmd.stderr(Stdio::piped());
+            }
+        }
+        let admin_token_file = match &opts.admin_token {
+            Some(t) => {
+                let p = data_dir.with_extension("admin-token");
+                std::fs::write(&p, t).context("cannot write the admin token file")?;
+                cmd.arg("--admin-token-file").arg(&p);
+                Some(p)
+            }
+            None => None,
+        };
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run {}", log_bin.display()))?;
         // Forward the server's log to our stderr so failures are debuggable.
         if let Some(err) = child.stderr.take() {
             std::thread::spawn(move || {
@@ -96,23 +126,34 @@ impl LogServer {
             });
         }
         let url = format!("http://127.0.0.1:{port}");
-        wait_healthy(&url, &mut child);
-        let out = Command::new(bin("sealwax-log"))
-            .arg("key")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .output()
-            .expect("sealwax-log key");
-        assert!(out.status.success(), "sealwax-log key failed: {out:?}");
-        let vkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        LogServer {
+        // From here on the child is killed on drop, whatever fails.
+        let mut server = LogServer {
             child,
             url,
             data_dir: data_dir.to_path_buf(),
             origin,
-            vkey,
+            vkey: String::new(),
             admin_token_file,
+        };
+        try_wait_healthy(&server.url, &mut server.child)?;
+        let out = Command::new(&log_bin)
+            .arg("key")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .output()
+            .context("cannot run sealwax-log key")?;
+        if !out.status.success() {
+            bail!(
+                "sealwax-log key failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
+        server.vkey = String::from_utf8(out.stdout)
+            .context("sealwax-log key printed no UTF-8")?
+            .trim()
+            .to_string();
+        Ok(server)
     }
 
     /// Kill the server with SIGKILL and wait for it.
@@ -130,22 +171,29 @@ impl Drop for LogServer {
 
 /// Wait until `GET /healthz` answers 200, or panic after 30 s.
 pub fn wait_healthy(url: &str, child: &mut Child) {
+    try_wait_healthy(url, child).unwrap_or_else(|e| panic!("{e:#}"));
+}
+
+/// Wait until `GET /healthz` answers 200; an error if the server exits or 30 s pass.
+pub fn try_wait_healthy(url: &str, child: &mut Child) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let client = reqwest::blocking::Client::new();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .context("cannot build an HTTP client")?;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited early with {status}");
+            bail!("the server at {url} exited early with {status}: read its log above");
         }
         if let Ok(r) = client.get(format!("{url}/healthz")).send() {
             if r.status().is_success() {
-                return;
+                return Ok(());
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "server at {url} never became healthy"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() >= deadline {
+            bail!("the server at {url} never became healthy within 30 s: read its log above");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod client;
+mod crashloop;
 mod deploy;
 mod monitor;
 mod scenarios;
