@@ -13,6 +13,7 @@
 //! | `GET /v1/signatures?sha256=H` or `?publisher=P&package=N[&version=V]` | logged signatures |
 //! | `PUT`/`GET /v1/artifacts/<sha256>` | the artifact store |
 //! | `GET /v1/log-key`, `/healthz`, `/metrics` | verifier key, liveness, Prometheus text |
+//! | `GET /v1/openapi.json` | the OpenAPI 3.1 description of this API ([`crate::openapi`]) |
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,12 +38,14 @@ use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::artifacts::ArtifactStore;
 use crate::datadir::LogKey;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::log::{Log, OpenError};
 use crate::metrics::Metrics;
+use crate::openapi::{Binary, HexHash};
 use crate::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
 use crate::storage::Storage;
 
@@ -151,6 +154,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/log-key", get(log_key))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(crate::openapi::openapi_json))
         .layer(middleware::from_fn_with_state(
             state.0.request_timeout,
             time_limit,
@@ -276,17 +280,29 @@ const CACHE_NONE: &str = "no-store";
 
 // ----- submissions -----
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/entries`.
+#[derive(Deserialize, ToSchema)]
 struct SubmitBody {
+    /// The entry's bytes in standard base64: at most 65,535 bytes once decoded, in the
+    /// canonical encoding that sealwax writes.
+    #[schema(content_encoding = "base64")]
     entry: String,
 }
 
-#[derive(Serialize)]
+/// The answer to a submission, once the entry is durably sequenced.
+#[derive(Serialize, ToSchema)]
 struct SubmitAnswer {
+    /// The entry's index (for a duplicate: the index it was first logged at).
     index: u64,
+    /// The entry's RFC 9162 leaf hash.
+    #[schema(value_type = HexHash)]
     leaf_hash: String,
+    /// The signed checkpoint (C2SP signed note text) that the proof leads to.
     checkpoint: String,
+    /// The entry's inclusion proof in that checkpoint's tree, from the leaf up.
+    #[schema(value_type = Vec<HexHash>)]
     inclusion_proof: Vec<String>,
+    /// True when these exact bytes were logged before.
     duplicate: bool,
 }
 
@@ -331,6 +347,37 @@ fn check_operator(st: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     }
 }
 
+/// Submits one entry; answers once it is durably sequenced.
+#[utoipa::path(
+    post,
+    path = "/v1/entries",
+    tag = "submit",
+    request_body(
+        content = SubmitBody,
+        content_type = "application/json",
+        description = "One entry. Operator registrations and revocations also need \
+                       `Authorization: Bearer <admin token>`"
+    ),
+    security((), ("admin_token" = [])),
+    responses(
+        (status = 200, body = SubmitAnswer,
+         description = "The entry is durably sequenced, or was logged before (`duplicate`)"),
+        (status = 400, body = ErrorBody,
+         description = "The body is not `{\"entry\": \"<base64>\"}`, or the entry does not \
+                        parse, is not canonical, or its signatures do not verify"),
+        (status = 401, body = ErrorBody,
+         description = "An operator entry without the right admin token, or the log has none",
+         headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 409, body = ErrorBody,
+         description = "The entry breaks a rule of the log given the entries before it"),
+        (status = 413, body = ErrorBody,
+         description = "The body or the entry is over the size limit"),
+        (status = 503, body = ErrorBody,
+         description = "The submission queue is full (retry after `Retry-After` seconds), \
+                        or the log is shutting down or cannot write",
+         headers(("Retry-After" = String, description = "Seconds to wait (queue full)"))),
+    )
+)]
 async fn submit(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -419,6 +466,17 @@ async fn submit(
 
 // ----- reads -----
 
+/// The latest signed checkpoint.
+#[utoipa::path(
+    get,
+    path = "/checkpoint",
+    tag = "tiles",
+    responses(
+        (status = 200, body = String, content_type = "text/plain",
+         description = "A C2SP signed note: origin, tree size and base64 root hash, then the \
+                        log's signature"),
+    )
+)]
 async fn checkpoint(State(st): State<AppState>) -> Response {
     let p = st.0.log.published();
     with_headers(
@@ -428,6 +486,29 @@ async fn checkpoint(State(st): State<AppState>) -> Response {
     )
 }
 
+/// A C2SP hash tile or entry bundle.
+#[utoipa::path(
+    get,
+    path = "/tile/{level}/{index}",
+    tag = "tiles",
+    params(
+        ("level" = String, Path, pattern = "^(entries|[0-9]|[1-5][0-9]|6[0-3])$", example = "0",
+         description = "The tile level (`0` to `63`, no leading zeros), or `entries` for an \
+                        entry bundle"),
+        ("index" = String, Path, pattern = "^(x[0-9]{3}/)*[0-9]{3}(\\.p/[1-9][0-9]{0,2})?$",
+         example = "000.p/1", description = "The tile index in C2SP form: groups of 3 digits, all but the last \
+                        starting with `x` (`x001/234` is 1234), then `.p/<W>` for a partial \
+                        tile of width W (1 to 255). Its slashes are path separators"),
+    ),
+    responses(
+        (status = 200, body = Binary, content_type = "application/octet-stream",
+         description = "A hash tile (W hashes of 32 bytes) or an entry bundle (each entry as a \
+                        2-byte big-endian length and its bytes); a full tile is immutable"),
+        (status = 400, body = ErrorBody, description = "The tile path is malformed"),
+        (status = 404, body = ErrorBody,
+         description = "The published tree has no such tile (yet)"),
+    )
+)]
 async fn tile(
     State(st): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -453,13 +534,31 @@ fn parse_index(s: &str, what: &str) -> Result<u64, AppError> {
     })
 }
 
-#[derive(Serialize)]
+/// One logged entry.
+#[derive(Serialize, ToSchema)]
 struct EntryAnswer {
+    /// The entry's index.
     index: u64,
+    /// The entry's bytes, standard base64.
+    #[schema(content_encoding = "base64")]
     entry: String,
+    /// The entry's RFC 9162 leaf hash.
+    #[schema(value_type = HexHash)]
     leaf_hash: String,
 }
 
+/// One logged entry by index.
+#[utoipa::path(
+    get,
+    path = "/v1/entries/{index}",
+    tag = "read",
+    params(("index" = u64, Path, example = 0, description = "The entry's index")),
+    responses(
+        (status = 200, body = EntryAnswer, description = "The entry"),
+        (status = 400, body = ErrorBody, description = "The index is not a decimal number"),
+        (status = 404, body = ErrorBody, description = "The log has no entry at this index"),
+    )
+)]
 async fn get_entry(
     State(st): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -491,20 +590,46 @@ async fn get_entry(
     ))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /v1/proof/inclusion`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InclusionQuery {
+    /// The leaf's index (smaller than `tree_size`).
+    #[param(example = 0)]
     index: u64,
+    /// The size of the tree the proof is for (at most the log's size).
+    #[param(example = 1)]
     tree_size: u64,
 }
 
-#[derive(Serialize)]
+/// An RFC 9162 inclusion proof.
+#[derive(Serialize, ToSchema)]
 struct InclusionAnswer {
+    /// The leaf's index.
     index: u64,
+    /// The tree size the proof is for.
     tree_size: u64,
+    /// The leaf hash at `index`.
+    #[schema(value_type = HexHash)]
     leaf_hash: String,
+    /// The proof, from the leaf up.
+    #[schema(value_type = Vec<HexHash>)]
     proof: Vec<String>,
 }
 
+/// The inclusion proof of a leaf in a tree of a given size.
+#[utoipa::path(
+    get,
+    path = "/v1/proof/inclusion",
+    tag = "read",
+    params(InclusionQuery),
+    responses(
+        (status = 200, body = InclusionAnswer, description = "The proof"),
+        (status = 400, body = ErrorBody,
+         description = "A parameter is missing or not a number, `tree_size` is larger than \
+                        the log, or `index` is not smaller than `tree_size`"),
+    )
+)]
 async fn inclusion_proof(
     State(st): State<AppState>,
     q: Result<Query<InclusionQuery>, QueryRejection>,
@@ -523,19 +648,43 @@ async fn inclusion_proof(
     ))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /v1/proof/consistency`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ConsistencyQuery {
+    /// The older tree size (at least 1).
+    #[param(minimum = 1, example = 1)]
     from: u64,
+    /// The newer tree size (at least `from`, at most the log's size).
+    #[param(example = 2)]
     to: u64,
 }
 
-#[derive(Serialize)]
+/// An RFC 9162 consistency proof.
+#[derive(Serialize, ToSchema)]
 struct ConsistencyAnswer {
+    /// The older tree size.
     from: u64,
+    /// The newer tree size.
     to: u64,
+    /// The proof.
+    #[schema(value_type = Vec<HexHash>)]
     proof: Vec<String>,
 }
 
+/// The consistency proof between two tree sizes.
+#[utoipa::path(
+    get,
+    path = "/v1/proof/consistency",
+    tag = "read",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, body = ConsistencyAnswer, description = "The proof"),
+        (status = 400, body = ErrorBody,
+         description = "A parameter is missing or not a number, `from` is 0 or larger than \
+                        `to`, or `to` is larger than the log"),
+    )
+)]
 async fn consistency_proof(
     State(st): State<AppState>,
     q: Result<Query<ConsistencyQuery>, QueryRejection>,
@@ -553,28 +702,67 @@ async fn consistency_proof(
     ))
 }
 
-#[derive(Serialize)]
+/// One registration or revocation of a publisher's key.
+#[derive(Serialize, ToSchema)]
 struct KeyEventAnswer {
+    /// The event's index in the log.
     index: u64,
+    /// `registration` or `revocation`.
+    #[schema(value_type = String, pattern = "^(registration|revocation)$")]
     kind: &'static str,
+    /// The key: the base64 line of a Minisign public key.
     key: String,
+    /// The Minisign key ID: 16 uppercase hex digits.
+    #[schema(pattern = "^[0-9A-F]{16}$")]
     key_id: String,
+    /// SHA-256 of the key's bytes: its identity in sealwax.
+    #[schema(value_type = HexHash)]
     key_hash: String,
+    /// `claim`, `chain` or `operator` for a registration; `key` or `operator` for a revocation.
+    #[schema(value_type = String, pattern = "^(claim|chain|operator|key)$")]
     authorization: &'static str,
+    /// The key hash of the key that signed a `chain` registration or a `key` revocation.
+    #[schema(value_type = Option<HexHash>)]
     authorized_by: Option<String>,
+    /// `retired` or `compromised` for a revocation; null for a registration.
+    #[schema(value_type = Option<String>, pattern = "^(retired|compromised)$")]
     reason: Option<&'static str>,
+    /// The entry's bytes, standard base64.
+    #[schema(content_encoding = "base64")]
     entry: String,
+    /// The entry's inclusion proof at `tree_size`, from the leaf up.
+    #[schema(value_type = Vec<HexHash>)]
     inclusion_proof: Vec<String>,
 }
 
-#[derive(Serialize)]
+/// A publisher's key history.
+#[derive(Serialize, ToSchema)]
 struct PublisherKeysAnswer {
+    /// The publisher.
     publisher: String,
+    /// The tree size of `checkpoint`, at which the proofs are.
     tree_size: u64,
+    /// The signed checkpoint the proofs lead to.
     checkpoint: String,
+    /// Every registration and revocation, in index order.
     events: Vec<KeyEventAnswer>,
 }
 
+/// A publisher's key history: every registration and revocation, with proofs.
+#[utoipa::path(
+    get,
+    path = "/v1/publishers/{publisher}/keys",
+    tag = "read",
+    params(
+        ("publisher" = String, Path, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "alice",
+         description = "The publisher name"),
+    ),
+    responses(
+        (status = 200, body = PublisherKeysAnswer, description = "The key history"),
+        (status = 400, body = ErrorBody, description = "The publisher name is not valid"),
+        (status = 404, body = ErrorBody, description = "The publisher has no keys in this log"),
+    )
+)]
 async fn publisher_keys(
     State(st): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -658,30 +846,67 @@ async fn publisher_keys(
     Ok(with_headers(Json(answer), "application/json", CACHE_SHORT))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /v1/signatures`: either `sha256`, or `publisher` and
+/// `package` (and optionally `version`).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SignaturesQuery {
+    /// The artifact's SHA-256 (64 hex digits); alone.
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
     sha256: Option<String>,
+    /// The publisher; with `package`.
+    #[param(example = "alice")]
     publisher: Option<String>,
+    /// The package; with `publisher`.
+    #[param(example = "demo")]
     package: Option<String>,
+    /// The version; optional, with `publisher` and `package`.
+    #[param(example = "1.0")]
     version: Option<String>,
 }
 
-#[derive(Serialize)]
+/// One logged release signature.
+#[derive(Serialize, ToSchema)]
 struct SignatureAnswer {
+    /// The signature entry's index.
     index: u64,
+    /// The publisher.
     publisher: String,
+    /// The package.
     package: String,
+    /// The version.
     version: String,
+    /// The artifact's SHA-256.
+    #[schema(value_type = HexHash)]
     sha256: String,
+    /// The key hash of the signing key.
+    #[schema(value_type = HexHash)]
     key_hash: String,
+    /// The entry's bytes, standard base64.
+    #[schema(content_encoding = "base64")]
     entry: String,
 }
 
-#[derive(Serialize)]
+/// The answer to a signature lookup.
+#[derive(Serialize, ToSchema)]
 struct SignaturesAnswer {
+    /// The matching signatures in index order (the newest 1,000).
     signatures: Vec<SignatureAnswer>,
 }
 
+/// Logged release signatures, by artifact hash or by release.
+#[utoipa::path(
+    get,
+    path = "/v1/signatures",
+    tag = "read",
+    params(SignaturesQuery),
+    responses(
+        (status = 200, body = SignaturesAnswer, description = "The signatures (maybe none)"),
+        (status = 400, body = ErrorBody,
+         description = "Neither `sha256` alone nor `publisher` and `package` were given, or \
+                        `sha256` is not 64 hex digits"),
+    )
+)]
 async fn signatures(
     State(st): State<AppState>,
     q: Result<Query<SignaturesQuery>, QueryRejection>,
@@ -741,6 +966,16 @@ async fn signatures(
     Ok(with_headers(Json(answer), "application/json", CACHE_SHORT))
 }
 
+/// The log's verifier key.
+#[utoipa::path(
+    get,
+    path = "/v1/log-key",
+    tag = "operations",
+    responses(
+        (status = 200, body = String, content_type = "text/plain",
+         description = "The verifier key `<origin>+<key ID>+<base64 key>` and a newline"),
+    )
+)]
 async fn log_key(State(st): State<AppState>) -> Response {
     with_headers(
         format!("{}\n", st.0.log.key().vkey()),
@@ -749,12 +984,27 @@ async fn log_key(State(st): State<AppState>) -> Response {
     )
 }
 
-#[derive(Serialize)]
+/// The answer of `GET /healthz`.
+#[derive(Serialize, ToSchema)]
 struct Health {
+    /// Always `ok`.
+    #[schema(value_type = String, pattern = "^ok$")]
     status: &'static str,
+    /// The published tree size.
     tree_size: u64,
 }
 
+/// Liveness: whether the log can take submissions.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, body = Health, description = "The log is up"),
+        (status = 503, body = ErrorBody,
+         description = "The log is shutting down or cannot write to its storage"),
+    )
+)]
 async fn healthz(State(st): State<AppState>) -> Result<Response, AppError> {
     if !st.0.sequencer.healthy() {
         return Err(AppError::Unavailable(
@@ -771,6 +1021,16 @@ async fn healthz(State(st): State<AppState>) -> Result<Response, AppError> {
     ))
 }
 
+/// Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, body = String, content_type = "text/plain",
+         description = "Prometheus text format 0.0.4"),
+    )
+)]
 async fn metrics(State(st): State<AppState>) -> Response {
     with_headers(
         st.0.metrics.render(),
@@ -787,12 +1047,39 @@ fn artifact_store(st: &AppState) -> Result<&ArtifactStore, AppError> {
         .ok_or_else(|| AppError::NotFound("this log keeps no artifacts".into()))
 }
 
-#[derive(Serialize)]
+/// The answer to an artifact upload.
+#[derive(Serialize, ToSchema)]
 struct ArtifactAnswer {
+    /// The artifact's SHA-256.
+    #[schema(value_type = HexHash)]
     sha256: String,
+    /// Its size in bytes.
     size: u64,
 }
 
+/// Stores an artifact whose signature is logged.
+#[utoipa::path(
+    put,
+    path = "/v1/artifacts/{sha256}",
+    tag = "artifacts",
+    params(
+        ("sha256" = String, Path, pattern = "^[0-9a-fA-F]{64}$",
+         description = "The artifact's SHA-256"),
+    ),
+    request_body(content = Binary, content_type = "application/octet-stream",
+                 description = "The artifact's bytes"),
+    responses(
+        (status = 200, body = ArtifactAnswer, description = "The artifact was already stored"),
+        (status = 201, body = ArtifactAnswer, description = "The artifact is stored"),
+        (status = 400, body = ErrorBody,
+         description = "`sha256` is not 64 hex digits, or the body does not hash to it or was \
+                        cut off"),
+        (status = 404, body = ErrorBody, description = "This log keeps no artifacts"),
+        (status = 409, body = ErrorBody,
+         description = "No signature of this artifact is logged: log one first"),
+        (status = 413, body = ErrorBody, description = "The artifact is over the size limit"),
+    )
+)]
 async fn put_artifact(
     State(st): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -846,6 +1133,23 @@ async fn put_artifact(
         .into_response())
 }
 
+/// A stored artifact.
+#[utoipa::path(
+    get,
+    path = "/v1/artifacts/{sha256}",
+    tag = "artifacts",
+    params(
+        ("sha256" = String, Path, pattern = "^[0-9a-fA-F]{64}$",
+         description = "The artifact's SHA-256"),
+    ),
+    responses(
+        (status = 200, body = Binary, content_type = "application/octet-stream",
+         description = "The artifact's bytes (immutable)"),
+        (status = 400, body = ErrorBody, description = "`sha256` is not 64 hex digits"),
+        (status = 404, body = ErrorBody,
+         description = "No such artifact is stored, or this log keeps no artifacts"),
+    )
+)]
 async fn get_artifact(
     State(st): State<AppState>,
     path: Result<Path<String>, PathRejection>,

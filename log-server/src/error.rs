@@ -91,8 +91,9 @@ impl From<StorageError> for AppError {
 }
 
 /// The JSON body of every error.
-#[derive(serde::Serialize)]
-struct ErrorBody {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    /// What was wrong and what to do about it.
     error: String,
 }
 

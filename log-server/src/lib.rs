@@ -13,6 +13,7 @@ pub mod datadir;
 pub mod error;
 pub mod log;
 pub mod metrics;
+pub mod openapi;
 pub mod sequencer;
 pub mod server;
 pub mod storage;

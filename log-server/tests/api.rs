@@ -1031,3 +1031,165 @@ async fn a_failed_commit_is_a_500_that_leaks_nothing_and_changes_nothing() {
     log.accept(&claim("alice", &new_key())).await;
     assert_eq!(log.checkpoint().await.size, 1);
 }
+
+/// Every route of the router, as `(method, OpenAPI path)`, with a request
+/// that reaches it on [`openapi_sample_log`]: (URI, body).
+const ROUTES: &[(&str, &str, &str)] = &[
+    ("post", "/v1/entries", "/v1/entries"),
+    ("get", "/checkpoint", "/checkpoint"),
+    ("get", "/tile/{level}/{index}", "/tile/0/000.p/2"),
+    ("get", "/v1/entries/{index}", "/v1/entries/1"),
+    (
+        "get",
+        "/v1/proof/inclusion",
+        "/v1/proof/inclusion?index=0&tree_size=2",
+    ),
+    (
+        "get",
+        "/v1/proof/consistency",
+        "/v1/proof/consistency?from=1&to=2",
+    ),
+    (
+        "get",
+        "/v1/publishers/{publisher}/keys",
+        "/v1/publishers/alice/keys",
+    ),
+    (
+        "get",
+        "/v1/signatures",
+        "/v1/signatures?publisher=alice&package=tool",
+    ),
+    ("put", "/v1/artifacts/{sha256}", "/v1/artifacts/SHA"),
+    ("get", "/v1/artifacts/{sha256}", "/v1/artifacts/SHA"),
+    ("get", "/v1/log-key", "/v1/log-key"),
+    ("get", "/healthz", "/healthz"),
+    ("get", "/metrics", "/metrics"),
+    ("get", "/v1/openapi.json", "/v1/openapi.json"),
+];
+
+/// A log with artifacts on, a key, a signature and its artifact.
+async fn openapi_sample_log(dir: &std::path::Path) -> (TestLog, Entry, Vec<u8>) {
+    let mut opts = options();
+    opts.artifacts = Some(ArtifactStore::open(dir, 1000).unwrap());
+    let log = TestLog::with(Arc::new(MemoryStorage::new()), opts);
+    let alice = new_key();
+    log.accept(&claim("alice", &alice)).await;
+    let data = b"an artifact described by the API".to_vec();
+    let sig = signature(&alice, "alice", "tool", "1.0", &data);
+    log.accept(&sig).await;
+    (log, sig, data)
+}
+
+/// The media type of a `Content-Type` value, without parameters.
+fn media_type(v: &str) -> &str {
+    v.split(';').next().unwrap_or("").trim()
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_as_it_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, sig, data) = openapi_sample_log(tmp.path()).await;
+    let a = log.get("/v1/openapi.json").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers[header::CONTENT_TYPE], "application/json");
+    let doc = a.json();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+
+    // Exactly the router's routes are described.
+    let mut described: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
+            if item.get(method).is_some() {
+                described.push((method.to_string(), path.clone()));
+            }
+        }
+    }
+    described.sort();
+    let mut want: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(described, want);
+
+    // Every reference resolves.
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let text = doc.to_string();
+    for part in text.split("\"$ref\":\"").skip(1) {
+        let target = part.split('"').next().unwrap();
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {target}"));
+        assert!(schemas.contains_key(name), "dangling reference {target}");
+    }
+
+    let sha = hex::encode(Sha256::digest(&data));
+    for (method, path, uri) in ROUTES {
+        let op = &doc["paths"][*path][*method];
+        let responses = op["responses"].as_object().expect("responses");
+        for status in ["408", "500"] {
+            assert!(
+                responses.contains_key(status),
+                "{method} {path} lacks {status}"
+            );
+        }
+        for (status, r) in responses {
+            if !status.starts_with('2') {
+                assert_eq!(
+                    r["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+        // A real request: routed (not the fallback), answered with a
+        // documented status and media type, and JSON with the documented fields.
+        let uri = uri.replace("SHA", &sha);
+        let req = match *method {
+            "post" => Request::post(&uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    serde_json::json!({ "entry": B64.encode(sig.to_bytes()) }).to_string(),
+                )),
+            "put" => Request::put(&uri).body(Body::from(data.clone())),
+            _ => Request::get(&uri).body(Body::empty()),
+        };
+        let a = log.call(req.unwrap()).await;
+        let status = a.status.as_str().to_string();
+        assert!(
+            a.status.is_success(),
+            "{method} {uri}: {status} {}",
+            String::from_utf8_lossy(&a.body)
+        );
+        let r = responses
+            .get(&status)
+            .unwrap_or_else(|| panic!("{method} {path}: status {status} is not described"));
+        let content = r["content"].as_object().expect("content");
+        let got = media_type(a.headers[header::CONTENT_TYPE].to_str().unwrap());
+        assert!(
+            content.contains_key(got),
+            "{method} {path}: answered {got}, described {:?}",
+            content.keys().collect::<Vec<_>>()
+        );
+        if got == "application/json" && *path != "/v1/openapi.json" {
+            let name = content[got]["schema"]["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .unwrap_or_else(|| panic!("{method} {path}: no schema reference"));
+            let mut documented: Vec<&String> = schemas[name]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{name} has no properties"))
+                .keys()
+                .collect();
+            documented.sort();
+            let answer = a.json();
+            let mut answered: Vec<&String> = answer.as_object().unwrap().keys().collect();
+            answered.sort();
+            assert_eq!(answered, documented, "{method} {path}: fields of {name}");
+        }
+    }
+}
