@@ -35,7 +35,7 @@ use std::fmt;
 
 use crate::error::Rejection;
 use crate::merkle::leaf_hash;
-use crate::minisign::{PublicKey, SecretKey, SignatureAlgorithm, SignatureBox};
+use crate::minisign::{PublicKey, SecretKey, SignatureAlgorithm, SignatureBox, SignatureCheck};
 use crate::{Error, Hash, Result};
 
 /// The largest entry a tile bundle can carry (its length prefix is 2 bytes).
@@ -680,45 +680,50 @@ impl Entry {
     /// Verify every signature the entry carries, for a log with this origin.
     /// This needs no state; [`PublisherKeys::check`] applies the state rules.
     pub fn verify_signatures(&self, origin: &str) -> Result<()> {
+        self.signature_checks(origin)?
+            .iter()
+            .try_for_each(SignatureCheck::verify)
+    }
+
+    /// The Ed25519 signatures the entry carries, for a log with this origin,
+    /// each with the error to report if it is bad, after the checks that
+    /// need no curve arithmetic (trusted comment, origin, algorithm, key ID).
+    /// [`verify_signatures`](Self::verify_signatures) checks them one by
+    /// one; a log may check many entries' at once with [`verify_batch`](crate::minisign::verify_batch).
+    pub fn signature_checks(&self, origin: &str) -> Result<Vec<SignatureCheck>> {
         match self {
             Entry::KeyRegistration(r) => {
-                r.key
-                    .verify_raw(
-                        &possession_statement(origin, &r.publisher, &r.key),
-                        &r.possession,
-                    )
-                    .map_err(|_| {
-                        Error::BadSignature(
-                            "the proof of possession was not made by the new key for this publisher and log",
-                        )
-                    })?;
+                let mut checks = vec![SignatureCheck {
+                    key: r.key,
+                    message: possession_statement(origin, &r.publisher, &r.key),
+                    signature: r.possession,
+                    failure: Error::BadSignature(
+                        "the proof of possession was not made by the new key for this publisher and log",
+                    ),
+                }];
                 if let Authorization::Chain { by, signature } = &r.authorization {
-                    by.verify_raw(
-                        &authorization_statement(origin, &r.publisher, &r.key),
-                        signature,
-                    )
-                    .map_err(|_| {
-                        Error::BadSignature(
+                    checks.push(SignatureCheck {
+                        key: *by,
+                        message: authorization_statement(origin, &r.publisher, &r.key),
+                        signature: *signature,
+                        failure: Error::BadSignature(
                             "the chain-of-trust signature does not cover this key, publisher and log",
-                        )
-                    })?;
+                        ),
+                    });
                 }
-                Ok(())
+                Ok(checks)
             }
-            Entry::KeyRevocation(r) => {
-                if let RevocationAuthorization::Key { by, signature } = &r.authorization {
-                    by.verify_raw(
-                        &revocation_statement(origin, &r.publisher, &r.key, r.reason),
-                        signature,
-                    )
-                    .map_err(|_| {
-                        Error::BadSignature(
-                            "the revocation signature does not cover this key, reason, publisher and log",
-                        )
-                    })?;
-                }
-                Ok(())
-            }
+            Entry::KeyRevocation(r) => match &r.authorization {
+                RevocationAuthorization::Key { by, signature } => Ok(vec![SignatureCheck {
+                    key: *by,
+                    message: revocation_statement(origin, &r.publisher, &r.key, r.reason),
+                    signature: *signature,
+                    failure: Error::BadSignature(
+                        "the revocation signature does not cover this key, reason, publisher and log",
+                    ),
+                }]),
+                RevocationAuthorization::Operator => Ok(Vec::new()),
+            },
             Entry::Signature(s) => {
                 let release = s.release()?;
                 if release.origin != origin {
@@ -727,18 +732,14 @@ impl Entry {
                         found: release.origin,
                     });
                 }
-                s.to_signature_box()
-                    .verify_prehashed(&s.key, &s.prehash)
-                    .map_err(|e| match e {
-                        Error::BadSignature(m) if m.contains("does not match") => {
-                            Error::BadSignature(
-                                "the signature does not match this artifact digest and key; if it was made by a \
-                                 legacy (non pre-hashed, `Ed`) signer such as `minisign -S -l`, re-sign with \
-                                 `sealwax publish`",
-                            )
-                        }
-                        other => other,
-                    })
+                let [mut digest, global] =
+                    s.to_signature_box().prehashed_checks(&s.key, &s.prehash)?;
+                digest.failure = Error::BadSignature(
+                    "the signature does not match this artifact digest and key; if it was made by a \
+                     legacy (non pre-hashed, `Ed`) signer such as `minisign -S -l`, re-sign with \
+                     `sealwax publish`",
+                );
+                Ok(vec![digest, global])
             }
         }
     }

@@ -278,6 +278,66 @@ impl PublicKey {
     }
 }
 
+/// One Ed25519 signature by a Minisign key over a message, not yet checked:
+/// the unit of [`verify_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureCheck {
+    /// The key that must have signed.
+    pub key: PublicKey,
+    /// The signed message.
+    pub message: Vec<u8>,
+    /// The signature.
+    pub signature: [u8; 64],
+    /// The error to report when the signature is not valid.
+    pub failure: Error,
+}
+
+impl SignatureCheck {
+    /// Checks this one signature strictly (as libsodium does).
+    pub fn verify(&self) -> Result<()> {
+        self.key
+            .verify_raw(&self.message, &self.signature)
+            .map_err(|_| self.failure.clone())
+    }
+}
+
+/// Checks many signatures at once with Ed25519 batch verification, about
+/// 2.5 times cheaper per signature than one at a time.
+///
+/// Returns `true` only if every signature is valid. On `false`, check each
+/// with [`SignatureCheck::verify`] to find the bad ones. Batch verification
+/// uses the cofactorless equation with random-looking weights, so it can
+/// accept a signature whose nonce point carries a small-order component
+/// that strict one-at-a-time verification refuses; only the holder of the
+/// secret key can make such a signature.
+pub fn verify_batch(checks: &[SignatureCheck]) -> bool {
+    if checks.is_empty() {
+        return true;
+    }
+    let mut decoded: std::collections::HashMap<[u8; 32], VerifyingKey> =
+        std::collections::HashMap::new();
+    let mut keys = Vec::with_capacity(checks.len());
+    for c in checks {
+        let vk = match decoded.get(&c.key.key) {
+            Some(vk) => *vk,
+            None => match VerifyingKey::from_bytes(&c.key.key) {
+                Ok(vk) if !vk.is_weak() => {
+                    decoded.insert(c.key.key, vk);
+                    vk
+                }
+                _ => return false,
+            },
+        };
+        keys.push(vk);
+    }
+    let messages: Vec<&[u8]> = checks.iter().map(|c| c.message.as_slice()).collect();
+    let signatures: Vec<Signature> = checks
+        .iter()
+        .map(|c| Signature::from_bytes(&c.signature))
+        .collect();
+    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+}
+
 impl std::str::FromStr for PublicKey {
     type Err = Error;
 
@@ -815,6 +875,19 @@ impl SignatureBox {
     ///
     /// Legacy `Ed` signatures are refused with [`Error::LegacySignature`].
     pub fn verify_prehashed(&self, pk: &PublicKey, digest: &[u8; 64]) -> Result<()> {
+        self.prehashed_checks(pk, digest)?
+            .iter()
+            .try_for_each(SignatureCheck::verify)
+    }
+
+    /// The two Ed25519 checks [`verify_prehashed`](Self::verify_prehashed)
+    /// makes (the digest signature, then the global signature over the
+    /// trusted comment), after the checks that need no curve arithmetic.
+    pub fn prehashed_checks(
+        &self,
+        pk: &PublicKey,
+        digest: &[u8; 64],
+    ) -> Result<[SignatureCheck; 2]> {
         if self.algorithm == SignatureAlgorithm::Legacy {
             return Err(Error::LegacySignature);
         }
@@ -824,17 +897,25 @@ impl SignatureBox {
                 sig_key_id: self.key_id_hex(),
             });
         }
-        pk.verify_raw(digest, &self.signature)
-            .map_err(|_| Error::BadSignature("the signature does not match this file and key"))?;
         let mut global_msg = Vec::with_capacity(64 + self.trusted_comment.len());
         global_msg.extend_from_slice(&self.signature);
         global_msg.extend_from_slice(self.trusted_comment.as_bytes());
-        pk.verify_raw(&global_msg, &self.global_signature)
-            .map_err(|_| {
-                Error::BadSignature(
+        Ok([
+            SignatureCheck {
+                key: *pk,
+                message: digest.to_vec(),
+                signature: self.signature,
+                failure: Error::BadSignature("the signature does not match this file and key"),
+            },
+            SignatureCheck {
+                key: *pk,
+                message: global_msg,
+                signature: self.global_signature,
+                failure: Error::BadSignature(
                     "the trusted comment was altered (its global signature does not verify)",
-                )
-            })
+                ),
+            },
+        ])
     }
 }
 
