@@ -9,7 +9,9 @@
 # machine's one-core Ed25519 verification rate with the ratio), then prints
 # the server's peak RSS (VmHWM) and its batch-size and commit-time metrics,
 # and stops it with SIGTERM. Extra sealwax-log-bench flags can be given in
-# BENCH_ARGS, extra server flags in SERVE_ARGS.
+# BENCH_ARGS, extra server flags in SERVE_ARGS. DATA_DIR runs the server on
+# an existing data directory (kept) instead of a temporary one, e.g. one
+# grown by `sealwax-log-fill` (see scripts/bench-scale.sh).
 set -euo pipefail
 
 ENTRIES=${1:-20000}
@@ -21,8 +23,10 @@ ORIGIN=bench.test/log
 command -v curl >/dev/null || { echo "curl is not installed" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "python3 is not installed (used to pick a free port)" >&2; exit 2; }
 
-echo "Building release binaries..." >&2
-(cd "$ROOT" && cargo build --release --quiet -p sealwax-log --bins)
+if [ -z "${SKIP_BUILD:-}" ]; then
+    echo "Building release binaries..." >&2
+    (cd "$ROOT" && cargo build --release --quiet -p sealwax-log --bins)
+fi
 LOG=$TARGET/release/sealwax-log
 BENCH=$TARGET/release/sealwax-log-bench
 
@@ -40,7 +44,8 @@ trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 # shellcheck disable=SC2086  # SERVE_ARGS is a list of flags
-RUST_LOG=${RUST_LOG:-warn} "$LOG" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
+# A load generator is one client: the per-client write limit is off here.
+SEALWAX_LOG_WRITE_RATE=${SEALWAX_LOG_WRITE_RATE:-0} RUST_LOG=${RUST_LOG:-warn} "$LOG" serve --data-dir "${DATA_DIR:-$WORK/data}" --listen "127.0.0.1:$PORT" \
     --origin "$ORIGIN" ${SERVE_ARGS:-} 2>"$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do
@@ -87,7 +92,7 @@ awk '
         print "  batch size histogram (cumulative):"
         for (i = 0; i < n; i++) print "    " line[i]
     }' "$WORK/metrics"
-echo "  data dir:              $(du -sh "$WORK/data" | cut -f1)"
+echo "  data dir:              $(du -sh "${DATA_DIR:-$WORK/data}" | cut -f1)"
 awk -v a="$CPU_BEFORE" -v b="$CPU_AFTER" -v n="$ENTRIES" 'BEGIN {
     printf "  server CPU in the run: %.2f s (%.0f us per submitted entry)\n", b - a, 1e6 * (b - a) / n }'
 

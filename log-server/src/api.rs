@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,6 +46,7 @@ use crate::error::{AppError, ErrorBody};
 use crate::log::{Log, OpenError};
 use crate::metrics::Metrics;
 use crate::openapi::{Binary, HexHash};
+use crate::ratelimit::{limit_writes, WriteLimit, WriteLimiter};
 use crate::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
 use crate::storage::Storage;
 
@@ -67,6 +68,10 @@ pub struct AppOptions {
     pub artifact_timeout: Duration,
     /// Sequencer limits.
     pub sequencer: SequencerConfig,
+    /// Per-client write limit (`per_second` 0: none).
+    pub write_limit: WriteLimit,
+    /// Header holding the client address, set by a trusted proxy in front.
+    pub client_ip_header: Option<HeaderName>,
 }
 
 impl Default for AppOptions {
@@ -81,6 +86,11 @@ impl Default for AppOptions {
                 batch_wait: Duration::from_millis(crate::config::DEFAULT_BATCH_WAIT_MS),
                 queue_capacity: crate::config::DEFAULT_QUEUE_CAPACITY,
             },
+            write_limit: WriteLimit {
+                per_second: crate::config::DEFAULT_WRITE_RATE,
+                burst: crate::config::DEFAULT_WRITE_BURST,
+            },
+            client_ip_header: None,
         }
     }
 }
@@ -97,6 +107,7 @@ struct Shared {
     artifacts: Option<ArtifactStore>,
     request_timeout: Duration,
     artifact_timeout: Duration,
+    write_limiter: Option<Arc<WriteLimiter>>,
 }
 
 impl AppState {
@@ -111,10 +122,17 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let sequencer =
             SequencerHandle::start(log.clone(), range, options.sequencer, metrics.clone());
+        let write_limiter = WriteLimiter::new(
+            options.write_limit,
+            options.client_ip_header,
+            metrics.clone(),
+        )
+        .map(Arc::new);
         Ok(AppState(Arc::new(Shared {
             log,
             sequencer,
             metrics,
+            write_limiter,
             admin_token_hash: options
                 .admin_token
                 .map(|t| Sha256::digest(t.trim().as_bytes()).into()),
@@ -172,6 +190,10 @@ pub fn app(state: AppState) -> Router {
         .merge(artifacts)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.0.write_limiter.clone(),
+            limit_writes,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
@@ -411,48 +433,20 @@ async fn submit(
         ));
     }
     let leaf = leaf_hash(&bytes);
-
-    // The same bytes again: answer with the first index, no work needed.
-    if let Some(dup) = blocking(&st, move |st| {
-        let published = st.0.log.published();
-        match st.0.log.storage().leaf_index(&leaf)? {
-            Some(index) if index < published.size => {
-                let r = st.0.log.reader();
-                let proof =
-                    merkle::prove_inclusion(&r, index, published.size).map_err(|e| r.fail(e))?;
-                Ok(Some(Sequenced {
-                    index,
-                    leaf_hash: leaf,
-                    tree_size: published.size,
-                    checkpoint: published.checkpoint.clone(),
-                    inclusion_proof: proof,
-                    duplicate: true,
-                }))
-            }
-            _ => Ok(None),
-        }
-    })
-    .await?
-    {
-        st.0.metrics
-            .duplicates_total
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Ok(Json(SubmitAnswer::from(dup)).into_response());
-    }
-
     if entry.needs_operator() {
         check_operator(&st, &headers)?;
     }
-    let origin = st.0.log.origin().to_string();
-    let entry =
-        tokio::task::spawn_blocking(move || entry.verify_signatures(&origin).map(|_| entry))
-            .await
-            .map_err(|e| AppError::internal("the verification task failed", e))?
-            .map_err(AppError::from_entry_error)?;
+    // Every rule that needs no curve arithmetic; the verifier checks the
+    // signatures themselves, many entries at a time. A duplicate of a
+    // logged entry is answered by the sequencer with its first index.
+    let checks = entry
+        .signature_checks(st.0.log.origin())
+        .map_err(AppError::from_entry_error)?;
 
     let (tx, rx) = oneshot::channel();
     st.0.sequencer.submit(Submission {
         entry,
+        checks,
         bytes,
         leaf_hash: leaf,
         queued_at: Instant::now(),

@@ -18,7 +18,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default largest number of entries sequenced in one batch.
 pub const DEFAULT_BATCH_SIZE: usize = 256;
 /// Default longest wait for a batch to fill, in milliseconds.
-pub const DEFAULT_BATCH_WAIT_MS: u64 = 5;
+pub const DEFAULT_BATCH_WAIT_MS: u64 = 0;
 /// Default number of submissions that may wait for the sequencer.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 /// Default size limit of a stored artifact (256 MiB).
@@ -31,6 +31,10 @@ pub const DEFAULT_ARTIFACT_TIMEOUT_SECS: u64 = 600;
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
 /// Default limit of simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default sustained writes per second from one client.
+pub const DEFAULT_WRITE_RATE: u32 = 50;
+/// Default burst of writes from one client.
+pub const DEFAULT_WRITE_BURST: u32 = 500;
 
 /// `sealwax-log`: the sealwax transparency log server.
 ///
@@ -105,7 +109,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SEALWAX_LOG_BATCH_SIZE", value_name = "N")]
     pub batch_size: Option<usize>,
 
-    /// Longest time the sequencer waits for a batch to fill, in milliseconds [default: 5].
+    /// Longest time the sequencer waits for a batch to fill once the queue is empty, in milliseconds
+    /// [default: 0: write what is queued at once; under load the next batch gathers while this one
+    /// is being written (group commit)].
     #[arg(long, env = "SEALWAX_LOG_BATCH_WAIT_MS", value_name = "MS")]
     pub batch_wait_ms: Option<u64>,
 
@@ -142,6 +148,20 @@ pub struct ServeArgs {
     /// Log output format [default: text]. The level is set with RUST_LOG (default `info`).
     #[arg(long, env = "SEALWAX_LOG_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+
+    /// Sustained writes (POST and PUT) per second one client may make; past its burst a client gets
+    /// 429 with Retry-After. 0 turns the limit off [default: 50].
+    #[arg(long, env = "SEALWAX_LOG_WRITE_RATE", value_name = "N")]
+    pub write_rate: Option<u32>,
+
+    /// Writes one client may make at once before --write-rate applies [default: 500].
+    #[arg(long, env = "SEALWAX_LOG_WRITE_BURST", value_name = "N")]
+    pub write_burst: Option<u32>,
+
+    /// Take the client address for --write-rate from this request header (e.g. X-Real-IP) instead
+    /// of the TCP peer. Set it only when a proxy you trust sets that header, as deploy/nginx does.
+    #[arg(long, env = "SEALWAX_LOG_CLIENT_IP_HEADER", value_name = "HEADER")]
+    pub client_ip_header: Option<String>,
 }
 
 /// The TOML config file: the same settings as the `serve` flags.
@@ -176,6 +196,12 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     /// See `--log-format`.
     pub log_format: Option<LogFormat>,
+    /// See `--write-rate`.
+    pub write_rate: Option<u32>,
+    /// See `--write-burst`.
+    pub write_burst: Option<u32>,
+    /// See `--client-ip-header`.
+    pub client_ip_header: Option<String>,
 }
 
 /// The settings of a running server, all resolved.
@@ -207,6 +233,10 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Log output format.
     pub log_format: LogFormat,
+    /// Per-client write limit.
+    pub write_limit: crate::ratelimit::WriteLimit,
+    /// Header with the client address, set by a trusted proxy.
+    pub client_ip_header: Option<axum::http::HeaderName>,
 }
 
 /// A configuration that cannot be used.
@@ -318,6 +348,15 @@ impl ServeArgs {
             }
         };
         let artifacts_on = !self.no_artifacts && file.artifacts.unwrap_or(true);
+        let client_ip_header = match self.client_ip_header.or(file.client_ip_header) {
+            Some(h) => Some(axum::http::HeaderName::try_from(h.trim()).map_err(|_| {
+                ConfigError::Invalid {
+                    name: "client_ip_header",
+                    reason: "must be an HTTP header name, e.g. X-Real-IP",
+                }
+            })?),
+            None => None,
+        };
         Ok(ServeConfig {
             data_dir,
             listen,
@@ -355,6 +394,17 @@ impl ServeArgs {
             )?,
             max_connections,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            write_limit: crate::ratelimit::WriteLimit {
+                per_second: self
+                    .write_rate
+                    .or(file.write_rate)
+                    .unwrap_or(DEFAULT_WRITE_RATE),
+                burst: self
+                    .write_burst
+                    .or(file.write_burst)
+                    .unwrap_or(DEFAULT_WRITE_BURST),
+            },
+            client_ip_header,
         })
     }
 }

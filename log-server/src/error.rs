@@ -42,6 +42,22 @@ pub enum AppError {
     /// The server cannot take the request now.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// Writing a batch to storage failed (a full disk, for one); nothing of
+    /// it was logged.
+    #[error("the log could not write to its storage (its disk may be full), so this entry was not logged; reads still work; retry later, and tell the log's operator if it lasts")]
+    WriteFailed,
+    /// This client sent more writes than its rate limit allows.
+    #[error("too many writes from {client}: the log takes at most {per_second} per second from one client (bursts of {burst}); retry after {retry_after_secs} s, or ask the operator to raise --write-rate")]
+    TooManyWrites {
+        /// The client, as the log sees it.
+        client: String,
+        /// The sustained limit.
+        per_second: u32,
+        /// The burst allowance.
+        burst: u32,
+        /// Whole seconds until a write is allowed again.
+        retry_after_secs: u64,
+    },
     /// The request took longer than the limit.
     #[error("the request took longer than {0} seconds; retry it (a submission that was logged meanwhile is answered as a duplicate)")]
     Timeout(u64),
@@ -60,7 +76,10 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::QueueFull | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::QueueFull | AppError::Unavailable(_) | AppError::WriteFailed => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AppError::TooManyWrites { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,6 +127,16 @@ impl IntoResponse for AppError {
             AppError::QueueFull => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            AppError::WriteFailed => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            }
+            AppError::TooManyWrites {
+                retry_after_secs, ..
+            } => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             AppError::Unauthorized(_) => {
                 resp.headers_mut()

@@ -14,9 +14,11 @@ pub mod error;
 pub mod log;
 pub mod metrics;
 pub mod openapi;
+pub mod ratelimit;
 pub mod sequencer;
 pub mod server;
 pub mod storage;
+mod verifier;
 
 pub use api::{app, AppOptions, AppState};
 pub use error::AppError;

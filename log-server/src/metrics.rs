@@ -62,8 +62,10 @@ pub struct Metrics {
     pub entries_total: AtomicU64,
     /// Submissions answered as duplicates.
     pub duplicates_total: AtomicU64,
-    /// Submissions refused by the sequencer's rules.
+    /// Submissions refused by the sequencer's rules or the verifier.
     pub rejected_total: AtomicU64,
+    /// Writes refused by the per-client rate limit.
+    pub rate_limited_total: AtomicU64,
     /// Current tree size.
     pub tree_size: AtomicU64,
     /// Submissions waiting for the sequencer.
@@ -94,6 +96,7 @@ impl Metrics {
             entries_total: AtomicU64::new(0),
             duplicates_total: AtomicU64::new(0),
             rejected_total: AtomicU64::new(0),
+            rate_limited_total: AtomicU64::new(0),
             tree_size: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
             batch_size: Histogram::new(&[
@@ -140,8 +143,15 @@ impl Metrics {
         counter(
             &mut out,
             "sealwax_rejected_total",
-            "Submissions refused by the log's key rules.",
+            "Submissions refused by the log's key rules or for a bad signature.",
             &self.rejected_total,
+            "counter",
+        );
+        counter(
+            &mut out,
+            "sealwax_rate_limited_total",
+            "Writes refused by the per-client rate limit (429).",
+            &self.rate_limited_total,
             "counter",
         );
         counter(

@@ -1,8 +1,10 @@
 //! The sequencer: the one writer of the log.
 //!
-//! Handlers parse and verify submissions, then queue them here through a
+//! Handlers parse submissions and the verifier ([`crate::verifier`]) checks
+//! their signatures in batches, then queues them here through a
 //! bounded channel. The sequencer thread takes them in batches (up to
-//! `batch_size`, waiting at most `batch_wait` for a batch to fill), and for
+//! `batch_size`: whatever is queued, waiting at most `batch_wait` for more,
+//! which is 0 by default, as the next batch gathers while one is written), and for
 //! each batch:
 //!
 //! 1. checks every entry in order against the publisher key state (earlier
@@ -21,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,6 +31,7 @@ use std::time::{Duration, Instant};
 use sealwax_proto::entry::{Entry, PublisherKeys};
 use sealwax_proto::error::Rejection;
 use sealwax_proto::merkle::{self, CompactRange};
+use sealwax_proto::minisign::SignatureCheck;
 use sealwax_proto::Hash;
 use tokio::sync::oneshot;
 
@@ -40,11 +43,14 @@ use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, StorageError};
 /// Most publishers whose key state is kept in memory between batches.
 const MAX_CACHED_PUBLISHERS: usize = 100_000;
 
-/// A parsed, verified entry waiting to be sequenced.
+/// A parsed entry waiting to be verified and sequenced.
 #[derive(Debug)]
 pub struct Submission {
     /// The entry.
     pub entry: Entry,
+    /// Its signatures, still to be checked ([`Entry::signature_checks`]);
+    /// the verifier empties this once they are.
+    pub checks: Vec<SignatureCheck>,
     /// Its exact bytes.
     pub bytes: Vec<u8>,
     /// Its leaf hash.
@@ -83,25 +89,29 @@ pub struct SequencerConfig {
     pub queue_capacity: usize,
 }
 
-/// The handle handlers use to reach the sequencer thread.
+/// The handle handlers use to reach the verifier and sequencer threads.
 #[derive(Debug)]
 pub struct SequencerHandle {
     tx: SyncSender<Submission>,
     stop: Arc<AtomicBool>,
     failed: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    capacity: u64,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl SequencerHandle {
-    /// Starts the sequencer thread, continuing from `range` (as returned by [`Log::open`]).
+    /// Starts the verifier and sequencer threads, continuing from `range`
+    /// (as returned by [`Log::open`]).
     pub fn start(
         log: Arc<Log>,
         range: CompactRange,
         config: SequencerConfig,
         metrics: Arc<Metrics>,
     ) -> SequencerHandle {
-        let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let capacity = config.queue_capacity.max(1);
+        let (tx, verifier_rx) = mpsc::sync_channel(capacity);
+        let (verified_tx, rx) = mpsc::sync_channel(capacity);
         let stop = Arc::new(AtomicBool::new(false));
         let failed = Arc::new(AtomicBool::new(false));
         metrics.tree_size.store(range.size(), Ordering::Relaxed);
@@ -113,17 +123,30 @@ impl SequencerHandle {
             publishers: HashMap::new(),
             failed: failed.clone(),
         };
-        let stop2 = stop.clone();
-        let thread = std::thread::Builder::new()
+        let (stop2, metrics2) = (stop.clone(), metrics.clone());
+        let verifier = std::thread::Builder::new()
+            .name("verifier".into())
+            .spawn(move || {
+                crate::verifier::run(
+                    verifier_rx,
+                    verified_tx,
+                    config.batch_size,
+                    &stop2,
+                    &metrics2,
+                )
+            })
+            .expect("spawn the verifier thread");
+        let sequencer = std::thread::Builder::new()
             .name("sequencer".into())
-            .spawn(move || seq.run(rx, &stop2))
+            .spawn(move || seq.run(rx))
             .expect("spawn the sequencer thread");
         SequencerHandle {
             tx,
             stop,
             failed,
             metrics,
-            thread: Mutex::new(Some(thread)),
+            capacity: capacity as u64,
+            threads: Mutex::new(vec![verifier, sequencer]),
         }
     }
 
@@ -137,7 +160,13 @@ impl SequencerHandle {
         if self.failed.load(Ordering::SeqCst) {
             return Err(storage_failed());
         }
-        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        // The capacity bounds everything waiting, in the verifier's queue
+        // and the sequencer's, so memory stays bounded under a flood.
+        let waiting = self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        if waiting >= self.capacity {
+            self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(AppError::QueueFull);
+        }
         match self.tx.try_send(sub) {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -161,10 +190,17 @@ impl SequencerHandle {
     /// for the thread to finish. Blocking; idempotent.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(t) = thread {
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        // The verifier first: it finishes its queue and then lets the
+        // sequencer know that nothing more will come.
+        for t in threads {
+            let name = t.thread().name().unwrap_or("worker").to_string();
             if t.join().is_err() {
-                tracing::error!("the sequencer thread panicked");
+                tracing::error!("the {name} thread panicked");
             }
         }
     }
@@ -199,18 +235,10 @@ enum Outcome {
     Refused(AppError),
 }
 
-/// Poll interval for the stop flag while the queue is empty.
-const IDLE_POLL: Duration = Duration::from_millis(50);
-
 impl Sequencer {
-    fn run(&mut self, rx: mpsc::Receiver<Submission>, stop: &AtomicBool) {
-        loop {
-            let first = match rx.recv_timeout(IDLE_POLL) {
-                Ok(s) => s,
-                Err(RecvTimeoutError::Timeout) if stop.load(Ordering::SeqCst) => break,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
+    /// Sequences verified submissions until the verifier hangs up.
+    fn run(&mut self, rx: mpsc::Receiver<Submission>) {
+        while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
             let deadline = Instant::now() + self.config.batch_wait;
             while batch.len() < self.config.batch_size {
@@ -219,17 +247,6 @@ impl Sequencer {
                     Ok(s) => batch.push(s),
                     Err(_) => break,
                 }
-            }
-            self.metrics
-                .queue_depth
-                .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-            self.process(batch);
-        }
-        // Finish what was queued before the stop.
-        loop {
-            let batch: Vec<Submission> = rx.try_iter().take(self.config.batch_size).collect();
-            if batch.is_empty() {
-                break;
             }
             self.metrics
                 .queue_depth
@@ -304,7 +321,7 @@ impl Sequencer {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot sign a checkpoint");
-                    return self.fail_all(subs);
+                    return Self::fail_all(subs, || AppError::Internal);
                 }
             };
             batch.state.size = size;
@@ -314,7 +331,7 @@ impl Sequencer {
             if let Err(e) = self.log.storage().commit(&batch) {
                 tracing::error!(error = %e, first_index = old_size, entries = batch.entries.len(), "committing a batch failed");
                 self.check_after_failed_commit();
-                return self.fail_all(subs);
+                return Self::fail_all(subs, || AppError::WriteFailed);
             }
             self.metrics
                 .commit_seconds
@@ -454,9 +471,9 @@ impl Sequencer {
     }
 
     /// Answers every waiter of a batch that could not be written.
-    fn fail_all(&self, subs: Vec<Submission>) {
+    fn fail_all(subs: Vec<Submission>, error: fn() -> AppError) {
         for sub in subs {
-            let _ = sub.reply.send(Err(AppError::Internal));
+            let _ = sub.reply.send(Err(error()));
         }
     }
 

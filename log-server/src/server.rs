@@ -130,6 +130,8 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
                 batch_wait: config.batch_wait,
                 queue_capacity: config.queue_capacity,
             },
+            write_limit: config.write_limit,
+            client_ip_header: config.client_ip_header.clone(),
         },
     )?;
     Ok(state)
@@ -208,7 +210,15 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer address, for per-client limits.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        ));
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())

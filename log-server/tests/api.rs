@@ -1015,14 +1015,15 @@ async fn shutdown_finishes_the_batch_in_flight() {
 }
 
 #[tokio::test]
-async fn a_failed_commit_is_a_500_that_leaks_nothing_and_changes_nothing() {
+async fn a_failed_commit_is_a_503_that_leaks_nothing_and_changes_nothing() {
     let storage = GatedStorage::new();
     let log = TestLog::with(storage.clone(), options());
     storage.fail.store(true, Ordering::SeqCst);
     let msg = log
         .submit(&claim("alice", &new_key()))
         .await
-        .error(StatusCode::INTERNAL_SERVER_ERROR);
+        .error(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(msg.contains("storage") && msg.contains("retry"), "{msg}");
     assert!(!msg.contains("/secret"), "{msg}");
     assert!(!msg.contains("fire"), "{msg}");
     assert_eq!(log.checkpoint().await.size, 0);

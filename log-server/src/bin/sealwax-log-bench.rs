@@ -65,6 +65,11 @@ struct Args {
     /// Seconds spent measuring the raw Ed25519 verification rate.
     #[arg(long, default_value_t = 2.0)]
     verify_seconds: f64,
+    /// Before submitting, time this many `GET /v1/proof/inclusion` requests
+    /// for random leaves at the current tree size (0: none). With
+    /// `--entries 0`, only proofs are timed.
+    #[arg(long, default_value_t = 0)]
+    proofs: usize,
 }
 
 /// Largest response head or body this client reads.
@@ -398,6 +403,65 @@ async fn checkpoint(addr: SocketAddr, host: &str, prefix: &str) -> anyhow::Resul
     Ok((origin, size))
 }
 
+/// Times `count` inclusion-proof requests for random leaves of the tree of
+/// `size`, over `concurrency` connections, and prints p50/p99.
+async fn time_proofs(
+    addr: SocketAddr,
+    host: &str,
+    prefix: &str,
+    size: u64,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    if size == 0 {
+        bail!("the log is empty: there is no leaf to prove");
+    }
+    let per = count.div_ceil(concurrency);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency.min(count))
+        .map(|_| {
+            let (host, prefix) = (host.to_string(), prefix.to_string());
+            tokio::spawn(async move {
+                let mut c = Conn::open(addr, &host).await?;
+                let mut times = Vec::with_capacity(per);
+                for _ in 0..per {
+                    let index = rand::random::<u64>() % size;
+                    let path =
+                        format!("{prefix}/v1/proof/inclusion?index={index}&tree_size={size}");
+                    let t = Instant::now();
+                    let a = c.request("GET", &path, b"").await?;
+                    times.push(t.elapsed().as_micros() as u64);
+                    if a.status != 200 {
+                        bail!(
+                            "{path} answered {}: {}",
+                            a.status,
+                            String::from_utf8_lossy(&a.body)
+                        );
+                    }
+                    if a.close {
+                        c = Conn::open(addr, &host).await?;
+                    }
+                }
+                anyhow::Ok(times)
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(count);
+    for t in tasks {
+        times.extend(t.await.context("a proof task panicked")??);
+    }
+    let wall = started.elapsed();
+    times.sort_unstable();
+    println!(
+        "inclusion proofs:     {} at tree size {size}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms (HTTP, {concurrency} connections)",
+        times.len(),
+        times.len() as f64 / wall.as_secs_f64(),
+        percentile(&times, 50.0).as_secs_f64() * 1e3,
+        percentile(&times, 99.0).as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
 fn percentile(sorted: &[u64], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -449,8 +513,11 @@ fn own_cpu() -> Option<Duration> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.concurrency == 0 || args.entries == 0 || args.publishers == 0 {
-        bail!("--concurrency, --entries and --publishers must be at least 1");
+    if args.concurrency == 0 || args.publishers == 0 {
+        bail!("--concurrency and --publishers must be at least 1");
+    }
+    if args.entries == 0 && args.proofs == 0 {
+        bail!("nothing to do: give --entries or --proofs (or both)");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -461,6 +528,19 @@ fn main() -> anyhow::Result<()> {
     if let Some(o) = &args.origin {
         if *o != origin {
             bail!("the log at {} has origin {origin:?}, not {o:?}: pass the log's own origin (or omit --origin)", args.url);
+        }
+    }
+    if args.proofs > 0 {
+        runtime.block_on(time_proofs(
+            addr,
+            &host,
+            &prefix,
+            size_before,
+            args.proofs,
+            args.concurrency,
+        ))?;
+        if args.entries == 0 {
+            return Ok(());
         }
     }
     let run = format!("{:08x}", rand::random::<u32>());

@@ -657,3 +657,235 @@ fn slow_clients_are_cut_off_by_the_header_timeout() {
     // Meanwhile a normal client is served.
     assert_eq!(Api::new(&server).checkpoint().size, 0);
 }
+
+/// A small tmpfs mounted for one test, unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `mib` MiB, or says why it cannot (not root, no mount).
+    fn mount(mib: u32) -> Result<SmallDisk, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Writes zeros to `path` until the file system is full; returns the bytes written.
+fn fill_disk(path: &Path) -> u64 {
+    let mut f = std::fs::File::create(path).expect("ballast file");
+    let chunk = vec![0u8; 64 << 10];
+    let mut written = 0u64;
+    while f.write_all(&chunk).is_ok() {
+        written += chunk.len() as u64;
+    }
+    // Partial writes of the last chunk may have landed too.
+    let _ = f.sync_all();
+    written
+}
+
+#[test]
+fn a_full_disk_refuses_writes_with_503_while_reads_work_and_nothing_is_lost() {
+    let disk = match SmallDisk::mount(48) {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("skipped: cannot mount a small tmpfs to fill ({why})");
+            return;
+        }
+    };
+    let data = disk.path().join("data");
+    let mut server = LogServer::start(&data, &ServerOptions::default());
+    let api = Api::new(&server);
+    let origin = server.origin.clone();
+    let sk = test_key(0);
+    api.accept(&claim(&origin, "diskfull", &sk));
+    let mut acked: Vec<(u64, Vec<u8>)> = Vec::new();
+    for i in 0..20 {
+        let e = signature(&origin, &sk, "diskfull", &format!("0.{i}"), b"before");
+        let v = api.accept(&e);
+        acked.push((v["index"].as_u64().unwrap(), e.to_bytes()));
+    }
+    let served_before = api.checkpoint();
+
+    // Fill the file system, then keep submitting until the log refuses.
+    fill_disk(&disk.path().join("ballast"));
+    let mut refused = None;
+    for i in 0..5000 {
+        let e = signature(&origin, &sk, "diskfull", &format!("1.{i}"), b"during");
+        let (status, v) = api.submit(&e);
+        match status {
+            200 => acked.push((v["index"].as_u64().unwrap(), e.to_bytes())),
+            _ => {
+                refused = Some((status, v));
+                break;
+            }
+        }
+    }
+    let (status, body) = refused.expect("a full disk must eventually refuse a write");
+    assert_eq!(status, 503, "a full disk is 503, not {status}: {body}");
+    let msg = body["error"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("storage") && msg.contains("retry"),
+        "the error says what happened and what to do: {msg}"
+    );
+    // Later writes are refused the same way, never with a 5xx other than 503.
+    for i in 0..5 {
+        let e = signature(&origin, &sk, "diskfull", &format!("2.{i}"), b"after");
+        let (status, v) = api.submit(&e);
+        assert_eq!(status, 503, "{v}");
+    }
+
+    // Reads keep working: the checkpoint verifies and covers exactly what
+    // was acknowledged (plus the claim), and every acknowledged entry is there.
+    let cp = api.checkpoint();
+    assert_eq!(
+        cp.size,
+        1 + acked.len() as u64,
+        "no partial batch was published"
+    );
+    let proof = api.consistency(served_before.size, cp.size);
+    merkle::verify_consistency(
+        served_before.size,
+        cp.size,
+        &proof,
+        &served_before.root,
+        &cp.root,
+    )
+    .expect("the log only grew");
+    for (index, bytes) in acked.iter().step_by(7) {
+        let v = api.get_json(&format!(
+            "/v1/proof/inclusion?index={index}&tree_size={}",
+            cp.size
+        ));
+        merkle::verify_inclusion(
+            &leaf_hash(bytes),
+            *index,
+            cp.size,
+            &hashes(&v["proof"]),
+            &cp.root,
+        )
+        .expect("acknowledged entry is included");
+    }
+    let health = api.get("/healthz");
+    assert_ne!(
+        health.status(),
+        500,
+        "healthz answers (it may report the write failure)"
+    );
+
+    // Free the space and restart: the log continues from the same tree.
+    std::fs::remove_file(disk.path().join("ballast")).unwrap();
+    server.kill();
+    let server = LogServer::start(&data, &ServerOptions::default());
+    let api = Api::new(&server);
+    let after = api.checkpoint();
+    assert_eq!(
+        (after.size, after.root),
+        (cp.size, cp.root),
+        "the restarted log serves the tree it had"
+    );
+    for (index, bytes) in &acked {
+        let v = api.get_json(&format!("/v1/entries/{index}"));
+        assert_eq!(v["entry"], B64.encode(bytes), "entry {index} survived");
+    }
+    let v = api.accept(&signature(&origin, &sk, "diskfull", "3.0", b"again"));
+    assert_eq!(
+        v["index"].as_u64().unwrap(),
+        cp.size,
+        "writes resume at the next index"
+    );
+}
+
+#[test]
+fn one_client_over_its_write_rate_gets_429_with_retry_after_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LogServer::start(
+        &dir.path().join("data"),
+        &ServerOptions {
+            extra_args: vec![
+                "--write-rate".into(),
+                "1".into(),
+                "--write-burst".into(),
+                "5".into(),
+            ],
+            ..ServerOptions::default()
+        },
+    );
+    let api = Api::new(&server);
+    let origin = server.origin.clone();
+    let sk = test_key(1);
+    api.accept(&claim(&origin, "ratelimited", &sk));
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for i in 0..10 {
+        let e = signature(&origin, &sk, "ratelimited", &format!("0.{i}"), b"x");
+        let r = api
+            .http
+            .post(format!("{}/v1/entries", api.url))
+            .json(&serde_json::json!({ "entry": B64.encode(e.to_bytes()) }))
+            .send()
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 && limited.is_none() {
+            let retry: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let before = api.checkpoint().size;
+            let body: Value = r.json().unwrap();
+            limited = Some((retry, body, before));
+        }
+    }
+    // The burst of 5 includes the claim: 4 more pass, then the limit holds.
+    assert_eq!(&statuses[..4], &[200; 4], "{statuses:?}");
+    assert!(statuses[4..].iter().all(|s| *s == 429), "{statuses:?}");
+    let (retry, body, size) = limited.unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    assert!(
+        body["error"].as_str().unwrap().contains("--write-rate"),
+        "{body}"
+    );
+    assert_eq!(size, 5, "refused writes left the tree alone");
+    // Reads are not limited.
+    for _ in 0..20 {
+        assert_eq!(api.get("/checkpoint").status(), 200);
+    }
+    // After the wait, the client may write again.
+    std::thread::sleep(Duration::from_secs(retry));
+    api.accept(&signature(&origin, &sk, "ratelimited", "1.0", b"y"));
+    let metrics = api.get("/metrics").text().unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("sealwax_rate_limited_total ") && !l.ends_with(" 0")),
+        "the refusals are counted"
+    );
+}

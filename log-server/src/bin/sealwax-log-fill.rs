@@ -1,0 +1,244 @@
+//! `sealwax-log-fill`: grows a log's data directory to a given size, for
+//! scale benchmarks (server memory and proof latency at millions of entries).
+//!
+//! It runs the log's own verifier and sequencer in process on the data
+//! directory (the server must not be running) and feeds them real, signed
+//! signature entries from a few freshly claimed publishers, skipping only
+//! HTTP. Every entry is checked and written exactly as `POST /v1/entries`
+//! would, in synced batches with signed checkpoints. At the end it times
+//! in-process inclusion proofs at the new size.
+//!
+//! ```text
+//! sealwax-log-fill --data-dir ./data --origin bench.test/log --to 1000000
+//! ```
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use clap::Parser;
+use rand::Rng;
+use sealwax_log::datadir::DataDir;
+use sealwax_log::error::AppError;
+use sealwax_log::log::Log;
+use sealwax_log::metrics::Metrics;
+use sealwax_log::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
+use sealwax_log::storage::RocksStorage;
+use sealwax_proto::entry::{Entry, KeyRegistration, Release, SignatureEntry};
+use sealwax_proto::merkle::leaf_hash;
+use sealwax_proto::minisign::{prehash, SecretKey};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+/// Grows a sealwax log (offline) to a target size with signed signature
+/// entries, through the log's own verifier and sequencer.
+#[derive(Debug, Parser)]
+#[command(name = "sealwax-log-fill", version)]
+struct Args {
+    /// The log's data directory (created if missing; the server must be stopped).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The log's origin (needed only when the data directory is new).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Tree size to grow the log to.
+    #[arg(long)]
+    to: u64,
+    /// Entries per sequencer batch.
+    #[arg(long, default_value_t = 4096)]
+    batch: usize,
+    /// Publishers the signatures are spread over.
+    #[arg(long, default_value_t = 64)]
+    publishers: usize,
+    /// Inclusion proofs to time at the end.
+    #[arg(long, default_value_t = 2000)]
+    proofs: usize,
+}
+
+/// Submissions in flight at once.
+const WINDOW: usize = 16_384;
+
+/// Queues one entry, exactly as the HTTP handler does after parsing it.
+fn submit(
+    seq: &SequencerHandle,
+    origin: &str,
+    entry: Entry,
+) -> anyhow::Result<oneshot::Receiver<Result<Sequenced, AppError>>> {
+    let checks = entry
+        .signature_checks(origin)
+        .map_err(|e| anyhow!("a generated entry breaks a rule: {e}"))?;
+    let bytes = entry.to_bytes();
+    let (tx, rx) = oneshot::channel();
+    let sub = Submission {
+        leaf_hash: leaf_hash(&bytes),
+        entry,
+        checks,
+        bytes,
+        queued_at: Instant::now(),
+        reply: tx,
+    };
+    // The queue holds twice the window, so it is never full here.
+    seq.submit(sub)
+        .map_err(|e| anyhow!("the sequencer refused a submission: {e}"))?;
+    Ok(rx)
+}
+
+/// Waits for one answer and checks it was appended.
+fn settle(rx: oneshot::Receiver<Result<Sequenced, AppError>>) -> anyhow::Result<Sequenced> {
+    let s = rx
+        .blocking_recv()
+        .map_err(|_| anyhow!("the sequencer stopped before answering"))?
+        .map_err(|e| anyhow!("an entry was refused: {e}"))?;
+    Ok(s)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.batch == 0 || args.publishers == 0 {
+        bail!("--batch and --publishers must be at least 1");
+    }
+    let dir = DataDir::create(&args.data_dir)?;
+    let key = dir.load_or_create_key(args.origin.as_deref())?;
+    let origin = key.origin().to_string();
+    let storage = RocksStorage::open(&dir.db_path()).with_context(|| {
+        format!(
+            "cannot open the database in {}: is `sealwax-log serve` still running on it?",
+            args.data_dir.display()
+        )
+    })?;
+    let (log, range) = Log::open(Arc::new(storage), key)?;
+    let log = Arc::new(log);
+    let start_size = range.size();
+    if start_size >= args.to {
+        println!(
+            "the log already has {start_size} entries (>= {}); nothing to do",
+            args.to
+        );
+        return Ok(());
+    }
+    let metrics = Arc::new(Metrics::new());
+    let seq = SequencerHandle::start(
+        log.clone(),
+        range,
+        SequencerConfig {
+            batch_size: args.batch,
+            batch_wait: Duration::from_millis(20),
+            queue_capacity: WINDOW * 2,
+        },
+        metrics,
+    );
+
+    // Fresh publishers for this run, each claiming its name.
+    let run = format!("{:08x}", rand::random::<u32>());
+    let publishers: Vec<(String, SecretKey)> = (0..args.publishers)
+        .map(|i| {
+            (
+                format!("fill-{run}-{i}"),
+                SecretKey::generate(&mut rand::rngs::OsRng),
+            )
+        })
+        .collect();
+    let claims = publishers
+        .iter()
+        .map(|(name, key)| {
+            let claim = Entry::KeyRegistration(KeyRegistration::claim(&origin, name, key)?);
+            submit(&seq, &origin, claim)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for rx in claims {
+        settle(rx)?;
+    }
+    let signatures = args.to.saturating_sub(log.published().size);
+
+    // Signing runs on its own thread, ahead of the verifier and sequencer.
+    let (entries_tx, entries_rx) = mpsc::sync_channel::<Entry>(WINDOW);
+    let signer = {
+        let origin = origin.clone();
+        let run = run.clone();
+
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            for i in 0..signatures {
+                let (publisher, key) = &publishers[(i % publishers.len() as u64) as usize];
+                let artifact = format!("sealwax-log-fill {run} artifact {i}");
+                let release = Release {
+                    origin: origin.clone(),
+                    publisher: publisher.clone(),
+                    package: format!("pkg{}", i % 64),
+                    version: format!("{run}.{i}"),
+                    sha256: Sha256::digest(artifact.as_bytes()).into(),
+                };
+                let entry = SignatureEntry::sign(key, &release, prehash(artifact.as_bytes()))?;
+                if entries_tx.send(Entry::Signature(entry)).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    };
+
+    let started = Instant::now();
+    let mut pending = VecDeque::with_capacity(WINDOW);
+    let mut done = 0u64;
+    let mut next_report = Instant::now() + Duration::from_secs(10);
+    for entry in entries_rx {
+        if pending.len() >= WINDOW {
+            settle(pending.pop_front().expect("window is full"))?;
+            done += 1;
+        }
+        pending.push_back(submit(&seq, &origin, entry)?);
+        if Instant::now() >= next_report {
+            next_report += Duration::from_secs(10);
+            let rate = done as f64 / started.elapsed().as_secs_f64();
+            eprintln!(
+                "{} entries, {rate:.0} entries/s, {:.0} s left",
+                log.published().size,
+                (signatures - done) as f64 / rate.max(1.0)
+            );
+        }
+    }
+    for rx in pending {
+        settle(rx)?;
+        done += 1;
+    }
+    signer
+        .join()
+        .map_err(|_| anyhow!("the signing thread panicked"))??;
+    seq.shutdown();
+    let wall = started.elapsed();
+    let size = log.published().size;
+    println!("data dir:             {}", args.data_dir.display());
+    println!("tree size:            {start_size} -> {size}");
+    println!(
+        "signature entries:    {done} in {:.1} s ({:.0} entries/s, signing included)",
+        wall.as_secs_f64(),
+        done as f64 / wall.as_secs_f64()
+    );
+
+    // In-process inclusion proofs at the new size, random leaves.
+    let mut rng = rand::thread_rng();
+    let mut times: Vec<Duration> = (0..args.proofs)
+        .map(|_| {
+            let index = rng.gen_range(0..size);
+            let t = Instant::now();
+            log.inclusion_proof(index, size)
+                .map(|_| t.elapsed())
+                .map_err(|e| anyhow!("inclusion proof of {index} at {size}: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    times.sort_unstable();
+    if let (Some(p50), Some(p99)) = (
+        times.get(times.len() / 2),
+        times.get((times.len() * 99 / 100).min(times.len().saturating_sub(1))),
+    ) {
+        println!(
+            "inclusion proof:      p50 {:.1} us, p99 {:.1} us over {} random leaves (in process, no HTTP)",
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
+            times.len()
+        );
+    }
+    Ok(())
+}
