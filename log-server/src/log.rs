@@ -244,8 +244,9 @@ impl Log {
     }
 }
 
-/// A [`HashReader`] over storage. Levels that are multiples of 8 are read
-/// directly; any other node is computed from the at most 128 stored nodes
+/// A [`HashReader`] over storage. Every node is read directly where it is
+/// stored; a node a log written by an older sealwax lacks (not at a level
+/// that is a multiple of 8) is computed from the at most 128 stored nodes
 /// below it. Everything read or computed is remembered for the reader's
 /// lifetime (one request, or one sequencer batch).
 pub struct StorageHashReader<'a> {
@@ -313,6 +314,22 @@ impl HashReader for StorageHashReader<'_> {
         if let Some(h) = self.memo.borrow().get(&(level, index)) {
             return Ok(*h);
         }
+        if !level.is_multiple_of(TILE_HEIGHT) {
+            // Stored since sealwax keeps every level; computed for older logs.
+            if let Some(end) = index.checked_add(1) {
+                match self.storage.node_hashes(level, index, end) {
+                    Ok(found) if found.len() == 1 => {
+                        self.memo.borrow_mut().insert((level, index), found[0]);
+                        return Ok(found[0]);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        *self.error.borrow_mut() = Some(e);
+                        return Err(ProtoError::HashUnavailable { level, index });
+                    }
+                }
+            }
+        }
         self.compute(level, index)
     }
 }
@@ -323,7 +340,8 @@ mod tests {
     use crate::storage::{MemoryStorage, NewEntry, NodeHash};
     use sealwax_proto::merkle::{leaf_hash, MemoryHashStore};
 
-    fn filled(n: u64) -> (MemoryStorage, MemoryHashStore) {
+    /// A log of `n` leaves storing the tile levels, and every level if `all_levels`.
+    fn filled(n: u64, all_levels: bool) -> (MemoryStorage, MemoryHashStore) {
         let s = MemoryStorage::new();
         let mut reference = MemoryHashStore::new();
         let mut range = CompactRange::new();
@@ -333,7 +351,7 @@ mod tests {
             let lh = leaf_hash(&bytes);
             reference.append(lh);
             range.append(lh, |level, index, hash| {
-                if level % 8 == 0 {
+                if all_levels || level.is_multiple_of(8) {
                     batch.nodes.push(NodeHash {
                         level,
                         index,
@@ -357,8 +375,14 @@ mod tests {
 
     #[test]
     fn storage_reader_matches_the_reference_tree() {
+        for all_levels in [false, true] {
+            reader_matches_the_reference_tree(all_levels);
+        }
+    }
+
+    fn reader_matches_the_reference_tree(all_levels: bool) {
         let n = 70_000;
-        let (s, reference) = filled(n);
+        let (s, reference) = filled(n, all_levels);
         let r = StorageHashReader::new(&s);
         for (level, index) in [
             (0, 5),

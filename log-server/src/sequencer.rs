@@ -10,8 +10,8 @@
 //! 1. checks every entry in order against the publisher key state (earlier
 //!    entries of the same batch included) and the global key → publisher
 //!    index, rejecting single entries;
-//! 2. appends the accepted ones to the compact range, collecting the level-8k
-//!    node hashes the tiles are made of;
+//! 2. appends the accepted ones to the compact range, collecting every new
+//!    node hash (the tiles are made of those at levels 0, 8, 16, ...);
 //! 3. signs the checkpoint for the new size and writes everything, lookup
 //!    indexes and tree state included, in one durable [`Storage::commit`];
 //! 4. only then publishes the checkpoint and answers each waiter with its
@@ -434,14 +434,14 @@ impl Sequencer {
             .apply(entry, index)
             .map_err(AppError::from_entry_error)?;
 
+        // Every node: levels 0, 8, 16, ... make the tiles, and the others
+        // let a proof read each hash it needs instead of recomputing it.
         range.append(sub.leaf_hash, |level, i, hash| {
-            if level % 8 == 0 {
-                batch.nodes.push(NodeHash {
-                    level,
-                    index: i,
-                    hash: *hash,
-                });
-            }
+            batch.nodes.push(NodeHash {
+                level,
+                index: i,
+                hash: *hash,
+            });
         });
         batch.entries.push(NewEntry {
             bytes: sub.bytes.clone(),

@@ -150,7 +150,9 @@ pub trait Storage: Send + Sync + 'static {
     fn leaf_index(&self, leaf_hash: &Hash) -> StorageResult<Option<u64>>;
 
     /// Stored node hashes of `level` from `start` up to `end` (exclusive),
-    /// stopping at the first missing one. Only levels that are multiples of 8 are stored.
+    /// stopping at the first missing one. Levels that are multiples of 8
+    /// (the tiles) are always stored; a log written before sealwax stored
+    /// every level lacks the others for its older entries.
     fn node_hashes(&self, level: u8, start: u64, end: u64) -> StorageResult<Vec<Hash>>;
 
     /// Indexes of the key registrations and revocations of a publisher, ascending.
