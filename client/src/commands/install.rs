@@ -219,6 +219,21 @@ fn signed_from_companions(
 /// The publisher key that made `sig`: the one the log entry names, else the
 /// one of the publisher's logged keys whose key ID matches and whose
 /// signature verifies.
+/// Whether the signature entry of `rec` is by a key whose status makes it
+/// valid at its index (active, or retired after it).
+fn signed_by_valid_key(url: &str, rec: &SignatureRecord, history: &VerifiedHistory) -> bool {
+    let Ok(bytes) = decode_entry(url, &rec.entry) else {
+        return false;
+    };
+    match Entry::parse(&bytes) {
+        Ok(Entry::Signature(se)) => history
+            .keys
+            .status_for_signature(&se.key.key_hash(), rec.index)
+            .is_valid(),
+        _ => false,
+    }
+}
+
 fn key_from_history(signed: &Signed, history: &VerifiedHistory) -> Result<PublicKey> {
     let sb = &signed.sig.sigbox;
     if let Some(k) = signed.key {
@@ -359,15 +374,35 @@ pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
                     .unwrap_or_default()
             );
             let records = api.signatures_by_release(publisher, package, version.as_deref())?;
-            let rec = records
+            let mut candidates: Vec<&SignatureRecord> = records
                 .iter()
                 .filter(|r| {
                     &r.publisher == publisher
                         && &r.package == package
                         && version.as_ref().is_none_or(|v| &r.version == v)
                 })
-                .max_by_key(|r| r.index)
+                .collect();
+            candidates.sort_by_key(|r| std::cmp::Reverse(r.index));
+            let newest = *candidates
+                .first()
                 .ok_or_else(|| ClientError::NoSuchRelease(wanted.clone()))?;
+            // Without a version: the newest release whose key still vouches
+            // for it, so a release by a since-revoked key does not block the
+            // package. Whatever is picked is fully checked below.
+            let rec = if version.is_none() && candidates.len() > 1 {
+                let history = fetch_history(&api, &mut tracker, &log, publisher)?;
+                tracker.commit()?;
+                history
+                    .and_then(|h| {
+                        candidates
+                            .iter()
+                            .copied()
+                            .find(|r| signed_by_valid_key(api.url(), r, &h))
+                    })
+                    .unwrap_or(newest)
+            } else {
+                newest
+            };
             let signed = signed_from_record(&api, &log, rec)?;
             let sha = decode_hash(api.url(), "sha256", &rec.sha256)?;
             let (reader, len) = api.download_artifact(&sha).map_err(|e| match e {

@@ -474,6 +474,15 @@ fn a_key_added_by_the_registry_operator_is_caught_revoked_and_refused() {
         assert!(!dest.join("hello-1.0.1").exists());
     }
     bob.ok(&refs(&install("1.0.0", &to, &[])));
+    // Without a version, the newest release by a key that still vouches for
+    // it is installed: the revoked rogue release does not block the package.
+    let newest = st.path("newest-valid");
+    bob.ok(&["install", "alice/hello", "--to", s(&newest)]);
+    assert!(
+        newest.join("hello-1.0.0").exists(),
+        "1.0.0 is the newest valid release"
+    );
+    assert!(!newest.join("hello-1.0.1").exists());
     published(&alice, &st.artifact("v2.tgz", 5_000, 22), "2.0.0", None);
     bob.ok(&["install", "alice/hello", "--to", s(&to)]);
     assert!(to.join("hello-2.0.0").exists());
