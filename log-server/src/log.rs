@@ -314,23 +314,19 @@ impl HashReader for StorageHashReader<'_> {
         if let Some(h) = self.memo.borrow().get(&(level, index)) {
             return Ok(*h);
         }
-        if !level.is_multiple_of(TILE_HEIGHT) {
-            // Stored since sealwax keeps every level; computed for older logs.
-            if let Some(end) = index.checked_add(1) {
-                match self.storage.node_hashes(level, index, end) {
-                    Ok(found) if found.len() == 1 => {
-                        self.memo.borrow_mut().insert((level, index), found[0]);
-                        return Ok(found[0]);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        *self.error.borrow_mut() = Some(e);
-                        return Err(ProtoError::HashUnavailable { level, index });
-                    }
-                }
+        // Every level is stored since sealwax keeps them all; a node an
+        // older log lacks is computed from the tile level below it.
+        match self.storage.node_hash(level, index) {
+            Ok(Some(h)) => {
+                self.memo.borrow_mut().insert((level, index), h);
+                Ok(h)
+            }
+            Ok(None) => self.compute(level, index),
+            Err(e) => {
+                *self.error.borrow_mut() = Some(e);
+                Err(ProtoError::HashUnavailable { level, index })
             }
         }
-        self.compute(level, index)
     }
 }
 

@@ -155,6 +155,14 @@ pub trait Storage: Send + Sync + 'static {
     /// every level lacks the others for its older entries.
     fn node_hashes(&self, level: u8, start: u64, end: u64) -> StorageResult<Vec<Hash>>;
 
+    /// The stored node hash at `level`, `index`: a point read, as proofs make.
+    fn node_hash(&self, level: u8, index: u64) -> StorageResult<Option<Hash>> {
+        match index.checked_add(1) {
+            Some(end) => Ok(self.node_hashes(level, index, end)?.first().copied()),
+            None => Ok(None),
+        }
+    }
+
     /// Indexes of the key registrations and revocations of a publisher, ascending.
     fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>>;
 

@@ -115,8 +115,8 @@ impl RocksStorage {
             o
         };
         let cfs = ALL_CFS.iter().map(|name| {
-            // Point lookups of hashes benefit from bloom filters.
-            let bloom = matches!(*name, CF_LEAVES | CF_KEY_OWNERS);
+            // Point lookups (leaf hashes, key owners, proof nodes) benefit from bloom filters.
+            let bloom = matches!(*name, CF_LEAVES | CF_KEY_OWNERS | CF_NODES);
             ColumnFamilyDescriptor::new(*name, cf_opts(bloom))
         });
         let mut opts = Options::default();
@@ -274,6 +274,16 @@ impl Storage for RocksStorage {
             Some(v) => Ok(Some(u64::from_be_bytes(v.as_ref().try_into().map_err(
                 |_| StorageError::Corrupt("a stored leaf index is not 8 bytes"),
             )?))),
+            None => Ok(None),
+        }
+    }
+
+    fn node_hash(&self, level: u8, index: u64) -> StorageResult<Option<Hash>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_NODES)?, node_key(level, index))?
+        {
+            Some(v) => hash_value(&v).map(Some),
             None => Ok(None),
         }
     }
