@@ -78,6 +78,27 @@ impl Story {
             .clone()
             .expect("the log was started with an admin token")
     }
+
+    /// `actor` registers a fresh key for alice with the operator's token;
+    /// returns its public key file and the `--json` answer.
+    fn register_rogue_key(&self, actor: &Client) -> (PathBuf, serde_json::Value) {
+        let (public, secret) = write_key_pair(self.dir.path(), "rogue");
+        let out = actor.ok(&[
+            "--json",
+            "keys",
+            "register",
+            "--public",
+            s(&public),
+            "--private",
+            s(&secret),
+            "--publisher",
+            "alice",
+            "--admin-token-file",
+            s(&self.token_file()),
+        ]);
+        let answer = serde_json::from_str(&out).expect("--json answer");
+        (public, answer)
+    }
 }
 
 /// `sealwax keys generate --publisher <publisher> -W`: the new key's `.pub` file.
@@ -399,22 +420,8 @@ fn a_key_added_by_the_registry_operator_is_caught_revoked_and_refused() {
     // Whoever holds the operator's token registers a key alice never made,
     // and signs a release of hello with it. The log takes both.
     let mallory = st.client("mallory");
-    let (rogue_pub, rogue_key) = write_key_pair(st.dir.path(), "rogue");
+    let (rogue_pub, reg) = st.register_rogue_key(&mallory);
     let rogue = read_public_key(&rogue_pub);
-    let out = mallory.ok(&[
-        "--json",
-        "keys",
-        "register",
-        "--public",
-        s(&rogue_pub),
-        "--private",
-        s(&rogue_key),
-        "--publisher",
-        "alice",
-        "--admin-token-file",
-        s(&st.token_file()),
-    ]);
-    let reg: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(reg["authorization"], "operator", "{reg}");
     let evil = st.artifact("evil.tgz", 5_000, 21);
     published(&mallory, &evil, "1.0.1", None);
@@ -555,19 +562,7 @@ fn a_log_that_forks_its_history_is_caught_by_installer_publisher_and_monitor() {
     // The forked log grows past the honest one with a release alice never
     // signed: a key added by the operator and a different 1.0.1.
     let mallory = st.client("mallory");
-    let (rogue_pub, rogue_key) = write_key_pair(st.dir.path(), "rogue");
-    mallory.ok(&[
-        "keys",
-        "register",
-        "--public",
-        s(&rogue_pub),
-        "--private",
-        s(&rogue_key),
-        "--publisher",
-        "alice",
-        "--admin-token-file",
-        s(&st.token_file()),
-    ]);
+    st.register_rogue_key(&mallory);
     let evil = st.artifact("evil.tgz", 5_000, 32);
     published(&mallory, &evil, "1.0.1", None);
     assert!(tree_size(&fork.url) > honest_size);
