@@ -10,6 +10,10 @@
 #   scripts/bench-scale.sh                      (SIZES="1000 100000 1000000 10000000")
 #   SIZES="1000 1000000" scripts/bench-scale.sh
 #
+# FILL_ARGS passes flags to sealwax-log-fill: FILL_ARGS=--compact compacts
+# the database after each fill, measuring a log whose compactions have
+# settled rather than one straight after a bulk load.
+#
 # The data directory lives in WORK_DIR (default: a new temporary directory,
 # removed at the end unless KEEP=1). 10 million entries take about 5 GB.
 set -euo pipefail
@@ -31,7 +35,7 @@ DATA=$WORK/data
 for n in $SIZES; do
     echo
     echo "=== tree size $n"
-    "$TARGET/release/sealwax-log-fill" --data-dir "$DATA" --origin "$ORIGIN" --to "$n"
+    "$TARGET/release/sealwax-log-fill" --data-dir "$DATA" --origin "$ORIGIN" --to "$n" ${FILL_ARGS:-}
     DATA_DIR=$DATA SKIP_BUILD=1 BENCH_ARGS="--proofs 2000 ${BENCH_ARGS:-}" \
         "$ROOT/scripts/bench-log.sh" "$LOAD_ENTRIES" 64 |
         grep -E '^(inclusion proofs|entries/s|latency p(50|99)|ratio|errors)|VmHWM|data dir|server CPU'

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::datadir::LogKey;
 use crate::error::AppError;
-use crate::storage::{Batch, Storage, StorageError, TreeState};
+use crate::storage::{Batch, Storage, StorageError, Subtree, TreeState};
 
 /// The newest checkpoint, as served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +252,8 @@ impl Log {
 pub struct StorageHashReader<'a> {
     storage: &'a dyn Storage,
     memo: RefCell<HashMap<(u8, u64), Hash>>,
+    /// Complete tiles' subtrees read so far, by (tile level, tile index); `None` for a partial tile.
+    subtrees: RefCell<HashMap<(u8, u64), Option<Subtree>>>,
     error: RefCell<Option<StorageError>>,
 }
 
@@ -261,6 +263,7 @@ impl<'a> StorageHashReader<'a> {
         StorageHashReader {
             storage,
             memo: RefCell::new(HashMap::new()),
+            subtrees: RefCell::new(HashMap::new()),
             error: RefCell::new(None),
         }
     }
@@ -314,6 +317,27 @@ impl HashReader for StorageHashReader<'_> {
         if let Some(h) = self.memo.borrow().get(&(level, index)) {
             return Ok(*h);
         }
+        // The complete tile holding this node, read once per proof, serves
+        // every node of the path in its eight levels.
+        let (tile_level, h) = (level / TILE_HEIGHT, level % TILE_HEIGHT);
+        let tile = (tile_level, index >> (TILE_HEIGHT - h));
+        if !self.subtrees.borrow().contains_key(&tile) {
+            match self.storage.subtree(tile.0, tile.1) {
+                Ok(s) => {
+                    self.subtrees.borrow_mut().insert(tile, s);
+                }
+                Err(e) => {
+                    *self.error.borrow_mut() = Some(e);
+                    return Err(ProtoError::HashUnavailable { level, index });
+                }
+            }
+        }
+        if let Some(Some(subtree)) = self.subtrees.borrow().get(&tile) {
+            let first = tile.1 << (TILE_HEIGHT - h);
+            if let Some(hash) = subtree.get(h, index - first) {
+                return Ok(hash);
+            }
+        }
         // Every level is stored since sealwax keeps them all; a node an
         // older log lacks is computed from the tile level below it.
         match self.storage.node_hash(level, index) {
@@ -333,12 +357,12 @@ impl HashReader for StorageHashReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{MemoryStorage, NewEntry, NodeHash};
+    use crate::storage::{MemoryStorage, NewEntry, NodeHash, RocksStorage};
     use sealwax_proto::merkle::{leaf_hash, MemoryHashStore};
 
-    /// A log of `n` leaves storing the tile levels, and every level if `all_levels`.
-    fn filled(n: u64, all_levels: bool) -> (MemoryStorage, MemoryHashStore) {
-        let s = MemoryStorage::new();
+    /// Fills `s` with `n` leaves, committed in batches of up to 1,000,
+    /// storing the tile levels, and every level if `all_levels`.
+    fn fill(s: &dyn Storage, n: u64, all_levels: bool) -> MemoryHashStore {
         let mut reference = MemoryHashStore::new();
         let mut range = CompactRange::new();
         let mut batch = Batch::default();
@@ -359,27 +383,46 @@ mod tests {
                 bytes,
                 leaf_hash: lh,
             });
+            if batch.entries.len() == 1000 || i + 1 == n {
+                batch.state = TreeState {
+                    size: i + 1,
+                    range: range.hashes().to_vec(),
+                    checkpoint: format!("{}\n", i + 1),
+                };
+                s.commit(&batch).unwrap();
+                batch = Batch {
+                    first_index: i + 1,
+                    ..Batch::default()
+                };
+            }
         }
-        batch.state = TreeState {
-            size: n,
-            range: range.hashes().to_vec(),
-            checkpoint: "x\n".into(),
-        };
-        s.commit(&batch).unwrap();
-        (s, reference)
+        reference
     }
 
     #[test]
     fn storage_reader_matches_the_reference_tree() {
         for all_levels in [false, true] {
-            reader_matches_the_reference_tree(all_levels);
+            let s = MemoryStorage::new();
+            let reference = fill(&s, 70_000, all_levels);
+            reader_matches_the_reference_tree(&s, &reference);
         }
     }
 
-    fn reader_matches_the_reference_tree(all_levels: bool) {
+    #[test]
+    fn rocksdb_reader_with_subtrees_matches_the_reference_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RocksStorage::open(&dir.path().join("db")).unwrap();
+        let reference = fill(&s, 70_000, true);
+        assert!(
+            s.subtree(1, 0).unwrap().is_some(),
+            "the reader is tested on subtrees"
+        );
+        reader_matches_the_reference_tree(&s, &reference);
+    }
+
+    fn reader_matches_the_reference_tree(s: &dyn Storage, reference: &MemoryHashStore) {
         let n = 70_000;
-        let (s, reference) = filled(n, all_levels);
-        let r = StorageHashReader::new(&s);
+        let r = StorageHashReader::new(s);
         for (level, index) in [
             (0, 5),
             (1, 7),

@@ -56,6 +56,10 @@ struct Args {
     /// Inclusion proofs to time at the end.
     #[arg(long, default_value_t = 2000)]
     proofs: usize,
+    /// Compact the database at the end (as RocksDB would in time), then
+    /// time the proofs again: the steady state of a log that has settled.
+    #[arg(long)]
+    compact: bool,
 }
 
 /// Submissions in flight at once.
@@ -109,16 +113,41 @@ fn main() -> anyhow::Result<()> {
             args.data_dir.display()
         )
     })?;
-    let (log, range) = Log::open(Arc::new(storage), key)?;
+    let storage = Arc::new(storage);
+    let (log, range) = Log::open(storage.clone(), key)?;
     let log = Arc::new(log);
     let start_size = range.size();
     if start_size >= args.to {
         println!(
-            "the log already has {start_size} entries (>= {}); nothing to do",
+            "the log already has {start_size} entries (>= {}); nothing to add",
             args.to
         );
+    } else {
+        fill(&args, &log, range, &origin)?;
+    }
+    let size = log.published().size;
+    if size == 0 {
         return Ok(());
     }
+    time_proofs(&log, size, args.proofs, "")?;
+    if args.compact {
+        let t = Instant::now();
+        storage.compact()?;
+        println!("compaction:           {:.1} s", t.elapsed().as_secs_f64());
+        time_proofs(&log, size, args.proofs, ", compacted")?;
+    }
+    Ok(())
+}
+
+/// Appends signed signature entries until the log has `args.to` entries.
+fn fill(
+    args: &Args,
+    log: &Arc<Log>,
+    range: sealwax_proto::merkle::CompactRange,
+    origin: &str,
+) -> anyhow::Result<()> {
+    let start_size = range.size();
+    let origin = origin.to_string();
     let metrics = Arc::new(Metrics::new());
     let seq = SequencerHandle::start(
         log.clone(),
@@ -216,10 +245,13 @@ fn main() -> anyhow::Result<()> {
         wall.as_secs_f64(),
         done as f64 / wall.as_secs_f64()
     );
+    Ok(())
+}
 
-    // In-process inclusion proofs at the new size, random leaves.
+/// Times `proofs` in-process inclusion proofs for random leaves of the tree of `size`.
+fn time_proofs(log: &Log, size: u64, proofs: usize, label: &str) -> anyhow::Result<()> {
     let mut rng = rand::thread_rng();
-    let mut times: Vec<Duration> = (0..args.proofs)
+    let mut times: Vec<Duration> = (0..proofs)
         .map(|_| {
             let index = rng.gen_range(0..size);
             let t = Instant::now();
@@ -234,7 +266,7 @@ fn main() -> anyhow::Result<()> {
         times.get((times.len() * 99 / 100).min(times.len().saturating_sub(1))),
     ) {
         println!(
-            "inclusion proof:      p50 {:.1} us, p99 {:.1} us over {} random leaves (in process, no HTTP)",
+            "inclusion proof:      p50 {:.1} us, p99 {:.1} us over {} random leaves of {size} (in process, no HTTP{label})",
             p50.as_secs_f64() * 1e6,
             p99.as_secs_f64() * 1e6,
             times.len()

@@ -32,6 +32,8 @@ macro_rules! storage_conformance_tests {
             range_reads_stop_at_the_end,
             duplicate_leaf_keeps_first_index,
             lookup_keys_do_not_bleed_into_each_other,
+            subtrees_of_complete_tiles_match_their_nodes,
+            a_log_without_every_level_has_no_subtrees,
         );
     };
     (@cases $backend:ty; $($case:ident),* $(,)?) => {
@@ -51,8 +53,19 @@ fn entry_bytes(tag: &str, i: u64) -> Vec<u8> {
 }
 
 /// A batch of `n` entries appended to `range` (which it advances), with
-/// node hashes of levels 0 and 8 as the sequencer would produce them.
+/// node hashes of levels 0 and 8, as sealwax stored them before it kept
+/// every level.
 fn make_batch(range: &mut CompactRange, tag: &str, n: u64) -> Batch {
+    make_batch_levels(range, tag, n, |level| level % 8 == 0)
+}
+
+/// A batch of `n` entries with the node hashes of the levels `keep` picks.
+fn make_batch_levels(
+    range: &mut CompactRange,
+    tag: &str,
+    n: u64,
+    keep: impl Fn(u8) -> bool,
+) -> Batch {
     let first = range.size();
     let mut b = Batch {
         first_index: first,
@@ -62,7 +75,7 @@ fn make_batch(range: &mut CompactRange, tag: &str, n: u64) -> Batch {
         let bytes = entry_bytes(tag, i);
         let lh = leaf_hash(&bytes);
         range.append(lh, |level, index, hash| {
-            if level % 8 == 0 {
+            if keep(level) {
                 b.nodes.push(NodeHash {
                     level,
                     index,
@@ -324,4 +337,86 @@ pub(crate) fn lookup_keys_do_not_bleed_into_each_other(b: &mut impl Backend) {
     assert_eq!(s.signatures_by_release("ab", "p", None).unwrap(), vec![5]);
     assert!(s.signatures_by_release("a", "", None).unwrap().is_empty());
     assert_eq!(s.signatures_by_sha256(&[3; 32]).unwrap(), vec![2, 3]);
+}
+
+/// Checks `subtree(tile_level, tile_index)` node by node against point reads.
+fn assert_subtree_matches_nodes(s: &impl Storage, tile_level: u8, tile_index: u64) {
+    let st = s
+        .subtree(tile_level, tile_index)
+        .unwrap()
+        .unwrap_or_else(|| panic!("tile {tile_level}/{tile_index} is complete"));
+    assert_eq!(st.0.len(), Subtree::LEN);
+    for h in 0..=8u8 {
+        let width = 256u64 >> h;
+        for i in 0..width {
+            assert_eq!(
+                st.get(h, i),
+                s.node_hash(tile_level * 8 + h, tile_index * width + i)
+                    .unwrap(),
+                "tile {tile_level}/{tile_index}, height {h}, position {i}"
+            );
+        }
+    }
+    assert_eq!(st.get(9, 0), None, "a subtree is nine levels high");
+    assert_eq!(st.get(8, 1), None, "a subtree has one root");
+}
+
+pub(crate) fn subtrees_of_complete_tiles_match_their_nodes(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    // Tile 0/0 completes in the second batch, from nodes of both batches;
+    // tile 1/0 (65,536 leaves) in the third.
+    let batches = [
+        make_batch_levels(&mut range, "t", 200, |_| true),
+        make_batch_levels(&mut range, "t", 400, |_| true),
+        make_batch_levels(&mut range, "t", 65_536 + 100 - 600, |_| true),
+    ];
+    for batch in &batches {
+        b.storage().commit(batch).unwrap();
+    }
+    for _ in 0..2 {
+        let s = b.storage();
+        let leaves = s.node_hashes(0, 0, 256).unwrap();
+        assert_eq!(
+            s.subtree(0, 0).unwrap().and_then(|st| st.get(8, 0)),
+            Some(sealwax_proto::merkle::root_from_leaves(&leaves))
+        );
+        for (tile_level, tile_index) in [(0, 0), (0, 1), (0, 255), (1, 0)] {
+            assert_subtree_matches_nodes(s, tile_level, tile_index);
+        }
+        // 65,636 leaves: tile 0/256 holds only 100 of its 256 leaves, and
+        // the level-2 tile is far from complete.
+        assert_eq!(
+            s.subtree(0, 256).unwrap(),
+            None,
+            "a partial tile has no subtree"
+        );
+        assert_eq!(s.subtree(0, 257).unwrap(), None);
+        assert_eq!(s.subtree(1, 1).unwrap(), None);
+        assert_eq!(s.subtree(2, 0).unwrap(), None);
+        assert_eq!(s.subtree(0, u64::MAX).unwrap(), None);
+        b.reopen();
+    }
+}
+
+pub(crate) fn a_log_without_every_level_has_no_subtrees(b: &mut impl Backend) {
+    // Levels 0 and 8 only, as sealwax stored them before it kept every level.
+    let mut range = CompactRange::new();
+    b.storage()
+        .commit(&make_batch(&mut range, "old", 600))
+        .unwrap();
+    // Then every level, as now: tile 0/2 completes with its lower half from
+    // the old layout, so it lacks nodes and gets no subtree either.
+    b.storage()
+        .commit(&make_batch_levels(&mut range, "new", 600, |_| true))
+        .unwrap();
+    let s = b.storage();
+    assert_eq!(s.node_hashes(8, 0, 5).unwrap().len(), 4);
+    for tile_index in [0, 1, 2] {
+        assert_eq!(
+            s.subtree(0, tile_index).unwrap(),
+            None,
+            "tile 0/{tile_index}"
+        );
+    }
+    assert_subtree_matches_nodes(s, 0, 3);
 }

@@ -7,9 +7,13 @@
 //! commit is atomic (all of it or none of it survives a crash) and durable
 //! (it has reached the disk when `commit` returns).
 //!
-//! Only the node hashes of levels 0, 8, 16, ... are stored: those are exactly
-//! the hashes of C2SP tiles (tile level L holds tree level 8·L), so a tile is
-//! one range read, and any other node is computed from at most 128 of them.
+//! Every node hash of the tree is stored, so a C2SP tile (tile level L holds
+//! tree level 8·L) is one range read and a proof node is one point read.
+//! A backend may also keep each complete tile's whole [`Subtree`] together
+//! (RocksDB does), so that the bottom eight levels of a proof's path take
+//! one read whatever the tree size. Logs written before every level was
+//! stored lack the other levels for their older entries; readers compute
+//! those from the tile levels.
 //!
 //! Readers never see a half-written batch, but they may see a batch before
 //! the sequencer publishes its checkpoint; everything served is therefore
@@ -24,6 +28,7 @@ pub(crate) mod conformance;
 pub use memory::MemoryStorage;
 pub use rocks::RocksStorage;
 
+use sealwax_proto::tile::{TILE_HEIGHT, TILE_WIDTH};
 use sealwax_proto::Hash;
 use thiserror::Error;
 
@@ -39,7 +44,7 @@ pub struct TreeState {
     pub checkpoint: String,
 }
 
-/// A node hash of a level that is a multiple of 8.
+/// A node hash of the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeHash {
     /// Tree level (0 = leaves).
@@ -48,6 +53,46 @@ pub struct NodeHash {
     pub index: u64,
     /// The hash.
     pub hash: Hash,
+}
+
+/// Every node of one complete tile: its 256 base hashes (tree level
+/// `8·L`), the 128 above them, and so on up to its root (level `8·L + 8`),
+/// 511 hashes in all, level by level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subtree(pub Vec<Hash>);
+
+impl Subtree {
+    /// Number of hashes in a subtree.
+    pub const LEN: usize = 2 * TILE_WIDTH as usize - 1;
+
+    /// The hash at height `h` (0 = the tile's base, 8 = its root) and
+    /// position `i` within that height, if the subtree has it.
+    pub fn get(&self, h: u8, i: u64) -> Option<Hash> {
+        let width = TILE_WIDTH.checked_shr(h.into())?;
+        if h > TILE_HEIGHT || i >= width {
+            return None;
+        }
+        // Heights below `h` take 256 + 128 + ... = 512 - 512 >> h slots.
+        let offset = 2 * TILE_WIDTH - ((2 * TILE_WIDTH) >> h) + i;
+        self.0.get(usize::try_from(offset).ok()?).copied()
+    }
+
+    /// The subtree's bytes: the hashes concatenated.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.concat()
+    }
+
+    /// Parses [`to_bytes`](Subtree::to_bytes) output.
+    pub fn from_bytes(b: &[u8]) -> StorageResult<Subtree> {
+        if b.len() != Self::LEN * 32 {
+            return Err(StorageError::Corrupt("a stored subtree is not 511 hashes"));
+        }
+        Ok(Subtree(
+            b.chunks_exact(32)
+                .map(|c| c.try_into().expect("32 bytes"))
+                .collect(),
+        ))
+    }
 }
 
 /// One entry to append.
@@ -81,7 +126,7 @@ pub struct Batch {
     pub first_index: u64,
     /// The new entries, at `first_index`, `first_index + 1`, ...
     pub entries: Vec<NewEntry>,
-    /// Node hashes completed by the new entries, of levels that are multiples of 8.
+    /// Node hashes completed by the new entries, of every level.
     pub nodes: Vec<NodeHash>,
     /// Key registrations and revocations: (publisher, index).
     pub key_events: Vec<(String, u64)>,
@@ -161,6 +206,26 @@ pub trait Storage: Send + Sync + 'static {
             Some(end) => Ok(self.node_hashes(level, index, end)?.first().copied()),
             None => Ok(None),
         }
+    }
+
+    /// The whole subtree of a complete tile, as [`Subtree`] lays it out:
+    /// `None` while the tile is partial or a node of it is missing. Proofs
+    /// read the eight bottom levels of their path with this one read.
+    /// The default assembles it from [`node_hashes`](Storage::node_hashes).
+    fn subtree(&self, tile_level: u8, tile_index: u64) -> StorageResult<Option<Subtree>> {
+        let mut hashes = Vec::with_capacity(Subtree::LEN);
+        for h in 0..=TILE_HEIGHT {
+            let width = TILE_WIDTH >> h;
+            let Some(start) = tile_index.checked_mul(width) else {
+                return Ok(None);
+            };
+            let row = self.node_hashes(tile_level * TILE_HEIGHT + h, start, start + width)?;
+            if row.len() as u64 != width {
+                return Ok(None);
+            }
+            hashes.extend(row);
+        }
+        Ok(Some(Subtree(hashes)))
     }
 
     /// Indexes of the key registrations and revocations of a publisher, ascending.

@@ -7,7 +7,8 @@
 //! |---|---|---|
 //! | `entries`    | index:u64 | entry bytes |
 //! | `leaves`     | leaf hash:32 | index:u64 |
-//! | `nodes`      | level:u8 · index:u64 | hash:32 (levels 0, 8, 16, ...) |
+//! | `nodes`      | level:u8 · index:u64 | hash:32 (every level) |
+//! | `subtrees`   | tile level:u8 · tile index:u64 | 511 × hash:32, a complete tile's [`Subtree`] |
 //! | `key_events` | str16 publisher · index:u64 | empty |
 //! | `key_owners` | key hash:32 | publisher |
 //! | `sig_sha256` | sha256:32 · index:u64 | empty |
@@ -16,6 +17,11 @@
 //!
 //! A batch is one `WriteBatch` written with `sync = true`: the write-ahead
 //! log makes it atomic across column families and durable on return.
+//!
+//! `subtrees` duplicates `nodes` so that a proof reads the bottom eight
+//! levels of its path with one `get` (16 KiB, one block) instead of eight
+//! reads spread over the key space: a tile's subtree is written in the
+//! batch that completes it, that is, the batch holding its root node.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -27,8 +33,10 @@ use rocksdb::{
 use sealwax_proto::Hash;
 
 use super::{
-    check_batch, decode_state, encode_state, Batch, Storage, StorageError, StorageResult, TreeState,
+    check_batch, decode_state, encode_state, Batch, Storage, StorageError, StorageResult, Subtree,
+    TreeState,
 };
+use sealwax_proto::tile::{TILE_HEIGHT, TILE_WIDTH};
 
 const CF_ENTRIES: &str = "entries";
 const CF_LEAVES: &str = "leaves";
@@ -38,10 +46,12 @@ const CF_KEY_OWNERS: &str = "key_owners";
 const CF_SIG_SHA256: &str = "sig_sha256";
 const CF_SIG_RELEASE: &str = "sig_release";
 const CF_META: &str = "meta";
-const ALL_CFS: [&str; 8] = [
+const CF_SUBTREES: &str = "subtrees";
+const ALL_CFS: [&str; 9] = [
     CF_ENTRIES,
     CF_LEAVES,
     CF_NODES,
+    CF_SUBTREES,
     CF_KEY_EVENTS,
     CF_KEY_OWNERS,
     CF_SIG_SHA256,
@@ -103,22 +113,26 @@ impl RocksStorage {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> StorageResult<RocksStorage> {
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
-        let cf_opts = |bloom: bool| {
+        let cf_opts = |name: &str| {
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
-            if bloom {
+            // Point lookups (leaf hashes, key owners, proof nodes) benefit from bloom filters.
+            if matches!(name, CF_LEAVES | CF_KEY_OWNERS | CF_NODES | CF_SUBTREES) {
                 table.set_bloom_filter(10.0, false);
             }
             let mut o = Options::default();
             o.set_block_based_table_factory(&table);
-            o.set_compression_type(DBCompressionType::Lz4);
+            // Subtrees are nothing but hashes: compressing them is wasted work.
+            o.set_compression_type(if name == CF_SUBTREES {
+                DBCompressionType::None
+            } else {
+                DBCompressionType::Lz4
+            });
             o
         };
-        let cfs = ALL_CFS.iter().map(|name| {
-            // Point lookups (leaf hashes, key owners, proof nodes) benefit from bloom filters.
-            let bloom = matches!(*name, CF_LEAVES | CF_KEY_OWNERS | CF_NODES);
-            ColumnFamilyDescriptor::new(*name, cf_opts(bloom))
-        });
+        let cfs = ALL_CFS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts(name)));
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -129,6 +143,58 @@ impl RocksStorage {
             db,
             commit_lock: Mutex::new(()),
         })
+    }
+
+    /// The subtrees of the tiles `batch` completes: those whose root is
+    /// among its nodes. Their other nodes come from the batch or, for
+    /// those written by earlier batches, from the database. A tile whose
+    /// nodes are not all available (a log from before every level was
+    /// stored) gets no subtree; proofs then read its nodes one by one.
+    fn completed_subtrees(&self, batch: &Batch) -> StorageResult<Vec<(u8, u64, Subtree)>> {
+        let roots: Vec<_> = batch
+            .nodes
+            .iter()
+            .filter(|n| n.level >= TILE_HEIGHT && n.level.is_multiple_of(TILE_HEIGHT))
+            .collect();
+        if roots.is_empty() {
+            return Ok(Vec::new());
+        }
+        let in_batch: std::collections::HashMap<(u8, u64), Hash> = batch
+            .nodes
+            .iter()
+            .map(|n| ((n.level, n.index), n.hash))
+            .collect();
+        let mut out = Vec::new();
+        'tiles: for root in roots {
+            let (tile_level, tile_index) = (root.level / TILE_HEIGHT - 1, root.index);
+            let mut hashes = Vec::with_capacity(Subtree::LEN);
+            for h in 0..=TILE_HEIGHT {
+                let level = tile_level * TILE_HEIGHT + h;
+                let width = TILE_WIDTH >> h;
+                let start = tile_index * width;
+                // Earlier batches' nodes are a prefix of the row, this batch's the rest.
+                let stored = self.node_hashes(level, start, start + width)?;
+                for i in start..start + width {
+                    let offset = (i - start) as usize;
+                    match stored.get(offset).or_else(|| in_batch.get(&(level, i))) {
+                        Some(hash) => hashes.push(*hash),
+                        None => continue 'tiles,
+                    }
+                }
+            }
+            out.push((tile_level, tile_index, Subtree(hashes)));
+        }
+        Ok(out)
+    }
+
+    /// Compacts every column family fully, as RocksDB's background
+    /// compactions would in time (used by benchmarks to measure a settled log).
+    pub fn compact(&self) -> StorageResult<()> {
+        for name in ALL_CFS {
+            self.db
+                .compact_range_cf(self.cf(name)?, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
     }
 
     fn cf(&self, name: &'static str) -> StorageResult<&ColumnFamily> {
@@ -221,6 +287,14 @@ impl Storage for RocksStorage {
         for n in &batch.nodes {
             wb.put_cf(nodes, node_key(n.level, n.index), n.hash);
         }
+        let subtrees = self.cf(CF_SUBTREES)?;
+        for (tile_level, tile_index, subtree) in self.completed_subtrees(batch)? {
+            wb.put_cf(
+                subtrees,
+                node_key(tile_level, tile_index),
+                subtree.to_bytes(),
+            );
+        }
         let key_events = self.cf(CF_KEY_EVENTS)?;
         for (publisher, index) in &batch.key_events {
             let mut k = Vec::new();
@@ -284,6 +358,16 @@ impl Storage for RocksStorage {
             .get_pinned_cf(self.cf(CF_NODES)?, node_key(level, index))?
         {
             Some(v) => hash_value(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn subtree(&self, tile_level: u8, tile_index: u64) -> StorageResult<Option<Subtree>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_SUBTREES)?, node_key(tile_level, tile_index))?
+        {
+            Some(v) => Subtree::from_bytes(&v).map(Some),
             None => Ok(None),
         }
     }
