@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::datadir::LogKey;
 use crate::error::AppError;
-use crate::storage::{Batch, Storage, StorageError, Subtree, TreeState};
+use crate::storage::{Batch, NodeHash, Storage, StorageError, Subtree, TreeState};
 
 /// The newest checkpoint, as served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,59 @@ pub struct Log {
     storage: Arc<dyn Storage>,
     key: LogKey,
     published: RwLock<Arc<Published>>,
+    /// The nodes of the levels above the bottom tile, in memory.
+    top: RwLock<TopTree>,
+}
+
+/// The lowest tree level [`TopTree`] keeps: everything above the bottom tile.
+const TOP_LEVEL: u8 = TILE_HEIGHT;
+
+/// The complete nodes of tree levels [`TOP_LEVEL`] and up, in memory
+/// (32 bytes per 128 entries: 2.5 MB for 10 million), so that a proof's
+/// path above its bottom tile costs no storage read at any tree size.
+#[derive(Debug, Default)]
+struct TopTree {
+    /// `levels[k]` holds level `TOP_LEVEL + k`, from index 0, without gaps.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl TopTree {
+    /// Loads the stored nodes of a tree of `size`. A log from before every
+    /// level was stored lacks some levels; those stay empty here and
+    /// proofs read or compute them as before.
+    fn load(storage: &dyn Storage, size: u64) -> Result<TopTree, StorageError> {
+        let mut levels = Vec::new();
+        for level in TOP_LEVEL..64 {
+            let count = size >> level;
+            if count == 0 {
+                break;
+            }
+            levels.push(storage.node_hashes(level, 0, count)?);
+        }
+        Ok(TopTree { levels })
+    }
+
+    fn get(&self, level: u8, index: u64) -> Option<Hash> {
+        let row = self
+            .levels
+            .get(usize::from(level.checked_sub(TOP_LEVEL)?))?;
+        row.get(usize::try_from(index).ok()?).copied()
+    }
+
+    /// Adds a committed batch's nodes; a node that would leave a gap (its
+    /// level is missing from an older log) is left to storage.
+    fn extend(&mut self, nodes: &[NodeHash]) {
+        for n in nodes.iter().filter(|n| n.level >= TOP_LEVEL) {
+            let k = usize::from(n.level - TOP_LEVEL);
+            if self.levels.len() <= k {
+                self.levels.resize_with(k + 1, Vec::new);
+            }
+            let row = &mut self.levels[k];
+            if row.len() as u64 == n.index {
+                row.push(n.hash);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Log {
@@ -103,11 +156,13 @@ impl Log {
             root: cp.root,
             checkpoint: state.checkpoint.into(),
         };
+        let top = TopTree::load(&*storage, state.size)?;
         Ok((
             Log {
                 storage,
                 key,
                 published: RwLock::new(Arc::new(published)),
+                top: RwLock::new(top),
             },
             range,
         ))
@@ -150,9 +205,20 @@ impl Log {
         }
     }
 
+    /// Keeps a committed batch's upper nodes in memory, for proofs.
+    pub(crate) fn remember_nodes(&self, nodes: &[NodeHash]) {
+        match self.top.write() {
+            Ok(mut t) => t.extend(nodes),
+            Err(poisoned) => poisoned.into_inner().extend(nodes),
+        }
+    }
+
     /// A hash reader over storage for one request or batch.
     pub fn reader(&self) -> StorageHashReader<'_> {
-        StorageHashReader::new(&*self.storage)
+        StorageHashReader {
+            top: Some(&self.top),
+            ..StorageHashReader::new(&*self.storage)
+        }
     }
 
     /// The inclusion proof of leaf `index` in the tree of `size` (which must
@@ -251,6 +317,8 @@ impl Log {
 /// lifetime (one request, or one sequencer batch).
 pub struct StorageHashReader<'a> {
     storage: &'a dyn Storage,
+    /// The log's upper levels in memory, consulted before storage.
+    top: Option<&'a RwLock<TopTree>>,
     memo: RefCell<HashMap<(u8, u64), Hash>>,
     /// Complete tiles' subtrees read so far, by (tile level, tile index); `None` for a partial tile.
     subtrees: RefCell<HashMap<(u8, u64), Option<Subtree>>>,
@@ -262,6 +330,7 @@ impl<'a> StorageHashReader<'a> {
     pub fn new(storage: &'a dyn Storage) -> Self {
         StorageHashReader {
             storage,
+            top: None,
             memo: RefCell::new(HashMap::new()),
             subtrees: RefCell::new(HashMap::new()),
             error: RefCell::new(None),
@@ -317,6 +386,15 @@ impl HashReader for StorageHashReader<'_> {
         if let Some(h) = self.memo.borrow().get(&(level, index)) {
             return Ok(*h);
         }
+        if let Some(top) = self.top.filter(|_| level >= TOP_LEVEL) {
+            let found = match top.read() {
+                Ok(t) => t.get(level, index),
+                Err(poisoned) => poisoned.into_inner().get(level, index),
+            };
+            if let Some(h) = found {
+                return Ok(h);
+            }
+        }
         // The complete tile holding this node, read once per proof, serves
         // every node of the path in its eight levels.
         let (tile_level, h) = (level / TILE_HEIGHT, level % TILE_HEIGHT);
@@ -361,16 +439,23 @@ mod tests {
     use sealwax_proto::merkle::{leaf_hash, MemoryHashStore};
 
     /// Fills `s` with `n` leaves, committed in batches of up to 1,000,
-    /// storing the tile levels, and every level if `all_levels`.
-    fn fill(s: &dyn Storage, n: u64, all_levels: bool) -> MemoryHashStore {
+    /// storing the tile levels, and every level if `all_levels`. Returns
+    /// the reference tree and every node, stored or not, in append order.
+    fn fill(s: &dyn Storage, n: u64, all_levels: bool) -> (MemoryHashStore, Vec<NodeHash>) {
         let mut reference = MemoryHashStore::new();
         let mut range = CompactRange::new();
         let mut batch = Batch::default();
+        let mut all = Vec::new();
         for i in 0..n {
             let bytes = format!("leaf {i}").into_bytes();
             let lh = leaf_hash(&bytes);
             reference.append(lh);
             range.append(lh, |level, index, hash| {
+                all.push(NodeHash {
+                    level,
+                    index,
+                    hash: *hash,
+                });
                 if all_levels || level.is_multiple_of(8) {
                     batch.nodes.push(NodeHash {
                         level,
@@ -396,15 +481,62 @@ mod tests {
                 };
             }
         }
-        reference
+        (reference, all)
     }
 
     #[test]
     fn storage_reader_matches_the_reference_tree() {
         for all_levels in [false, true] {
             let s = MemoryStorage::new();
-            let reference = fill(&s, 70_000, all_levels);
-            reader_matches_the_reference_tree(&s, &reference);
+            let (reference, _) = fill(&s, 70_000, all_levels);
+            reader_matches_the_reference_tree(&StorageHashReader::new(&s), &reference);
+        }
+    }
+
+    #[test]
+    fn the_top_tree_holds_every_upper_node_whether_loaded_or_extended() {
+        let s = MemoryStorage::new();
+        let (reference, all) = fill(&s, 70_000, true);
+        let loaded = TopTree::load(&s, 70_000).unwrap();
+        let mut extended = TopTree::default();
+        for chunk in all.chunks(777) {
+            extended.extend(chunk);
+        }
+        for top in [&loaded, &extended] {
+            for level in TOP_LEVEL..=16 {
+                for index in 0..70_000u64 >> level {
+                    assert_eq!(
+                        top.get(level, index),
+                        Some(reference.read_hash(level, index).unwrap()),
+                        "node ({level}, {index})"
+                    );
+                }
+                assert_eq!(top.get(level, 70_000 >> level), None, "level {level} ends");
+            }
+            assert_eq!(top.get(7, 0), None, "the bottom tile is not kept");
+            assert_eq!(top.get(17, 0), None);
+        }
+        // A log whose levels 9..15 were never stored keeps only 8 and 16 in
+        // memory, and never a row with a gap.
+        let old = MemoryStorage::new();
+        let (reference, _) = fill(&old, 70_000, false);
+        let mut top = TopTree::load(&old, 70_000).unwrap();
+        top.extend(&[NodeHash {
+            level: 9,
+            index: 200,
+            hash: [7; 32],
+        }]);
+        assert_eq!(top.get(9, 200), None);
+        assert_eq!(top.get(9, 0), None);
+        assert_eq!(top.get(8, 5), Some(reference.read_hash(8, 5).unwrap()));
+        // Readers with the top tree give the same answers.
+        for (s, top) in [(&s, loaded), (&old, top)] {
+            let top = RwLock::new(top);
+            let r = StorageHashReader {
+                top: Some(&top),
+                ..StorageHashReader::new(s)
+            };
+            reader_matches_the_reference_tree(&r, &reference);
         }
     }
 
@@ -412,17 +544,16 @@ mod tests {
     fn rocksdb_reader_with_subtrees_matches_the_reference_tree() {
         let dir = tempfile::tempdir().unwrap();
         let s = RocksStorage::open(&dir.path().join("db")).unwrap();
-        let reference = fill(&s, 70_000, true);
+        let (reference, _) = fill(&s, 70_000, true);
         assert!(
             s.subtree(1, 0).unwrap().is_some(),
             "the reader is tested on subtrees"
         );
-        reader_matches_the_reference_tree(&s, &reference);
+        reader_matches_the_reference_tree(&StorageHashReader::new(&s), &reference);
     }
 
-    fn reader_matches_the_reference_tree(s: &dyn Storage, reference: &MemoryHashStore) {
+    fn reader_matches_the_reference_tree(r: &StorageHashReader<'_>, reference: &MemoryHashStore) {
         let n = 70_000;
-        let r = StorageHashReader::new(s);
         for (level, index) in [
             (0, 5),
             (1, 7),
@@ -441,15 +572,15 @@ mod tests {
         }
         for (i, size) in [(0u64, 1u64), (12_345, 70_000), (69_999, 70_000), (300, 513)] {
             assert_eq!(
-                merkle::prove_inclusion(&r, i, size).unwrap(),
+                merkle::prove_inclusion(r, i, size).unwrap(),
                 merkle::prove_inclusion(&reference, i, size).unwrap()
             );
         }
         assert_eq!(
-            merkle::prove_consistency(&r, 1000, 70_000).unwrap(),
+            merkle::prove_consistency(r, 1000, 70_000).unwrap(),
             merkle::prove_consistency(&reference, 1000, 70_000).unwrap()
         );
-        assert_eq!(merkle::tree_root(&r, n).unwrap(), reference.root());
+        assert_eq!(merkle::tree_root(r, n).unwrap(), reference.root());
         // A node beyond the tree is unavailable, not invented.
         assert!(r.read_hash(16, 1).is_err());
         assert!(r.read_hash(63, u64::MAX).is_err());

@@ -336,6 +336,7 @@ impl Sequencer {
             self.metrics
                 .commit_seconds
                 .observe(started.elapsed().as_secs_f64());
+            self.log.remember_nodes(&batch.nodes);
             self.range = range;
             if self.publishers.len() + staged.len() > MAX_CACHED_PUBLISHERS {
                 self.publishers.clear();
