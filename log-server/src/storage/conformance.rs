@@ -345,7 +345,7 @@ fn assert_subtree_matches_nodes(s: &impl Storage, tile_level: u8, tile_index: u6
         .subtree(tile_level, tile_index)
         .unwrap()
         .unwrap_or_else(|| panic!("tile {tile_level}/{tile_index} is complete"));
-    assert_eq!(st.0.len(), Subtree::LEN);
+    assert_eq!(st.as_bytes().len(), Subtree::LEN * 32);
     for h in 0..=8u8 {
         let width = 256u64 >> h;
         for i in 0..width {

@@ -59,11 +59,16 @@ pub struct NodeHash {
 /// `8·L`), the 128 above them, and so on up to its root (level `8·L + 8`),
 /// 511 hashes in all, level by level.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subtree(pub Vec<Hash>);
+pub struct Subtree(Vec<u8>);
 
 impl Subtree {
     /// Number of hashes in a subtree.
     pub const LEN: usize = 2 * TILE_WIDTH as usize - 1;
+
+    /// A subtree from its hashes, level by level; `None` unless there are [`LEN`](Subtree::LEN).
+    pub fn from_hashes(hashes: &[Hash]) -> Option<Subtree> {
+        (hashes.len() == Self::LEN).then(|| Subtree(hashes.concat()))
+    }
 
     /// The hash at height `h` (0 = the tile's base, 8 = its root) and
     /// position `i` within that height, if the subtree has it.
@@ -73,25 +78,22 @@ impl Subtree {
             return None;
         }
         // Heights below `h` take 256 + 128 + ... = 512 - 512 >> h slots.
-        let offset = 2 * TILE_WIDTH - ((2 * TILE_WIDTH) >> h) + i;
-        self.0.get(usize::try_from(offset).ok()?).copied()
+        let slot = 2 * TILE_WIDTH - ((2 * TILE_WIDTH) >> h) + i;
+        let at = usize::try_from(slot).ok()? * 32;
+        self.0.get(at..at + 32)?.try_into().ok()
     }
 
     /// The subtree's bytes: the hashes concatenated.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.concat()
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
-    /// Parses [`to_bytes`](Subtree::to_bytes) output.
+    /// Parses [`as_bytes`](Subtree::as_bytes) output.
     pub fn from_bytes(b: &[u8]) -> StorageResult<Subtree> {
         if b.len() != Self::LEN * 32 {
             return Err(StorageError::Corrupt("a stored subtree is not 511 hashes"));
         }
-        Ok(Subtree(
-            b.chunks_exact(32)
-                .map(|c| c.try_into().expect("32 bytes"))
-                .collect(),
-        ))
+        Ok(Subtree(b.to_vec()))
     }
 }
 
@@ -225,7 +227,7 @@ pub trait Storage: Send + Sync + 'static {
             }
             hashes.extend(row);
         }
-        Ok(Some(Subtree(hashes)))
+        Ok(Subtree::from_hashes(&hashes))
     }
 
     /// Indexes of the key registrations and revocations of a publisher, ascending.

@@ -182,7 +182,7 @@ impl RocksStorage {
                     }
                 }
             }
-            out.push((tile_level, tile_index, Subtree(hashes)));
+            out.extend(Subtree::from_hashes(&hashes).map(|st| (tile_level, tile_index, st)));
         }
         Ok(out)
     }
@@ -292,7 +292,7 @@ impl Storage for RocksStorage {
             wb.put_cf(
                 subtrees,
                 node_key(tile_level, tile_index),
-                subtree.to_bytes(),
+                subtree.as_bytes(),
             );
         }
         let key_events = self.cf(CF_KEY_EVENTS)?;
