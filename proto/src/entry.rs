@@ -792,6 +792,17 @@ pub enum AuthorizedBy {
     Operator,
 }
 
+impl AuthorizedBy {
+    /// Its name in JSON and messages: "claim", "chain" or "operator".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthorizedBy::Claim => "claim",
+            AuthorizedBy::Chain(_) => "chain",
+            AuthorizedBy::Operator => "operator",
+        }
+    }
+}
+
 /// A logged revocation of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevocationRecord {

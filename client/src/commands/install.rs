@@ -627,6 +627,20 @@ pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
             ));
         }
         Trusted::New => {
+            // Before the prompt: what the log says about where this key came from.
+            if let Some(rec) = history.keys.key(&key_hash) {
+                if rec.authorization == AuthorizedBy::Operator {
+                    ctx.warn(format_args!(
+                        "key {key_id} was registered for {publisher:?} by the log's operator (with the admin token, log index {}), not by a key of {publisher:?}: trust it only if {publisher:?} told you about it",
+                        rec.registered_at
+                    ));
+                }
+            }
+            if trust.knows_publisher(&publisher) {
+                ctx.warn(format_args!(
+                    "you already trust other keys of {publisher:?}, and none of them authorised key {key_id} (no chain of trust in the log)"
+                ));
+            }
             let name = format!("{}@{}", release.package, release.version);
             let yes = if args.trust_new_keys {
                 true
@@ -696,6 +710,7 @@ pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
         "key_hash": hex::encode(key_hash),
         "index": index,
         "tree_size": cp.size,
+        "key_authorization": history.keys.key(&key_hash).map(|r| r.authorization.kind()),
         "trust": match trusted {
             Trusted::Already(s) => s.as_str(),
             Trusted::Chain { .. } => "chain",

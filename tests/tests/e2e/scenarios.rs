@@ -428,9 +428,39 @@ fn a_key_added_by_the_registry_operator_is_caught_revoked_and_refused() {
 
     // Bob trusts alice's key, not one the operator added: he is not silently
     // moved over to it.
+    // He is told where the key came from.
     let err = bob.fails_with(&refs(&install("1.0.1", &to, &[])), EXIT_REFUSED);
     assert!(err.contains("is not trusted yet"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "key {} was registered for \"alice\" by the log's operator (with the admin token, log index {})",
+            rogue.key_id_hex(),
+            reg["index"]
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("you already trust other keys of \"alice\", and none of them authorised"),
+        "{err}"
+    );
     assert!(!to.join("hello-1.0.1").exists());
+
+    // Someone who trusts any new key is still warned, and scripts see it.
+    let dave = st.client("dave");
+    let dave_to = st.path("dave-packages");
+    let mut args = install("1.0.1", &dave_to, &["--trust-new-keys"]);
+    args.insert(0, "--json".into());
+    let out = dave.run(&refs(&args));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("by the log's operator"), "{stderr}");
+    assert!(
+        !stderr.contains("you already trust other keys"),
+        "dave trusted nothing before: {stderr}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["key_authorization"], "operator", "{json}");
+    assert_eq!(json["trust"], "tofu", "{json}");
 
     // Alice's monitor sees the key and the release it signed.
     let r = m.run();
