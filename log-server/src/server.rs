@@ -113,10 +113,13 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
             None => None,
         };
     let db_path = dir.db_path();
-    let storage = RocksStorage::open(&db_path).map_err(|source| ServeError::Database {
-        path: db_path.display().to_string(),
-        source,
-    })?;
+    let storage =
+        RocksStorage::open_with_cache(&db_path, config.cache_bytes).map_err(|source| {
+            ServeError::Database {
+                path: db_path.display().to_string(),
+                source,
+            }
+        })?;
     let state = AppState::start(
         Arc::new(storage),
         key,

@@ -60,6 +60,9 @@ struct Args {
     /// time the proofs again: the steady state of a log that has settled.
     #[arg(long)]
     compact: bool,
+    /// RocksDB block cache, in MiB (as `sealwax-log serve --cache-mib`).
+    #[arg(long, default_value_t = 64)]
+    cache_mib: usize,
 }
 
 /// Submissions in flight at once.
@@ -107,12 +110,13 @@ fn main() -> anyhow::Result<()> {
     let dir = DataDir::create(&args.data_dir)?;
     let key = dir.load_or_create_key(args.origin.as_deref())?;
     let origin = key.origin().to_string();
-    let storage = RocksStorage::open(&dir.db_path()).with_context(|| {
-        format!(
-            "cannot open the database in {}: is `sealwax-log serve` still running on it?",
-            args.data_dir.display()
-        )
-    })?;
+    let storage = RocksStorage::open_with_cache(&dir.db_path(), args.cache_mib.max(1) << 20)
+        .with_context(|| {
+            format!(
+                "cannot open the database in {}: is `sealwax-log serve` still running on it?",
+                args.data_dir.display()
+            )
+        })?;
     let storage = Arc::new(storage);
     let (log, range) = Log::open(storage.clone(), key)?;
     let log = Arc::new(log);

@@ -60,7 +60,7 @@ const ALL_CFS: [&str; 9] = [
 ];
 const KEY_TREE_STATE: &[u8] = b"tree_state";
 
-/// Shared block cache size.
+/// Shared block cache size, unless the caller picks one.
 const BLOCK_CACHE_BYTES: usize = 64 << 20;
 /// Total memtable budget across column families.
 const WRITE_BUFFER_BYTES: usize = 64 << 20;
@@ -110,9 +110,14 @@ fn index_suffix(key: &[u8]) -> StorageResult<u64> {
 }
 
 impl RocksStorage {
-    /// Opens (or creates) the database at `path`.
+    /// Opens (or creates) the database at `path`, with a 64 MiB block cache.
     pub fn open(path: &Path) -> StorageResult<RocksStorage> {
-        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        Self::open_with_cache(path, BLOCK_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the database at `path`, with a block cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> StorageResult<RocksStorage> {
+        let cache = Cache::new_lru_cache(cache_bytes);
         let cf_opts = |name: &str| {
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
