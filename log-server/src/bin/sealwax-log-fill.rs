@@ -56,6 +56,9 @@ struct Args {
     /// Inclusion proofs to time at the end.
     #[arg(long, default_value_t = 2000)]
     proofs: usize,
+    /// Times the proofs this many times over (later passes find RocksDB's block cache warm).
+    #[arg(long, default_value_t = 1)]
+    passes: usize,
     /// Compact the database at the end (as RocksDB would in time), then
     /// time the proofs again: the steady state of a log that has settled.
     #[arg(long)]
@@ -133,7 +136,14 @@ fn main() -> anyhow::Result<()> {
     if size == 0 {
         return Ok(());
     }
-    time_proofs(&log, size, args.proofs, "")?;
+    for pass in 1..=args.passes {
+        let label = if args.passes > 1 {
+            format!(", pass {pass}")
+        } else {
+            String::new()
+        };
+        time_proofs(&log, size, args.proofs, &label)?;
+    }
     if args.compact {
         let t = Instant::now();
         storage.compact()?;
