@@ -206,15 +206,14 @@ struct RevokedFile {
 
 impl From<&KeyRecord> for KeyFile {
     fn from(r: &KeyRecord) -> KeyFile {
-        let (authorization, authorized_by) = match r.authorization {
-            AuthorizedBy::Claim => ("claim", None),
-            AuthorizedBy::Chain(h) => ("chain", Some(hex::encode(h))),
-            AuthorizedBy::Operator => ("operator", None),
+        let authorized_by = match r.authorization {
+            AuthorizedBy::Chain(h) => Some(hex::encode(h)),
+            AuthorizedBy::Claim | AuthorizedBy::Operator => None,
         };
         KeyFile {
             key: r.key.to_base64(),
             registered_at: r.registered_at,
-            authorization: authorization.to_string(),
+            authorization: r.authorization.kind().to_string(),
             authorized_by,
             revoked: r.revoked.map(|v| RevokedFile {
                 index: v.index,
