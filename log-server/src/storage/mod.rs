@@ -83,6 +83,29 @@ impl Subtree {
         self.0.get(at..at + 32)?.try_into().ok()
     }
 
+    /// Assembles the subtree of tile `tile_index` at `tile_level` row by
+    /// row, from `row(level, start, end)`: the stored prefix of the node
+    /// hashes `[start, end)` of a level. `None` if a row comes back short.
+    pub fn assemble(
+        tile_level: u8,
+        tile_index: u64,
+        mut row: impl FnMut(u8, u64, u64) -> StorageResult<Vec<Hash>>,
+    ) -> StorageResult<Option<Subtree>> {
+        let mut hashes = Vec::with_capacity(Self::LEN);
+        for h in 0..=TILE_HEIGHT {
+            let width = TILE_WIDTH >> h;
+            let Some(start) = tile_index.checked_mul(width) else {
+                return Ok(None);
+            };
+            let got = row(tile_level * TILE_HEIGHT + h, start, start + width)?;
+            if got.len() as u64 != width {
+                return Ok(None);
+            }
+            hashes.extend(got);
+        }
+        Ok(Self::from_hashes(&hashes))
+    }
+
     /// The subtree's bytes: the hashes concatenated.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -215,19 +238,9 @@ pub trait Storage: Send + Sync + 'static {
     /// read the eight bottom levels of their path with this one read.
     /// The default assembles it from [`node_hashes`](Storage::node_hashes).
     fn subtree(&self, tile_level: u8, tile_index: u64) -> StorageResult<Option<Subtree>> {
-        let mut hashes = Vec::with_capacity(Subtree::LEN);
-        for h in 0..=TILE_HEIGHT {
-            let width = TILE_WIDTH >> h;
-            let Some(start) = tile_index.checked_mul(width) else {
-                return Ok(None);
-            };
-            let row = self.node_hashes(tile_level * TILE_HEIGHT + h, start, start + width)?;
-            if row.len() as u64 != width {
-                return Ok(None);
-            }
-            hashes.extend(row);
-        }
-        Ok(Subtree::from_hashes(&hashes))
+        Subtree::assemble(tile_level, tile_index, |level, start, end| {
+            self.node_hashes(level, start, end)
+        })
     }
 
     /// Indexes of the key registrations and revocations of a publisher, ascending.

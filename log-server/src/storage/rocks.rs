@@ -36,7 +36,7 @@ use super::{
     check_batch, decode_state, encode_state, Batch, Storage, StorageError, StorageResult, Subtree,
     TreeState,
 };
-use sealwax_proto::tile::{TILE_HEIGHT, TILE_WIDTH};
+use sealwax_proto::tile::TILE_HEIGHT;
 
 const CF_ENTRIES: &str = "entries";
 const CF_LEAVES: &str = "leaves";
@@ -170,24 +170,16 @@ impl RocksStorage {
             .map(|n| ((n.level, n.index), n.hash))
             .collect();
         let mut out = Vec::new();
-        'tiles: for root in roots {
+        for root in roots {
             let (tile_level, tile_index) = (root.level / TILE_HEIGHT - 1, root.index);
-            let mut hashes = Vec::with_capacity(Subtree::LEN);
-            for h in 0..=TILE_HEIGHT {
-                let level = tile_level * TILE_HEIGHT + h;
-                let width = TILE_WIDTH >> h;
-                let start = tile_index * width;
-                // Earlier batches' nodes are a prefix of the row, this batch's the rest.
-                let stored = self.node_hashes(level, start, start + width)?;
-                for i in start..start + width {
-                    let offset = (i - start) as usize;
-                    match stored.get(offset).or_else(|| in_batch.get(&(level, i))) {
-                        Some(hash) => hashes.push(*hash),
-                        None => continue 'tiles,
-                    }
-                }
-            }
-            out.extend(Subtree::from_hashes(&hashes).map(|st| (tile_level, tile_index, st)));
+            // Earlier batches' nodes are a prefix of each row, this batch's the rest.
+            let subtree = Subtree::assemble(tile_level, tile_index, |level, start, end| {
+                let mut row = self.node_hashes(level, start, end)?;
+                let from = start + row.len() as u64;
+                row.extend((from..end).map_while(|i| in_batch.get(&(level, i)).copied()));
+                Ok(row)
+            })?;
+            out.extend(subtree.map(|st| (tile_level, tile_index, st)));
         }
         Ok(out)
     }
