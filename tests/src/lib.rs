@@ -417,18 +417,23 @@ pub struct TerminalRun {
     pub text: String,
 }
 
+/// Asserts that a finished command (`what`, for the message) exited with
+/// `code`, and returns its stderr.
+pub fn fails_with(out: Output, code: i32, what: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: expected exit {code}\nstdout: {}\nstderr: {err}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    err
+}
+
 impl Client {
     /// Runs `sealwax <args>`, asserts it exits with `code`, returns its stderr.
     pub fn fails_with(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "sealwax {args:?}: expected exit {code}\nstdout: {}\nstderr: {err}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        err
+        fails_with(self.run(args), code, &format!("sealwax {args:?}"))
     }
 
     /// Runs `sealwax <args>` on a pseudo-terminal made by `script`, typing
@@ -592,18 +597,8 @@ impl Monitor {
 
     /// Runs `sealwax-monitor --once --json` and parses its alerts.
     pub fn run(&self) -> MonitorRun {
-        let out = Command::new(bin("sealwax-monitor"))
-            .arg("--log")
-            .arg(&self.log)
-            .arg("--log-key")
-            .arg(&self.vkey)
-            .arg("--state")
-            .arg(&self.state)
-            .arg("--config")
-            .arg(&self.config)
+        let out = monitor_command(&self.log, &self.vkey, &self.state, &self.config)
             .args(["--once", "--json", "--no-progress"])
-            .env("RUST_LOG", "sealwax_monitor=info")
-            .stdin(Stdio::null())
             .output()
             .expect("run sealwax-monitor");
         let alerts = String::from_utf8_lossy(&out.stdout)
@@ -615,6 +610,23 @@ impl Monitor {
             .collect();
         MonitorRun { out, alerts }
     }
+}
+
+/// `sealwax-monitor` pointed at a log, its key, a state directory and a
+/// config file, in no mode yet (stdin closed, `RUST_LOG=sealwax_monitor=info`).
+pub fn monitor_command(log: &str, vkey: &str, state: &Path, config: &Path) -> Command {
+    let mut c = Command::new(bin("sealwax-monitor"));
+    c.arg("--log")
+        .arg(log)
+        .arg("--log-key")
+        .arg(vkey)
+        .arg("--state")
+        .arg(state)
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "sealwax_monitor=info")
+        .stdin(Stdio::null());
+    c
 }
 
 /// Copies directory `from` to `to` (files, sub-directories and permissions).

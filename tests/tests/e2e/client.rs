@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use sealwax_tests::{bin, have_tool, Client, LogServer, ServerOptions};
+use sealwax_tests::{bin, fails_with, have_tool, Client, LogServer, ServerOptions};
 
 /// A temporary directory with a running log and a client home in it.
 struct World {
@@ -53,18 +53,6 @@ fn s(p: &Path) -> &str {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts a failed run with `code`, and returns its stderr.
-fn fails_with(out: Output, code: i32, what: &str) -> String {
-    let err = stderr(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}: expected exit {code}\nstdout: {}\nstderr: {err}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    err
 }
 
 /// The `.pub` file `keys generate` wrote (parsed from its output).

@@ -23,7 +23,7 @@ use sealwax_proto::entry::{
     Entry, KeyRegistration, KeyRevocation, Release, RevocationReason, SignatureEntry,
 };
 use sealwax_proto::minisign::{prehash, SecretKey};
-use sealwax_tests::{bin, have_tool, LogServer, ServerOptions};
+use sealwax_tests::{bin, have_tool, monitor_command, LogServer, ServerOptions};
 use serde_json::Value;
 
 const ADMIN_TOKEN: &str = "monitor-test-admin-token";
@@ -157,18 +157,7 @@ impl Monitor {
 
     /// `sealwax-monitor` pointed at this log, state and config, in no mode yet.
     fn base_command(&self) -> Command {
-        let mut c = Command::new(bin("sealwax-monitor"));
-        c.arg("--log")
-            .arg(&self.log)
-            .arg("--log-key")
-            .arg(&self.vkey)
-            .arg("--state")
-            .arg(&self.state)
-            .arg("--config")
-            .arg(&self.config)
-            .env("RUST_LOG", "sealwax_monitor=info")
-            .stdin(Stdio::null());
-        c
+        monitor_command(&self.log, &self.vkey, &self.state, &self.config)
     }
 
     fn command(&self) -> Command {
