@@ -181,8 +181,13 @@ pub enum Error {
         found: String,
     },
     /// An entry that breaks a rule of the log given the publisher's key history.
-    #[error("{0}")]
+    #[error(transparent)]
     Rejected(#[from] Rejection),
+
+    // ----- keys -----
+    /// A key-state record that is not canonical, or that no history could produce.
+    #[error("malformed key-state record: {0}")]
+    MalformedKeyRecord(&'static str),
 }
 
 /// Why a well-formed entry is refused, given the current key state.
@@ -229,6 +234,46 @@ pub enum Rejection {
         reason: &'static str,
         /// The index of the revocation.
         index: u64,
+    },
+    /// A signature or vouching by a key whose chain passes through a compromised key.
+    #[error("key {key} of publisher {publisher:?} is suspended: its chain of trust passes through key {compromised}, revoked as compromised at index {at}. A key in good standing of {publisher:?} (or the log operator) must vouch for it again (`sealwax keys vouch`) before it may sign")]
+    KeySuspended {
+        /// The publisher.
+        publisher: String,
+        /// Key hash (hex) of the suspended key.
+        key: String,
+        /// Key hash (hex) of the compromised key on its chain.
+        compromised: String,
+        /// Index of that compromise.
+        at: u64,
+    },
+    /// A publisher at its key limit.
+    #[error("publisher {publisher:?} already has {max} keys, the most a publisher may register")]
+    TooManyKeys {
+        /// The publisher.
+        publisher: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A key at its re-vouching limit.
+    #[error("key {key} of publisher {publisher:?} was already vouched for again {max} times, the most allowed: register a new key instead")]
+    TooManyVouchings {
+        /// The publisher.
+        publisher: String,
+        /// Key hash (hex).
+        key: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A second artifact for a release name already bound to another.
+    #[error("{release} is already published, with SHA-256 {sha256} (index {index}); a version names one artifact for ever: publish the new bytes under a new version")]
+    ReleaseConflict {
+        /// `publisher/package@version`.
+        release: String,
+        /// Index of its first signature.
+        index: u64,
+        /// SHA-256 (hex) it is bound to.
+        sha256: String,
     },
     /// A publisher with no keys at all, where one was needed.
     #[error("publisher {0:?} has no keys in this log")]

@@ -13,17 +13,23 @@
 //! | [`checkpoint`] | checkpoint bodies | C2SP `tlog-checkpoint` |
 //! | [`proof`] | offline proof bundles | C2SP `tlog-proof` |
 //! | [`minisign`] | Minisign public keys, secret keys, signatures | Minisign file formats |
-//! | [`entry`] | the three kinds of log entry, their statements and rules | `docs/FORMATS.md` |
+//! | [`entry`] | the three kinds of log entry, their encoding and statements | `docs/FORMATS.md` |
+//! | [`keys`] | a publisher's key state, its rules (suspension included) and canonical record | `docs/FORMATS.md` |
+//! | [`rules`] | the rules across publishers, and `apply_entry`, the fold every party uses | `docs/FORMATS.md` |
+//! | [`trust`] | an installer's trust decision (TOFU, chains, `--trust-new-keys`) | `docs/FORMATS.md` |
 #![warn(missing_docs)]
 
 pub mod checkpoint;
 pub mod entry;
 pub mod error;
+pub mod keys;
 pub mod merkle;
 pub mod minisign;
 pub mod note;
 pub mod proof;
+pub mod rules;
 pub mod tile;
+pub mod trust;
 
 pub use error::Error;
 

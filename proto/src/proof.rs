@@ -106,8 +106,14 @@ impl TlogProof {
         verifier: &NoteVerifier,
     ) -> Result<(Checkpoint, Note)> {
         let (cp, note) = open_checkpoint(&self.checkpoint, origin, verifier)?;
-        merkle::verify_inclusion(leaf_hash, self.index, cp.size, &self.inclusion, &cp.root)?;
+        self.verify_in(leaf_hash, &cp)?;
         Ok((cp, note))
+    }
+
+    /// Checks that `leaf_hash` is at the proof's index in the tree of `cp`
+    /// (the proof's checkpoint, once the caller opened and accepted it).
+    pub fn verify_in(&self, leaf_hash: &Hash, cp: &Checkpoint) -> Result<()> {
+        merkle::verify_inclusion(leaf_hash, self.index, cp.size, &self.inclusion, &cp.root)
     }
 }
 

@@ -1,10 +1,11 @@
 //! Entry encoding, statements and the publisher key rules.
 
 use sealwax_proto::entry::{
-    Authorization, Entry, KeyRegistration, KeyRevocation, KeyStatus, PublisherKeys, Release,
-    RevocationReason, SignatureEntry, MAX_ENTRY_SIZE,
+    Authorization, Entry, KeyRegistration, KeyRevocation, Release, RevocationReason,
+    SignatureEntry, MAX_ENTRY_SIZE,
 };
 use sealwax_proto::error::Rejection;
+use sealwax_proto::keys::{KeyStatus, PublisherKeys};
 use sealwax_proto::minisign::{prehash, SecretKey};
 use sealwax_proto::Error;
 
