@@ -85,6 +85,7 @@ impl Default for AppOptions {
                 batch_size: crate::config::DEFAULT_BATCH_SIZE,
                 batch_wait: Duration::from_millis(crate::config::DEFAULT_BATCH_WAIT_MS),
                 queue_capacity: crate::config::DEFAULT_QUEUE_CAPACITY,
+                verifiers: 0,
             },
             write_limit: WriteLimit {
                 per_second: crate::config::DEFAULT_WRITE_RATE,
@@ -245,14 +246,15 @@ async fn method_not_allowed() -> AppError {
 // ----- helpers -----
 
 /// Runs blocking storage work off the async worker threads.
-async fn blocking<T: Send + 'static>(
+async fn blocking<T: Send + 'static, E: Into<AppError> + Send + 'static>(
     st: &AppState,
-    f: impl FnOnce(&AppState) -> Result<T, AppError> + Send + 'static,
+    f: impl FnOnce(&AppState) -> Result<T, E> + Send + 'static,
 ) -> Result<T, AppError> {
     let st = st.clone();
     tokio::task::spawn_blocking(move || f(&st))
         .await
         .map_err(|e| AppError::internal("a blocking task failed", e))?
+        .map_err(Into::into)
 }
 
 fn hexes(hs: &[Hash]) -> Vec<String> {
@@ -1102,7 +1104,7 @@ async fn put_artifact(
             .storage()
             .signatures_by_sha256(&sha)?
             .iter()
-            .any(|i| *i < size))
+            .any(|i| *i < size)) as Result<bool, AppError>
     })
     .await?;
     if !logged {

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::error::AppError;
+use crate::log_error::LogError;
 
 /// Where the artifacts live.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ impl ArtifactStore {
 
     /// Stores `body` as the artifact `sha256`, refusing a body that is too
     /// large or hashes to something else.
-    pub async fn put(&self, sha256: [u8; 32], mut body: Body) -> Result<Stored, AppError> {
+    pub async fn put(&self, sha256: [u8; 32], mut body: Body) -> Result<Stored, LogError> {
         let hex_name = hex::encode(sha256);
         let final_path = self.path_for(&sha256);
         if let Ok(meta) = tokio::fs::metadata(&final_path).await {
@@ -83,19 +83,19 @@ impl ArtifactStore {
         let mut guard = TempFile(Some(tmp_path.clone()));
         let mut file = tokio::fs::File::create(&tmp_path)
             .await
-            .map_err(|e| AppError::internal("cannot create an artifact temp file", e))?;
+            .map_err(|e| LogError::internal("cannot create an artifact temp file", e))?;
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| {
-                AppError::BadRequest(format!("the upload was cut off or malformed: {e}"))
+                LogError::BadUpload(format!("the upload was cut off or malformed: {e}"))
             })?;
             let Ok(data) = frame.into_data() else {
                 continue; // trailers
             };
             size += data.len() as u64;
             if size > self.max_bytes {
-                return Err(AppError::PayloadTooLarge(format!(
+                return Err(LogError::TooLarge(format!(
                     "the artifact is larger than this log's limit of {} bytes",
                     self.max_bytes
                 )));
@@ -103,28 +103,28 @@ impl ArtifactStore {
             hasher.update(&data);
             file.write_all(&data)
                 .await
-                .map_err(|e| AppError::internal("cannot write an artifact", e))?;
+                .map_err(|e| LogError::internal("cannot write an artifact", e))?;
         }
         let got: [u8; 32] = hasher.finalize().into();
         if got != sha256 {
-            return Err(AppError::BadRequest(format!(
+            return Err(LogError::BadUpload(format!(
                 "the uploaded body has SHA-256 {}, not {hex_name}: upload the exact artifact that was signed",
                 hex::encode(got)
             )));
         }
         file.sync_all()
             .await
-            .map_err(|e| AppError::internal("cannot sync an artifact", e))?;
+            .map_err(|e| LogError::internal("cannot sync an artifact", e))?;
         drop(file);
         tokio::fs::rename(&tmp_path, &final_path)
             .await
-            .map_err(|e| AppError::internal("cannot move an artifact into place", e))?;
+            .map_err(|e| LogError::internal("cannot move an artifact into place", e))?;
         guard.0 = None;
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
             .await
-            .map_err(|e| AppError::internal("artifact dir sync task failed", e))?
-            .map_err(|e| AppError::internal("cannot sync the artifact directory", e))?;
+            .map_err(|e| LogError::internal("artifact dir sync task failed", e))?
+            .map_err(|e| LogError::internal("cannot sync the artifact directory", e))?;
         Ok(Stored {
             size,
             existed: false,
@@ -135,18 +135,18 @@ impl ArtifactStore {
     pub async fn open_read(
         &self,
         sha256: &[u8; 32],
-    ) -> Result<Option<(tokio::fs::File, u64)>, AppError> {
+    ) -> Result<Option<(tokio::fs::File, u64)>, LogError> {
         match tokio::fs::File::open(self.path_for(sha256)).await {
             Ok(f) => {
                 let len = f
                     .metadata()
                     .await
-                    .map_err(|e| AppError::internal("cannot stat an artifact", e))?
+                    .map_err(|e| LogError::internal("cannot stat an artifact", e))?
                     .len();
                 Ok(Some((f, len)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(AppError::internal("cannot open an artifact", e)),
+            Err(e) => Err(LogError::internal("cannot open an artifact", e)),
         }
     }
 }
@@ -187,7 +187,7 @@ mod tests {
             .put([0; 32], Body::from(b"abc".to_vec()))
             .await
             .unwrap_err();
-        assert!(matches!(wrong, AppError::BadRequest(_)), "{wrong}");
+        assert!(matches!(wrong, LogError::BadUpload(_)), "{wrong}");
         assert!(store.open_read(&[0; 32]).await.unwrap().is_none());
 
         let big = b"0123456789a".to_vec();
@@ -195,7 +195,7 @@ mod tests {
             .put(sha(&big), Body::from(big.clone()))
             .await
             .unwrap_err();
-        assert!(matches!(err, AppError::PayloadTooLarge(_)), "{err}");
+        assert!(matches!(err, LogError::TooLarge(_)), "{err}");
         // No temporary files are left behind.
         assert_eq!(
             std::fs::read_dir(tmp.path().join("tmp")).unwrap().count(),

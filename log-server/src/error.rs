@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use sealwax_proto::Error as ProtoError;
 use thiserror::Error;
 
+use crate::log_error::LogError;
 use crate::storage::StorageError;
 
 /// An error answered to an HTTP client.
@@ -89,17 +90,35 @@ impl AppError {
     /// conflict with the log's state, an oversize entry is 413, anything
     /// else is a bad entry.
     pub fn from_entry_error(e: ProtoError) -> AppError {
-        match e {
-            ProtoError::Rejected(_) => AppError::Rejected(e),
-            ProtoError::EntryTooLarge(_) => AppError::PayloadTooLarge(e.to_string()),
-            other => AppError::InvalidEntry(other),
-        }
+        LogError::entry(e).into()
     }
 
     /// Logs an internal failure and returns [`AppError::Internal`].
     pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
         tracing::error!(error = %err, "{context}");
         AppError::Internal
+    }
+}
+
+impl From<LogError> for AppError {
+    fn from(e: LogError) -> Self {
+        let message = e.to_string();
+        match e {
+            LogError::InvalidEntry(p) => AppError::InvalidEntry(p),
+            LogError::Rejected(p) => AppError::Rejected(p),
+            LogError::TooLarge(_) => AppError::PayloadTooLarge(message),
+            LogError::OutOfRange(_) | LogError::BadUpload(_) => AppError::BadRequest(message),
+            LogError::NotFound(_) => AppError::NotFound(message),
+            LogError::QueueFull => AppError::QueueFull,
+            LogError::ShuttingDown => {
+                AppError::Unavailable("the log is shutting down; retry in a moment")
+            }
+            LogError::Stopped => AppError::Unavailable(
+                "the log cannot write to its storage and has stopped accepting entries; the operator must check its log and restart it",
+            ),
+            LogError::WriteFailed => AppError::WriteFailed,
+            LogError::Internal => AppError::Internal,
+        }
     }
 }
 

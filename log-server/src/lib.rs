@@ -12,6 +12,7 @@ pub mod config;
 pub mod datadir;
 pub mod error;
 pub mod log;
+pub mod log_error;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;

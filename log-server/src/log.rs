@@ -12,7 +12,7 @@ use sealwax_proto::{Error as ProtoError, Hash};
 use thiserror::Error;
 
 use crate::datadir::LogKey;
-use crate::error::AppError;
+use crate::log_error::LogError;
 use crate::storage::{Batch, NodeHash, Storage, StorageError, Subtree, TreeState};
 
 /// The newest checkpoint, as served.
@@ -223,15 +223,15 @@ impl Log {
 
     /// The inclusion proof of leaf `index` in the tree of `size` (which must
     /// not exceed the published size), and the leaf hash.
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>), AppError> {
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>), LogError> {
         let published = self.published().size;
         if size > published {
-            return Err(AppError::BadRequest(format!(
+            return Err(LogError::OutOfRange(format!(
                 "tree_size {size} is larger than the log ({published} entries); fetch /checkpoint for the current size"
             )));
         }
         if index >= size {
-            return Err(AppError::BadRequest(format!(
+            return Err(LogError::OutOfRange(format!(
                 "index {index} is not in a tree of size {size}: the index must be smaller than tree_size"
             )));
         }
@@ -242,20 +242,20 @@ impl Log {
     }
 
     /// The consistency proof from tree size `from` to `to` (`0 < from <= to <= published`).
-    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, AppError> {
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, LogError> {
         let published = self.published().size;
         if from > to {
-            return Err(AppError::BadRequest(format!(
+            return Err(LogError::OutOfRange(format!(
                 "from ({from}) must not be larger than to ({to})"
             )));
         }
         if to > published {
-            return Err(AppError::BadRequest(format!(
+            return Err(LogError::OutOfRange(format!(
                 "to = {to} is larger than the log ({published} entries); fetch /checkpoint for the current size"
             )));
         }
         if from == 0 {
-            return Err(AppError::BadRequest(
+            return Err(LogError::OutOfRange(
                 "from must be at least 1: every tree is consistent with the empty tree, there is nothing to prove".into(),
             ));
         }
@@ -264,10 +264,10 @@ impl Log {
     }
 
     /// The bytes of a tile or entry bundle, if the published tree has it.
-    pub fn tile(&self, id: &TileId) -> Result<Vec<u8>, AppError> {
+    pub fn tile(&self, id: &TileId) -> Result<Vec<u8>, LogError> {
         let size = self.published().size;
         let not_found = || {
-            AppError::NotFound(format!(
+            LogError::NotFound(format!(
                 "the log (size {size}) has no tile {}: a partial tile cannot be wider than the tree, and a full tile exists only once complete",
                 id.path()
             ))
@@ -288,7 +288,7 @@ impl Log {
             TileLevel::Hashes(_) => {
                 let hashes = self.storage.node_hashes(tree_level, start, end)?;
                 if hashes.len() as u64 != width {
-                    return Err(AppError::internal(
+                    return Err(LogError::internal(
                         "tile hashes missing from storage",
                         format!("level {tree_level}, [{start}, {end})"),
                     ));
@@ -298,13 +298,13 @@ impl Log {
             TileLevel::Entries => {
                 let entries = self.storage.entries(start, end)?;
                 if entries.len() as u64 != width {
-                    return Err(AppError::internal(
+                    return Err(LogError::internal(
                         "entries missing from storage",
                         format!("[{start}, {end})"),
                     ));
                 }
                 encode_bundle(entries.iter().map(Vec::as_slice))
-                    .map_err(|e| AppError::internal("cannot encode an entry bundle", e))
+                    .map_err(|e| LogError::internal("cannot encode an entry bundle", e))
             }
         }
     }
@@ -337,12 +337,12 @@ impl<'a> StorageHashReader<'a> {
         }
     }
 
-    /// Turns a failed proof computation into an [`AppError`]: a storage
+    /// Turns a failed proof computation into an [`LogError`]: a storage
     /// failure or a missing hash is internal (the tree size was checked).
-    pub fn fail(&self, e: ProtoError) -> AppError {
+    pub fn fail(&self, e: ProtoError) -> LogError {
         match self.error.borrow_mut().take() {
             Some(se) => se.into(),
-            None => AppError::internal("proof computation failed", e),
+            None => LogError::internal("proof computation failed", e),
         }
     }
 

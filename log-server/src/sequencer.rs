@@ -1,19 +1,20 @@
 //! The sequencer: the one writer of the log.
 //!
-//! Handlers parse submissions and the verifier ([`crate::verifier`]) checks
-//! their signatures in batches, then queues them here through a
-//! bounded channel. The sequencer thread takes them in batches (up to
+//! Handlers parse submissions and the verifiers ([`crate::verifier`]) check
+//! their signatures strictly, then queue them here through a bounded
+//! channel. The sequencer thread takes them in batches (up to
 //! `batch_size`: whatever is queued, waiting at most `batch_wait` for more,
 //! which is 0 by default, as the next batch gathers while one is written), and for
 //! each batch:
 //!
-//! 1. checks every entry in order against the publisher key state (earlier
-//!    entries of the same batch included) and the global key → publisher
-//!    index, rejecting single entries;
+//! 1. judges every entry in order with [`apply_entry`], the same function
+//!    installers and monitors fold the log with, against the log's state
+//!    as of the entry before it (earlier entries of the batch included);
 //! 2. appends the accepted ones to the compact range, collecting every new
 //!    node hash (the tiles are made of those at levels 0, 8, 16, ...);
 //! 3. signs the checkpoint for the new size and writes everything, lookup
-//!    indexes and tree state included, in one durable [`Storage::commit`];
+//!    indexes, key-state records and tree state included, in one durable
+//!    [`Storage::commit`];
 //! 4. only then publishes the checkpoint and answers each waiter with its
 //!    index and an inclusion proof.
 //!
@@ -21,24 +22,25 @@
 //! stored in the same write as the tree it commits to, so the log never
 //! signs two checkpoints for one size, across restarts too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sealwax_proto::entry::{Entry, PublisherKeys};
-use sealwax_proto::error::Rejection;
+use sealwax_proto::entry::Entry;
+use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::{self, CompactRange};
 use sealwax_proto::minisign::SignatureCheck;
+use sealwax_proto::rules::{apply_entry, ApplyError, LogState, ReleaseName, ReleaseRecord};
 use sealwax_proto::Hash;
 use tokio::sync::oneshot;
 
-use crate::error::AppError;
 use crate::log::{sign_tree, Log, Published};
+use crate::log_error::LogError;
 use crate::metrics::Metrics;
-use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, StorageError};
+use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, Storage, StorageError};
 
 /// Most publishers whose key state is kept in memory between batches.
 const MAX_CACHED_PUBLISHERS: usize = 100_000;
@@ -58,7 +60,7 @@ pub struct Submission {
     /// When it was queued.
     pub queued_at: Instant,
     /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<Sequenced, AppError>>,
+    pub reply: oneshot::Sender<Result<Sequenced, LogError>>,
 }
 
 /// A sequenced (or already logged) entry, with proof.
@@ -87,6 +89,8 @@ pub struct SequencerConfig {
     pub batch_wait: Duration,
     /// Most queued submissions.
     pub queue_capacity: usize,
+    /// Verifier threads (0: one per core).
+    pub verifiers: usize,
 }
 
 /// The handle handlers use to reach the verifier and sequencer threads.
@@ -123,71 +127,86 @@ impl SequencerHandle {
             publishers: HashMap::new(),
             failed: failed.clone(),
         };
-        let (stop2, metrics2) = (stop.clone(), metrics.clone());
-        let verifier = std::thread::Builder::new()
-            .name("verifier".into())
-            .spawn(move || {
-                crate::verifier::run(
-                    verifier_rx,
-                    verified_tx,
-                    config.batch_size,
-                    &stop2,
-                    &metrics2,
-                )
-            })
-            .expect("spawn the verifier thread");
-        let sequencer = std::thread::Builder::new()
-            .name("sequencer".into())
-            .spawn(move || seq.run(rx))
-            .expect("spawn the sequencer thread");
+        let verifiers = match config.verifiers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut threads = crate::verifier::start(
+            verifier_rx,
+            verified_tx,
+            verifiers,
+            config.batch_size,
+            stop.clone(),
+            failed.clone(),
+            metrics.clone(),
+        );
+        let sequencer_failed = failed.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("sequencer".into())
+                .spawn(move || {
+                    // A panic here must not leave /healthz answering 200.
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seq.run(rx)));
+                    if outcome.is_err() {
+                        sequencer_failed.store(true, Ordering::SeqCst);
+                        tracing::error!(
+                            "the sequencer thread panicked; the log stops accepting entries"
+                        );
+                    }
+                })
+                .expect("spawn the sequencer thread"),
+        );
         SequencerHandle {
             tx,
             stop,
             failed,
             metrics,
             capacity: capacity as u64,
-            threads: Mutex::new(vec![verifier, sequencer]),
+            threads: Mutex::new(threads),
         }
     }
 
     /// Queues a submission; fails at once if the queue is full or the sequencer stopped.
-    pub fn submit(&self, sub: Submission) -> Result<(), AppError> {
+    pub fn submit(&self, sub: Submission) -> Result<(), LogError> {
         if self.stop.load(Ordering::SeqCst) {
-            return Err(AppError::Unavailable(
-                "the log is shutting down; retry in a moment",
-            ));
+            return Err(LogError::ShuttingDown);
         }
         if self.failed.load(Ordering::SeqCst) {
-            return Err(storage_failed());
+            return Err(LogError::Stopped);
         }
-        // The capacity bounds everything waiting, in the verifier's queue
+        // The capacity bounds everything waiting, in the verifiers' queue
         // and the sequencer's, so memory stays bounded under a flood.
         let waiting = self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         if waiting >= self.capacity {
             self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
-            return Err(AppError::QueueFull);
+            return Err(LogError::QueueFull);
         }
         match self.tx.try_send(sub) {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
                 match e {
-                    TrySendError::Full(_) => Err(AppError::QueueFull),
-                    TrySendError::Disconnected(_) => Err(AppError::Unavailable(
-                        "the log is shutting down; retry in a moment",
-                    )),
+                    TrySendError::Full(_) => Err(LogError::QueueFull),
+                    TrySendError::Disconnected(_) => Err(LogError::ShuttingDown),
                 }
             }
         }
     }
 
-    /// Whether the sequencer can still write.
+    /// Whether the log can still take entries: no worker thread died, the
+    /// sequencer can write, and it is not shutting down.
     pub fn healthy(&self) -> bool {
-        !self.failed.load(Ordering::SeqCst) && !self.stop.load(Ordering::SeqCst)
+        let alive = self
+            .threads
+            .lock()
+            .map(|t| t.iter().all(|t| !t.is_finished()))
+            .unwrap_or(false);
+        alive && !self.failed.load(Ordering::SeqCst) && !self.stop.load(Ordering::SeqCst)
     }
 
     /// Stops taking submissions, sequences those already queued, and waits
-    /// for the thread to finish. Blocking; idempotent.
+    /// for the threads to finish. Blocking; idempotent.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
         let threads = self
@@ -195,7 +214,7 @@ impl SequencerHandle {
             .lock()
             .map(|mut t| std::mem::take(&mut *t))
             .unwrap_or_default();
-        // The verifier first: it finishes its queue and then lets the
+        // The verifiers first: they finish their queue and then let the
         // sequencer know that nothing more will come.
         for t in threads {
             let name = t.thread().name().unwrap_or("worker").to_string();
@@ -212,18 +231,12 @@ impl Drop for SequencerHandle {
     }
 }
 
-fn storage_failed() -> AppError {
-    AppError::Unavailable(
-        "the log cannot write to its storage and has stopped accepting entries; the operator must check its log and restart it",
-    )
-}
-
 struct Sequencer {
     log: Arc<Log>,
     range: CompactRange,
     config: SequencerConfig,
     metrics: Arc<Metrics>,
-    /// Key state of recently seen publishers (exactly what storage implies).
+    /// Key state of recently seen publishers, as of the last committed batch.
     publishers: HashMap<String, PublisherKeys>,
     failed: Arc<AtomicBool>,
 }
@@ -232,11 +245,117 @@ struct Sequencer {
 enum Outcome {
     Appended(u64),
     Duplicate(u64),
-    Refused(AppError),
+    Refused(LogError),
+}
+
+/// The log's state while a batch is being sequenced: storage as of the last
+/// commit, the sequencer's key-state cache (updated in place; entries of
+/// publishers touched by a batch that fails to commit are dropped), and
+/// what the batch adds.
+struct BatchState<'a> {
+    storage: &'a dyn Storage,
+    cache: &'a mut HashMap<String, PublisherKeys>,
+    /// Publishers whose key state this batch changed.
+    touched: HashSet<String>,
+    owners: HashMap<Hash, String>,
+    releases: HashMap<ReleaseName, ReleaseRecord>,
+    leaves: HashMap<Hash, u64>,
+    range: CompactRange,
+    batch: Batch,
+}
+
+impl LogState for BatchState<'_> {
+    type Error = StorageError;
+
+    fn publisher_keys(&mut self, publisher: &str) -> Result<&mut PublisherKeys, StorageError> {
+        if !self.cache.contains_key(publisher) {
+            let keys = load_publisher(self.storage, publisher)?;
+            self.cache.insert(publisher.to_string(), keys);
+        }
+        Ok(self.cache.get_mut(publisher).expect("inserted above"))
+    }
+
+    fn key_owner(&mut self, key_hash: &Hash) -> Result<Option<String>, StorageError> {
+        match self.owners.get(key_hash) {
+            Some(o) => Ok(Some(o.clone())),
+            None => self.storage.key_owner(key_hash),
+        }
+    }
+
+    fn release(&mut self, name: &ReleaseName) -> Result<Option<ReleaseRecord>, StorageError> {
+        if let Some(r) = self.releases.get(name) {
+            return Ok(Some(*r));
+        }
+        stored_release(self.storage, name)
+    }
+
+    fn set_key_owner(&mut self, key_hash: Hash, publisher: &str) {
+        self.owners.insert(key_hash, publisher.to_string());
+    }
+
+    fn set_release(&mut self, name: ReleaseName, record: ReleaseRecord) {
+        self.releases.insert(name, record);
+    }
+}
+
+/// The key state of `publisher`: its stored record, or (for a log written
+/// before records were stored) its key events replayed.
+fn load_publisher(storage: &dyn Storage, publisher: &str) -> Result<PublisherKeys, StorageError> {
+    if let Some(record) = storage.key_state(publisher)? {
+        let keys = PublisherKeys::from_record(&record)
+            .map_err(|_| StorageError::Corrupt("a stored key-state record does not parse"))?;
+        if keys.publisher != publisher {
+            return Err(StorageError::Corrupt(
+                "a stored key-state record names another publisher",
+            ));
+        }
+        return Ok(keys);
+    }
+    let mut keys = PublisherKeys::new(publisher);
+    for index in storage.key_events(publisher)? {
+        let bytes = storage
+            .entry(index)?
+            .ok_or(StorageError::Corrupt("a key event's entry is missing"))?;
+        let entry = Entry::parse(&bytes)
+            .map_err(|_| StorageError::Corrupt("a logged key event does not parse"))?;
+        keys.apply(&entry, index)
+            .map_err(|_| StorageError::Corrupt("a logged key event breaks the key rules"))?;
+    }
+    Ok(keys)
+}
+
+/// The artifact a logged release is bound to: its first signature's.
+fn stored_release(
+    storage: &dyn Storage,
+    name: &ReleaseName,
+) -> Result<Option<ReleaseRecord>, StorageError> {
+    let Some(&index) = storage
+        .signatures_by_release(&name.publisher, &name.package, Some(&name.version))?
+        .first()
+    else {
+        return Ok(None);
+    };
+    let bytes = storage.entry(index)?.ok_or(StorageError::Corrupt(
+        "a release's signature entry is missing",
+    ))?;
+    match Entry::parse(&bytes) {
+        Ok(Entry::Signature(s)) => {
+            let release = s
+                .release()
+                .map_err(|_| StorageError::Corrupt("a logged signature has a bad comment"))?;
+            Ok(Some(ReleaseRecord {
+                index,
+                sha256: release.sha256,
+            }))
+        }
+        _ => Err(StorageError::Corrupt(
+            "a release index points at an entry that is not a signature",
+        )),
+    }
 }
 
 impl Sequencer {
-    /// Sequences verified submissions until the verifier hangs up.
+    /// Sequences verified submissions until the verifiers hang up.
     fn run(&mut self, rx: mpsc::Receiver<Submission>) {
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
@@ -256,106 +375,100 @@ impl Sequencer {
         tracing::info!(size = self.range.size(), "sequencer stopped");
     }
 
-    /// The key state of `publisher`: from the batch's staged copies, the
-    /// cache, or rebuilt from its logged key events.
-    fn keys_for<'s>(
-        &self,
-        staged: &'s mut HashMap<String, PublisherKeys>,
-        publisher: &str,
-    ) -> Result<&'s mut PublisherKeys, AppError> {
-        if !staged.contains_key(publisher) {
-            let keys = match self.publishers.get(publisher) {
-                Some(k) => k.clone(),
-                None => self.load_publisher(publisher)?,
-            };
-            staged.insert(publisher.to_string(), keys);
-        }
-        Ok(staged.get_mut(publisher).expect("inserted above"))
-    }
-
-    fn load_publisher(&self, publisher: &str) -> Result<PublisherKeys, AppError> {
-        let storage = self.log.storage();
-        let mut keys = PublisherKeys::new(publisher);
-        for index in storage.key_events(publisher)? {
-            let bytes = storage
-                .entry(index)?
-                .ok_or(StorageError::Corrupt("a key event's entry is missing"))?;
-            let entry = Entry::parse(&bytes)
-                .map_err(|_| StorageError::Corrupt("a logged key event does not parse"))?;
-            keys.apply(&entry, index)
-                .map_err(|_| StorageError::Corrupt("a logged key event breaks the key rules"))?;
-        }
-        Ok(keys)
-    }
-
     fn process(&mut self, subs: Vec<Submission>) {
         let old_size = self.range.size();
-        let mut range = self.range.clone();
-        let mut batch = Batch {
-            first_index: old_size,
-            ..Batch::default()
-        };
-        let mut staged: HashMap<String, PublisherKeys> = HashMap::new();
-        let mut new_owners: HashMap<Hash, String> = HashMap::new();
-        let mut new_leaves: HashMap<Hash, u64> = HashMap::new();
-        let mut outcomes = Vec::with_capacity(subs.len());
-        for sub in &subs {
-            let outcome = self
-                .sequence_one(
-                    sub,
-                    &mut range,
-                    &mut batch,
-                    &mut staged,
-                    &mut new_owners,
-                    &mut new_leaves,
-                )
-                .unwrap_or_else(Outcome::Refused);
-            outcomes.push(outcome);
+        if self.publishers.len() > MAX_CACHED_PUBLISHERS {
+            self.publishers.clear();
         }
+        let storage = self.log.storage_arc();
+        let mut state = BatchState {
+            storage: &*storage,
+            cache: &mut self.publishers,
+            touched: HashSet::new(),
+            owners: HashMap::new(),
+            releases: HashMap::new(),
+            leaves: HashMap::new(),
+            range: self.range.clone(),
+            batch: Batch {
+                first_index: old_size,
+                ..Batch::default()
+            },
+        };
+        let outcomes: Vec<Outcome> = subs
+            .iter()
+            .map(|sub| sequence_one(sub, &mut state).unwrap_or_else(Outcome::Refused))
+            .collect();
+        let BatchState {
+            touched,
+            range,
+            mut batch,
+            ..
+        } = state;
 
         let mut published = self.log.published();
         if !batch.entries.is_empty() {
-            let size = range.size();
-            let root = range.root();
-            let checkpoint = match sign_tree(self.log.key(), size, root) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot sign a checkpoint");
-                    return Self::fail_all(subs, || AppError::Internal);
+            match self.commit(&mut batch, &range, &touched) {
+                Ok(p) => {
+                    self.range = range;
+                    published = p;
                 }
-            };
-            batch.state.size = size;
-            batch.state.range = range.hashes().to_vec();
-            batch.state.checkpoint = checkpoint.clone();
-            let started = Instant::now();
-            if let Err(e) = self.log.storage().commit(&batch) {
-                tracing::error!(error = %e, first_index = old_size, entries = batch.entries.len(), "committing a batch failed");
-                self.check_after_failed_commit();
-                return Self::fail_all(subs, || AppError::WriteFailed);
+                Err(e) => {
+                    for p in &touched {
+                        self.publishers.remove(p);
+                    }
+                    return fail_all(subs, e);
+                }
             }
-            self.metrics
-                .commit_seconds
-                .observe(started.elapsed().as_secs_f64());
-            self.log.remember_nodes(&batch.nodes);
-            self.range = range;
-            if self.publishers.len() + staged.len() > MAX_CACHED_PUBLISHERS {
-                self.publishers.clear();
-            }
-            self.publishers.extend(staged);
-            let p = Published {
-                size,
-                root,
-                checkpoint: checkpoint.into(),
-            };
-            self.log.publish(p.clone());
-            published = Arc::new(p);
-            self.metrics.tree_size.store(size, Ordering::Relaxed);
-            self.metrics
-                .entries_total
-                .fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
-            self.metrics.batch_size.observe(batch.entries.len() as f64);
         }
+        self.answer(subs, outcomes, &published);
+    }
 
+    /// Signs the checkpoint for the batch's tree, writes the batch durably,
+    /// and publishes the checkpoint.
+    fn commit(
+        &mut self,
+        batch: &mut Batch,
+        range: &CompactRange,
+        touched: &HashSet<String>,
+    ) -> Result<Arc<Published>, fn() -> LogError> {
+        let (size, root) = (range.size(), range.root());
+        let checkpoint = sign_tree(self.log.key(), size, root).map_err(|e| {
+            tracing::error!(error = %e, "cannot sign a checkpoint");
+            (|| LogError::Internal) as fn() -> LogError
+        })?;
+        batch.state.size = size;
+        batch.state.range = range.hashes().to_vec();
+        batch.state.checkpoint = checkpoint.clone();
+        batch.key_states = touched
+            .iter()
+            .filter_map(|p| self.publishers.get(p).map(|k| (p.clone(), k.to_record())))
+            .collect();
+        let started = Instant::now();
+        if let Err(e) = self.log.storage().commit(batch) {
+            tracing::error!(error = %e, first_index = batch.first_index, entries = batch.entries.len(), "committing a batch failed");
+            self.check_after_failed_commit();
+            return Err(|| LogError::WriteFailed);
+        }
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.log.remember_nodes(&batch.nodes);
+        let p = Published {
+            size,
+            root,
+            checkpoint: checkpoint.into(),
+        };
+        self.log.publish(p.clone());
+        self.metrics.tree_size.store(size, Ordering::Relaxed);
+        self.metrics
+            .entries_total
+            .fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
+        self.metrics.batch_size.observe(batch.entries.len() as f64);
+        Ok(Arc::new(p))
+    }
+
+    /// Answers every waiter of a committed batch.
+    fn answer(&self, subs: Vec<Submission>, outcomes: Vec<Outcome>, published: &Published) {
         let reader = self.log.reader();
         for (sub, outcome) in subs.into_iter().zip(outcomes) {
             let answer = match outcome {
@@ -391,93 +504,6 @@ impl Sequencer {
         }
     }
 
-    fn sequence_one(
-        &self,
-        sub: &Submission,
-        range: &mut CompactRange,
-        batch: &mut Batch,
-        staged: &mut HashMap<String, PublisherKeys>,
-        new_owners: &mut HashMap<Hash, String>,
-        new_leaves: &mut HashMap<Hash, u64>,
-    ) -> Result<Outcome, AppError> {
-        let storage = self.log.storage();
-        if let Some(&i) = new_leaves.get(&sub.leaf_hash) {
-            return Ok(Outcome::Duplicate(i));
-        }
-        if let Some(i) = storage.leaf_index(&sub.leaf_hash)? {
-            return Ok(Outcome::Duplicate(i));
-        }
-        let entry = &sub.entry;
-        let publisher = entry.publisher();
-        if let Entry::KeyRegistration(r) = entry {
-            let key_hash = r.key.key_hash();
-            let owner = match new_owners.get(&key_hash) {
-                Some(o) => Some(o.clone()),
-                None => storage.key_owner(&key_hash)?,
-            };
-            if let Some(owner) = owner.filter(|o| *o != publisher) {
-                let revoked = self
-                    .keys_for(staged, &owner)?
-                    .key(&key_hash)
-                    .is_some_and(|k| k.revoked.is_some());
-                return Err(AppError::Rejected(
-                    Rejection::KeyAlreadyRegistered {
-                        publisher: owner,
-                        key: hex::encode(key_hash),
-                        revoked,
-                    }
-                    .into(),
-                ));
-            }
-        }
-        let index = range.size();
-        self.keys_for(staged, &publisher)?
-            .apply(entry, index)
-            .map_err(AppError::from_entry_error)?;
-
-        // Every node: levels 0, 8, 16, ... make the tiles, and the others
-        // let a proof read each hash it needs instead of recomputing it.
-        range.append(sub.leaf_hash, |level, i, hash| {
-            batch.nodes.push(NodeHash {
-                level,
-                index: i,
-                hash: *hash,
-            });
-        });
-        batch.entries.push(NewEntry {
-            bytes: sub.bytes.clone(),
-            leaf_hash: sub.leaf_hash,
-        });
-        new_leaves.insert(sub.leaf_hash, index);
-        match entry {
-            Entry::KeyRegistration(r) => {
-                let key_hash = r.key.key_hash();
-                batch.key_events.push((publisher.clone(), index));
-                batch.key_owners.push((key_hash, publisher.clone()));
-                new_owners.insert(key_hash, publisher);
-            }
-            Entry::KeyRevocation(_) => batch.key_events.push((publisher, index)),
-            Entry::Signature(s) => {
-                let release = s.release().map_err(AppError::from_entry_error)?;
-                batch.signatures.push(SignatureRef {
-                    index,
-                    sha256: release.sha256,
-                    publisher: release.publisher,
-                    package: release.package,
-                    version: release.version,
-                });
-            }
-        }
-        Ok(Outcome::Appended(index))
-    }
-
-    /// Answers every waiter of a batch that could not be written.
-    fn fail_all(subs: Vec<Submission>, error: fn() -> AppError) {
-        for sub in subs {
-            let _ = sub.reply.send(Err(error()));
-        }
-    }
-
     /// After a failed commit: if storage still holds the tree the sequencer
     /// knows, the failure left nothing behind and the next batch may try
     /// again; otherwise stop writing for good.
@@ -490,5 +516,70 @@ impl Sequencer {
             tracing::error!("storage no longer matches the sequencer's tree; refusing further writes until restart");
             self.failed.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+/// Judges one submission with [`apply_entry`] and, if it passes, appends it to the batch.
+fn sequence_one(sub: &Submission, state: &mut BatchState<'_>) -> Result<Outcome, LogError> {
+    if let Some(&i) = state.leaves.get(&sub.leaf_hash) {
+        return Ok(Outcome::Duplicate(i));
+    }
+    if let Some(i) = state.storage.leaf_index(&sub.leaf_hash)? {
+        return Ok(Outcome::Duplicate(i));
+    }
+    let index = state.range.size();
+    let entry = &sub.entry;
+    apply_entry(state, entry, index).map_err(|e| match e {
+        ApplyError::Rule(e) => LogError::entry(e),
+        ApplyError::State(e) => LogError::from(e),
+    })?;
+
+    // Every node: levels 0, 8, 16, ... make the tiles, and the others
+    // let a proof read each hash it needs instead of recomputing it.
+    let nodes = &mut state.batch.nodes;
+    state.range.append(sub.leaf_hash, |level, i, hash| {
+        nodes.push(NodeHash {
+            level,
+            index: i,
+            hash: *hash,
+        });
+    });
+    state.batch.entries.push(NewEntry {
+        bytes: sub.bytes.clone(),
+        leaf_hash: sub.leaf_hash,
+    });
+    state.leaves.insert(sub.leaf_hash, index);
+    let publisher = entry.publisher();
+    match entry {
+        Entry::KeyRegistration(r) => {
+            state.batch.key_events.push((publisher.clone(), index));
+            let h = r.key.key_hash();
+            if !state.batch.key_owners.iter().any(|(k, _)| *k == h) {
+                state.batch.key_owners.push((h, publisher.clone()));
+            }
+            state.touched.insert(publisher);
+        }
+        Entry::KeyRevocation(_) => {
+            state.batch.key_events.push((publisher.clone(), index));
+            state.touched.insert(publisher);
+        }
+        Entry::Signature(s) => {
+            let release = s.release().map_err(LogError::entry)?;
+            state.batch.signatures.push(SignatureRef {
+                index,
+                sha256: release.sha256,
+                publisher: release.publisher,
+                package: release.package,
+                version: release.version,
+            });
+        }
+    }
+    Ok(Outcome::Appended(index))
+}
+
+/// Answers every waiter of a batch that could not be written.
+fn fail_all(subs: Vec<Submission>, error: fn() -> LogError) {
+    for sub in subs {
+        let _ = sub.reply.send(Err(error()));
     }
 }

@@ -132,6 +132,7 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
                 batch_size: config.batch_size,
                 batch_wait: config.batch_wait,
                 queue_capacity: config.queue_capacity,
+                verifiers: 0,
             },
             write_limit: config.write_limit,
             client_ip_header: config.client_ip_header.clone(),

@@ -6,219 +6,26 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use axum::Router;
+use axum::http::{header, Request, StatusCode};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use http_body_util::BodyExt;
-use rand::rngs::OsRng;
 use sealwax_log::artifacts::ArtifactStore;
 use sealwax_log::datadir::LogKey;
 use sealwax_log::sequencer::SequencerConfig;
 use sealwax_log::storage::{Batch, MemoryStorage, Storage, StorageError, StorageResult, TreeState};
-use sealwax_log::{app, AppOptions, AppState};
-use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
+use sealwax_log::AppState;
+use sealwax_proto::checkpoint::open_checkpoint;
 use sealwax_proto::entry::{
     Entry, KeyRegistration, KeyRevocation, Release, RevocationReason, SignatureEntry,
 };
 use sealwax_proto::merkle::{self, leaf_hash, MemoryHashStore};
-use sealwax_proto::minisign::{prehash, SecretKey};
+use sealwax_proto::minisign::prehash;
 use sealwax_proto::tile::{parse_bundle, TileId, TileLevel};
 use sealwax_proto::Hash;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
 
-const ORIGIN: &str = "test.example/log";
-const TOKEN: &str = "s3cret-admin-token";
-
-struct TestLog {
-    state: AppState,
-    router: Router,
-    key: LogKey,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
-    }
-    /// Asserts an error status with a JSON `error` message and returns the message.
-    fn error(&self, status: StatusCode) -> String {
-        assert_eq!(
-            self.status,
-            status,
-            "body: {}",
-            String::from_utf8_lossy(&self.body)
-        );
-        let v = self.json();
-        v["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error message in {v}"))
-            .to_string()
-    }
-}
-
-fn options() -> AppOptions {
-    AppOptions {
-        admin_token: Some(TOKEN.to_string()),
-        sequencer: SequencerConfig {
-            batch_size: 256,
-            batch_wait: Duration::from_millis(1),
-            queue_capacity: 1024,
-        },
-        ..AppOptions::default()
-    }
-}
-
-impl TestLog {
-    fn new() -> TestLog {
-        TestLog::with(Arc::new(MemoryStorage::new()), options())
-    }
-
-    fn with(storage: Arc<dyn Storage>, opts: AppOptions) -> TestLog {
-        TestLog::with_key(storage, opts, LogKey::generate(ORIGIN).unwrap())
-    }
-
-    fn with_key(storage: Arc<dyn Storage>, opts: AppOptions, key: LogKey) -> TestLog {
-        let state = AppState::start(storage, key.clone(), opts).expect("start");
-        TestLog {
-            router: app(state.clone()),
-            state,
-            key,
-        }
-    }
-
-    async fn call(&self, req: Request<Body>) -> Answer {
-        let resp = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, uri: &str) -> Answer {
-        self.call(Request::get(uri).body(Body::empty()).unwrap())
-            .await
-    }
-
-    async fn post_raw(&self, body: impl Into<Body>, token: Option<&str>) -> Answer {
-        let mut req = Request::post("/v1/entries").header(header::CONTENT_TYPE, "application/json");
-        if let Some(t) = token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        self.call(req.body(body.into()).unwrap()).await
-    }
-
-    async fn submit_bytes(&self, bytes: &[u8], token: Option<&str>) -> Answer {
-        let body = serde_json::json!({ "entry": B64.encode(bytes) }).to_string();
-        self.post_raw(body, token).await
-    }
-
-    async fn submit(&self, e: &Entry) -> Answer {
-        self.submit_bytes(&e.to_bytes(), None).await
-    }
-
-    /// Submits and asserts success; checks the answer's proof against its checkpoint.
-    async fn accept(&self, e: &Entry) -> Value {
-        let a = self.submit(e).await;
-        assert_eq!(
-            a.status,
-            StatusCode::OK,
-            "{}",
-            String::from_utf8_lossy(&a.body)
-        );
-        let v = a.json();
-        self.check_submit_answer(&e.to_bytes(), &v);
-        v
-    }
-
-    fn check_submit_answer(&self, bytes: &[u8], v: &Value) {
-        let (cp, _) = open_checkpoint(
-            v["checkpoint"].as_str().unwrap(),
-            ORIGIN,
-            &self.key.verifier(),
-        )
-        .expect("the checkpoint verifies with the log key");
-        let leaf = leaf_hash(bytes);
-        assert_eq!(v["leaf_hash"], hex::encode(leaf));
-        let proof = hashes(&v["inclusion_proof"]);
-        merkle::verify_inclusion(
-            &leaf,
-            v["index"].as_u64().unwrap(),
-            cp.size,
-            &proof,
-            &cp.root,
-        )
-        .expect("the inclusion proof verifies against the checkpoint");
-    }
-
-    async fn checkpoint(&self) -> Checkpoint {
-        let a = self.get("/checkpoint").await;
-        assert_eq!(a.status, StatusCode::OK);
-        let text = String::from_utf8(a.body).unwrap();
-        open_checkpoint(&text, ORIGIN, &self.key.verifier())
-            .expect("checkpoint verifies")
-            .0
-    }
-}
-
-fn hashes(v: &Value) -> Vec<Hash> {
-    v.as_array()
-        .expect("array of hashes")
-        .iter()
-        .map(|h| {
-            let mut out = [0u8; 32];
-            hex::decode_to_slice(h.as_str().unwrap(), &mut out).unwrap();
-            out
-        })
-        .collect()
-}
-
-fn new_key() -> SecretKey {
-    SecretKey::generate(&mut OsRng)
-}
-
-fn claim(publisher: &str, sk: &SecretKey) -> Entry {
-    Entry::KeyRegistration(KeyRegistration::claim(ORIGIN, publisher, sk).unwrap())
-}
-
-fn release(publisher: &str, package: &str, version: &str, data: &[u8]) -> Release {
-    Release {
-        origin: ORIGIN.into(),
-        publisher: publisher.into(),
-        package: package.into(),
-        version: version.into(),
-        sha256: Sha256::digest(data).into(),
-    }
-}
-
-fn signature(sk: &SecretKey, publisher: &str, package: &str, version: &str, data: &[u8]) -> Entry {
-    Entry::Signature(
-        SignatureEntry::sign(
-            sk,
-            &release(publisher, package, version, data),
-            prehash(data),
-        )
-        .unwrap(),
-    )
-}
+mod common;
+use common::*;
 
 #[tokio::test]
 async fn empty_log_serves_a_signed_checkpoint_of_size_zero() {
@@ -946,6 +753,9 @@ impl Storage for GatedStorage {
     fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>> {
         self.inner.key_owner(key_hash)
     }
+    fn key_state(&self, publisher: &str) -> StorageResult<Option<Vec<u8>>> {
+        self.inner.key_state(publisher)
+    }
     fn signatures_by_sha256(&self, sha256: &[u8; 32]) -> StorageResult<Vec<u64>> {
         self.inner.signatures_by_sha256(sha256)
     }
@@ -968,6 +778,7 @@ async fn a_full_queue_answers_503_with_retry_after() {
         batch_size: 1,
         batch_wait: Duration::from_millis(1),
         queue_capacity: 1,
+        verifiers: 0,
     };
     let log = Arc::new(TestLog::with(storage.clone(), opts));
     let alice = new_key();

@@ -22,8 +22,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use rand::Rng;
 use sealwax_log::datadir::DataDir;
-use sealwax_log::error::AppError;
 use sealwax_log::log::Log;
+use sealwax_log::log_error::LogError;
 use sealwax_log::metrics::Metrics;
 use sealwax_log::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
 use sealwax_log::storage::RocksStorage;
@@ -76,7 +76,7 @@ fn submit(
     seq: &SequencerHandle,
     origin: &str,
     entry: Entry,
-) -> anyhow::Result<oneshot::Receiver<Result<Sequenced, AppError>>> {
+) -> anyhow::Result<oneshot::Receiver<Result<Sequenced, LogError>>> {
     let checks = entry
         .signature_checks(origin)
         .map_err(|e| anyhow!("a generated entry breaks a rule: {e}"))?;
@@ -97,7 +97,7 @@ fn submit(
 }
 
 /// Waits for one answer and checks it was appended.
-fn settle(rx: oneshot::Receiver<Result<Sequenced, AppError>>) -> anyhow::Result<Sequenced> {
+fn settle(rx: oneshot::Receiver<Result<Sequenced, LogError>>) -> anyhow::Result<Sequenced> {
     let s = rx
         .blocking_recv()
         .map_err(|_| anyhow!("the sequencer stopped before answering"))?
@@ -170,6 +170,7 @@ fn fill(
             batch_size: args.batch,
             batch_wait: Duration::from_millis(20),
             queue_capacity: WINDOW * 2,
+            verifiers: 0,
         },
         metrics,
     );

@@ -115,6 +115,7 @@ pub(crate) fn empty_storage_has_nothing(b: &mut impl Backend) {
     assert!(s.node_hashes(0, 0, 256).unwrap().is_empty());
     assert!(s.key_events("alice").unwrap().is_empty());
     assert_eq!(s.key_owner(&[1; 32]).unwrap(), None);
+    assert_eq!(s.key_state("alice").unwrap(), None);
     assert!(s.signatures_by_sha256(&[1; 32]).unwrap().is_empty());
     assert!(s
         .signatures_by_release("alice", "p", None)
@@ -127,6 +128,7 @@ pub(crate) fn commit_then_read_everything_back(b: &mut impl Backend) {
     let mut batch = make_batch(&mut range, "a", 300);
     batch.key_events = vec![("alice".into(), 0), ("alice".into(), 5)];
     batch.key_owners = vec![([9; 32], "alice".into())];
+    batch.key_states = vec![("alice".into(), b"record one".to_vec())];
     batch.signatures = vec![sig(7, 1, "alice", "tool", "1.0")];
     let s = b.storage();
     s.commit(&batch).unwrap();
@@ -164,6 +166,11 @@ pub(crate) fn commit_then_read_everything_back(b: &mut impl Backend) {
     assert_eq!(s.node_hash(0, u64::MAX).unwrap(), None);
     assert_eq!(s.key_events("alice").unwrap(), vec![0, 5]);
     assert_eq!(s.key_owner(&[9; 32]).unwrap().as_deref(), Some("alice"));
+    assert_eq!(
+        s.key_state("alice").unwrap().as_deref(),
+        Some(&b"record one"[..])
+    );
+    assert_eq!(s.key_state("bob").unwrap(), None);
     assert_eq!(s.signatures_by_sha256(&[1; 32]).unwrap(), vec![7]);
     assert_eq!(
         s.signatures_by_release("alice", "tool", Some("1.0"))

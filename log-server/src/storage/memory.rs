@@ -15,6 +15,7 @@ struct Inner {
     nodes: BTreeMap<(u8, u64), Hash>,
     key_events: HashMap<String, BTreeSet<u64>>,
     key_owners: HashMap<Hash, String>,
+    key_states: HashMap<String, Vec<u8>>,
     by_sha256: HashMap<[u8; 32], BTreeSet<u64>>,
     /// (publisher, package) -> version -> indexes
     by_release: HashMap<(String, String), BTreeMap<String, BTreeSet<u64>>>,
@@ -64,6 +65,9 @@ impl Storage for MemoryStorage {
         }
         for (k, p) in &batch.key_owners {
             inner.key_owners.insert(*k, p.clone());
+        }
+        for (p, r) in &batch.key_states {
+            inner.key_states.insert(p.clone(), r.clone());
         }
         for s in &batch.signatures {
             inner.by_sha256.entry(s.sha256).or_default().insert(s.index);
@@ -122,6 +126,10 @@ impl Storage for MemoryStorage {
             .get(publisher)
             .map(|s| s.iter().copied().collect())
             .unwrap_or_default())
+    }
+
+    fn key_state(&self, publisher: &str) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self.read()?.key_states.get(publisher).cloned())
     }
 
     fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>> {

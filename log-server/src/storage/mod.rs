@@ -159,6 +159,9 @@ pub struct Batch {
     pub key_owners: Vec<(Hash, String)>,
     /// Newly logged signatures.
     pub signatures: Vec<SignatureRef>,
+    /// The canonical key-state record of every publisher whose keys changed
+    /// ([`PublisherKeys::to_record`](sealwax_proto::keys::PublisherKeys::to_record)).
+    pub key_states: Vec<(String, Vec<u8>)>,
     /// The tree state after the batch.
     pub state: TreeState,
 }
@@ -245,6 +248,10 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Indexes of the key registrations and revocations of a publisher, ascending.
     fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>>;
+
+    /// The stored key-state record of a publisher; `None` if it has none,
+    /// or its log was written before records were stored.
+    fn key_state(&self, publisher: &str) -> StorageResult<Option<Vec<u8>>>;
 
     /// The publisher a key (by key hash) is registered to.
     fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>>;

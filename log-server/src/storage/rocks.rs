@@ -11,6 +11,7 @@
 //! | `subtrees`   | tile level:u8 · tile index:u64 | 511 × hash:32, a complete tile's [`Subtree`] |
 //! | `key_events` | str16 publisher · index:u64 | empty |
 //! | `key_owners` | key hash:32 | publisher |
+//! | `key_states` | publisher | canonical key-state record (proto `keys`) |
 //! | `sig_sha256` | sha256:32 · index:u64 | empty |
 //! | `sig_release`| str16 publisher · str16 package · str16 version · index:u64 | empty |
 //! | `meta`       | `tree_state` | size:u64 · n:u8 · n×hash:32 · checkpoint text |
@@ -43,17 +44,19 @@ const CF_LEAVES: &str = "leaves";
 const CF_NODES: &str = "nodes";
 const CF_KEY_EVENTS: &str = "key_events";
 const CF_KEY_OWNERS: &str = "key_owners";
+const CF_KEY_STATES: &str = "key_states";
 const CF_SIG_SHA256: &str = "sig_sha256";
 const CF_SIG_RELEASE: &str = "sig_release";
 const CF_META: &str = "meta";
 const CF_SUBTREES: &str = "subtrees";
-const ALL_CFS: [&str; 9] = [
+const ALL_CFS: [&str; 10] = [
     CF_ENTRIES,
     CF_LEAVES,
     CF_NODES,
     CF_SUBTREES,
     CF_KEY_EVENTS,
     CF_KEY_OWNERS,
+    CF_KEY_STATES,
     CF_SIG_SHA256,
     CF_SIG_RELEASE,
     CF_META,
@@ -303,6 +306,10 @@ impl Storage for RocksStorage {
         for (key_hash, publisher) in &batch.key_owners {
             wb.put_cf(key_owners, key_hash, publisher.as_bytes());
         }
+        let key_states = self.cf(CF_KEY_STATES)?;
+        for (publisher, record) in &batch.key_states {
+            wb.put_cf(key_states, publisher.as_bytes(), record);
+        }
         let (by_sha, by_release) = (self.cf(CF_SIG_SHA256)?, self.cf(CF_SIG_RELEASE)?);
         for s in &batch.signatures {
             let mut k = s.sha256.to_vec();
@@ -383,6 +390,13 @@ impl Storage for RocksStorage {
         let mut prefix = Vec::new();
         str16(&mut prefix, publisher);
         self.indexes_with_prefix(CF_KEY_EVENTS, &prefix)
+    }
+
+    fn key_state(&self, publisher: &str) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_KEY_STATES)?, publisher.as_bytes())?
+            .map(|v| v.to_vec()))
     }
 
     fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>> {
