@@ -21,6 +21,10 @@ pub enum AlertKind {
     KeyRegistered,
     /// A key of a watched publisher was revoked.
     KeyRevoked,
+    /// A key of a watched publisher was suspended: its chain passes through a compromised key.
+    KeySuspended,
+    /// A suspended key of a watched publisher was vouched for again.
+    KeyVouched,
     /// A watched publisher's release was signed by a key that is not expected.
     UnexpectedSignature,
     /// A release of a watched package was signed.
@@ -38,6 +42,8 @@ impl AlertKind {
             AlertKind::UnexpectedKey => "unexpected-key",
             AlertKind::KeyRegistered => "key-registered",
             AlertKind::KeyRevoked => "key-revoked",
+            AlertKind::KeySuspended => "key-suspended",
+            AlertKind::KeyVouched => "key-vouched",
             AlertKind::UnexpectedSignature => "unexpected-signature",
             AlertKind::PackageSignature => "package-signature",
             AlertKind::LogMisbehaviour => "log-misbehaviour",

@@ -98,7 +98,7 @@ pub struct Follower {
 enum CatchUp {
     Verified {
         range: CompactRange,
-        keys: crate::watch::KeyBook,
+        keys: sealwax_proto::rules::MemoryLogState,
         learned: std::collections::BTreeMap<String, std::collections::BTreeSet<Hash>>,
     },
     Failed,

@@ -1,10 +1,13 @@
 //! The monitor's persistent state, in `--state DIR`.
 //!
 //! `DIR/state.json` holds the last verified checkpoint (verbatim signed note),
-//! the compact range of its tree, every publisher's key history, the keys
-//! learned for `learn = true` watches, and health bookkeeping. It is written
+//! the compact range of its tree, every publisher's key-state record (the
+//! canonical one of `sealwax_proto::keys`), the keys learned for
+//! `learn = true` watches, and health bookkeeping. It is written
 //! atomically: to `state.json.tmp`, fsync, rename over `state.json`, fsync
-//! of the directory. `DIR/lock` is held (advisory lock) while a monitor runs,
+//! of the directory. The releases bound so far (`P/N@V` → artifact) are
+//! appended to `DIR/releases.bin` and synced before `state.json` names
+//! their count, so a crash leaves at most an unused tail, cut on load. `DIR/lock` is held (advisory lock) while a monitor runs,
 //! so two monitors never share a state.
 //!
 //! Invariant: the state only ever holds a checkpoint the monitor verified,
@@ -15,20 +18,23 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sealwax_proto::entry::{
-    AuthorizedBy, KeyRecord, PublisherKeys, RevocationReason, RevocationRecord,
-};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::CompactRange;
-use sealwax_proto::minisign::PublicKey;
+use sealwax_proto::rules::{MemoryLogState, ReleaseRecord};
 use sealwax_proto::Hash;
 use serde::{Deserialize, Serialize};
 
-use crate::watch::KeyBook;
 use crate::MonitorError;
 
 /// Version of the state file format.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
+/// Bound releases, append-only: 72-byte records (name digest, first
+/// index, SHA-256); `state.json` says how many belong to the state.
+const RELEASES_FILE: &str = "releases.bin";
+const RELEASE_RECORD: usize = 72;
 const STATE_FILE: &str = "state.json";
 const STATE_TMP: &str = "state.json.tmp";
 const LOCK_FILE: &str = "lock";
@@ -58,7 +64,7 @@ pub struct State {
     /// The tree of the last verified checkpoint.
     pub range: CompactRange,
     /// Every publisher's key history at that checkpoint.
-    pub keys: KeyBook,
+    pub keys: MemoryLogState,
     /// For `learn = true` watches that finished learning: the expected key hashes.
     pub learned: BTreeMap<String, BTreeSet<Hash>>,
     /// Health bookkeeping.
@@ -73,7 +79,7 @@ impl State {
             origin: origin.to_string(),
             checkpoint: None,
             range: CompactRange::new(),
-            keys: KeyBook::default(),
+            keys: MemoryLogState::default(),
             learned: BTreeMap::new(),
             health: Health::default(),
         }
@@ -84,7 +90,8 @@ impl State {
         self.range.size()
     }
 
-    /// Serialises to the file format.
+    /// Serialises to the file format (everything but the releases, which
+    /// [`StateDir::save`] appends to their own file).
     pub fn to_json(&self) -> Vec<u8> {
         let file = StateFile {
             version: STATE_VERSION,
@@ -96,13 +103,9 @@ impl State {
             publishers: self
                 .keys
                 .publishers()
-                .map(|p| {
-                    (
-                        p.publisher.clone(),
-                        p.keys.iter().map(KeyFile::from).collect(),
-                    )
-                })
+                .map(|p| (p.publisher.clone(), B64.encode(p.to_record())))
                 .collect(),
+            releases: self.keys.releases().len() as u64,
             learned: self
                 .learned
                 .iter()
@@ -113,9 +116,20 @@ impl State {
         serde_json::to_vec_pretty(&file).expect("the state always serialises")
     }
 
-    /// Parses the file format; `Err` says what is wrong.
-    pub fn from_json(bytes: &[u8]) -> Result<State, String> {
-        let file: StateFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    /// Parses the file format, with the releases file's first records;
+    /// `Err` says what is wrong.
+    pub fn from_json(bytes: &[u8], releases: &[u8]) -> Result<State, String> {
+        let file: StateFile = serde_json::from_slice(bytes).map_err(|e| {
+            if serde_json::from_slice::<serde_json::Value>(bytes)
+                .ok()
+                .and_then(|v| v["version"].as_u64())
+                .is_some_and(|v| v != u64::from(STATE_VERSION))
+            {
+                format!("it is in an older format; move the state directory away and run `sealwax-monitor --once` to verify the log from the start (alerts about old entries will be repeated): {e}")
+            } else {
+                e.to_string()
+            }
+        })?;
         if file.version != STATE_VERSION {
             return Err(format!(
                 "state format version {} is not the one this monitor writes ({STATE_VERSION})",
@@ -128,16 +142,42 @@ impl State {
             .map(|h| parse_hash(h))
             .collect::<Result<Vec<_>, _>>()?;
         let range = CompactRange::from_hashes(file.tree_size, hashes).map_err(|e| e.to_string())?;
-        let mut keys = KeyBook::default();
-        for (publisher, records) in file.publishers {
-            let mut pk = PublisherKeys::new(&publisher);
-            for r in records {
-                pk.keys.push(
-                    r.to_record()
-                        .map_err(|e| format!("publisher {publisher:?}: {e}"))?,
-                );
+        let mut keys = MemoryLogState::default();
+        for (publisher, record) in file.publishers {
+            let bytes = B64
+                .decode(record)
+                .map_err(|e| format!("publisher {publisher:?}: the record is not base64: {e}"))?;
+            let pk = PublisherKeys::from_record(&bytes)
+                .map_err(|e| format!("publisher {publisher:?}: {e}"))?;
+            if pk.publisher != publisher {
+                return Err(format!(
+                    "the record under {publisher:?} names {:?}",
+                    pk.publisher
+                ));
             }
-            keys.insert(pk).map_err(|e| e.to_string())?;
+            keys.insert_publisher(pk).map_err(|e| e.to_string())?;
+        }
+        let want = usize::try_from(file.releases)
+            .ok()
+            .and_then(|n| n.checked_mul(RELEASE_RECORD))
+            .filter(|&n| n <= releases.len())
+            .ok_or_else(|| {
+                format!(
+                    "the state names {} releases but {RELEASES_FILE} holds {}",
+                    file.releases,
+                    releases.len() / RELEASE_RECORD
+                )
+            })?;
+        for r in releases[..want].chunks_exact(RELEASE_RECORD) {
+            let (digest, rest) = r.split_at(32);
+            let (index, sha) = rest.split_at(8);
+            keys.insert_release(
+                digest.try_into().expect("32 bytes"),
+                ReleaseRecord {
+                    index: u64::from_be_bytes(index.try_into().expect("8 bytes")),
+                    sha256: sha.try_into().expect("32 bytes"),
+                },
+            );
         }
         let mut learned = BTreeMap::new();
         for (publisher, hashes) in file.learned {
@@ -159,6 +199,15 @@ impl State {
     }
 }
 
+/// One bound release in `releases.bin`: name digest, first index, SHA-256.
+fn encode_release(digest: &Hash, r: &ReleaseRecord) -> [u8; RELEASE_RECORD] {
+    let mut out = [0u8; RELEASE_RECORD];
+    out[..32].copy_from_slice(digest);
+    out[32..40].copy_from_slice(&r.index.to_be_bytes());
+    out[40..].copy_from_slice(&r.sha256);
+    out
+}
+
 fn parse_hash(h: &str) -> Result<Hash, String> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(h, &mut out).map_err(|_| format!("{h:?} is not a 64-digit hex hash"))?;
@@ -174,85 +223,12 @@ struct StateFile {
     checkpoint: Option<String>,
     tree_size: u64,
     compact_range: Vec<String>,
-    publishers: BTreeMap<String, Vec<KeyFile>>,
+    /// Each publisher's canonical key-state record, base64.
+    publishers: BTreeMap<String, String>,
+    /// How many records of `releases.bin` belong to this state.
+    releases: u64,
     learned: BTreeMap<String, Vec<String>>,
     health: Health,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    /// Minisign public key, base64 line.
-    key: String,
-    registered_at: u64,
-    /// "claim", "chain" or "operator".
-    authorization: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    authorized_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    revoked: Option<RevokedFile>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevokedFile {
-    index: u64,
-    /// "retired" or "compromised".
-    reason: String,
-    /// Key hash of the revoking key; absent for the operator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    by: Option<String>,
-}
-
-impl From<&KeyRecord> for KeyFile {
-    fn from(r: &KeyRecord) -> KeyFile {
-        let authorized_by = match r.authorization {
-            AuthorizedBy::Chain(h) => Some(hex::encode(h)),
-            AuthorizedBy::Claim | AuthorizedBy::Operator => None,
-        };
-        KeyFile {
-            key: r.key.to_base64(),
-            registered_at: r.registered_at,
-            authorization: r.authorization.kind().to_string(),
-            authorized_by,
-            revoked: r.revoked.map(|v| RevokedFile {
-                index: v.index,
-                reason: v.reason.as_str().to_string(),
-                by: v.by.map(hex::encode),
-            }),
-        }
-    }
-}
-
-impl KeyFile {
-    fn to_record(&self) -> Result<KeyRecord, String> {
-        let key = PublicKey::parse(&self.key).map_err(|e| e.to_string())?;
-        let authorization = match (self.authorization.as_str(), &self.authorized_by) {
-            ("claim", None) => AuthorizedBy::Claim,
-            ("operator", None) => AuthorizedBy::Operator,
-            ("chain", Some(h)) => AuthorizedBy::Chain(parse_hash(h)?),
-            (other, _) => return Err(format!("bad authorization {other:?}")),
-        };
-        let revoked = match &self.revoked {
-            None => None,
-            Some(r) => Some(RevocationRecord {
-                index: r.index,
-                reason: match r.reason.as_str() {
-                    "retired" => RevocationReason::Retired,
-                    "compromised" => RevocationReason::Compromised,
-                    other => return Err(format!("bad revocation reason {other:?}")),
-                },
-                by: r.by.as_deref().map(parse_hash).transpose()?,
-            }),
-        };
-        Ok(KeyRecord {
-            key_hash: key.key_hash(),
-            key,
-            registered_at: self.registered_at,
-            authorization,
-            revoked,
-        })
-    }
 }
 
 /// The state directory, locked for as long as this value lives.
@@ -260,6 +236,8 @@ impl KeyFile {
 pub struct StateDir {
     path: PathBuf,
     _lock: File,
+    /// Release records in `releases.bin` that belong to the saved state.
+    releases_saved: std::sync::atomic::AtomicU64,
 }
 
 impl StateDir {
@@ -289,6 +267,7 @@ impl StateDir {
         Ok(StateDir {
             path: path.to_path_buf(),
             _lock: lock,
+            releases_saved: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -305,9 +284,23 @@ impl StateDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(MonitorError::StateIo { path: file, source }),
         };
-        State::from_json(&bytes)
-            .map(Some)
-            .map_err(|reason| MonitorError::StateCorrupt { path: file, reason })
+        let releases_path = self.path.join(RELEASES_FILE);
+        let releases = match std::fs::read(&releases_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(MonitorError::StateIo {
+                    path: releases_path,
+                    source,
+                })
+            }
+        };
+        let state = State::from_json(&bytes, &releases)
+            .map_err(|reason| MonitorError::StateCorrupt { path: file, reason })?;
+        let n = state.keys.releases().len() as u64;
+        self.releases_saved
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+        Ok(Some(state))
     }
 
     /// Saves `state` atomically (temp file, fsync, rename, fsync of the directory).
@@ -318,6 +311,31 @@ impl StateDir {
             let p = p.to_path_buf();
             move |source| MonitorError::StateIo { path: p, source }
         };
+        // The releases first: appended after the saved ones (a crash's
+        // leftover tail is cut), synced before state.json counts them.
+        let saved = self
+            .releases_saved
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let all = state.keys.releases();
+        let rel = self.path.join(RELEASES_FILE);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&rel)
+            .map_err(io(&rel))?;
+        let keep = (saved as usize).min(all.len());
+        f.set_len((keep * RELEASE_RECORD) as u64)
+            .map_err(io(&rel))?;
+        use std::io::Seek as _;
+        f.seek(std::io::SeekFrom::End(0)).map_err(io(&rel))?;
+        let mut buf = Vec::with_capacity((all.len() - keep) * RELEASE_RECORD);
+        for (digest, r) in &all[keep..] {
+            buf.extend_from_slice(&encode_release(digest, r));
+        }
+        f.write_all(&buf).map_err(io(&rel))?;
+        f.sync_all().map_err(io(&rel))?;
+        drop(f);
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(&state.to_json()).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
@@ -326,6 +344,8 @@ impl StateDir {
         File::open(&self.path)
             .and_then(|d| d.sync_all())
             .map_err(io(&self.path))?;
+        self.releases_saved
+            .store(all.len() as u64, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -333,7 +353,7 @@ impl StateDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sealwax_proto::entry::{Entry, KeyRegistration, KeyRevocation};
+    use sealwax_proto::entry::{Entry, KeyRegistration, KeyRevocation, RevocationReason};
     use sealwax_proto::merkle::leaf_hash;
     use sealwax_proto::minisign::SecretKey;
 
@@ -364,8 +384,17 @@ mod tests {
             Entry::KeyRegistration(KeyRegistration::operator(ORIGIN, "bob", &a3).unwrap()),
         ];
         for (i, e) in entries.iter().enumerate() {
-            s.keys.apply(e, &e.publisher(), i as u64 + 1).unwrap();
+            s.keys.apply(e, i as u64 + 1).unwrap();
         }
+        let release = sealwax_proto::entry::Release {
+            origin: ORIGIN.into(),
+            publisher: "bob".into(),
+            package: "tool".into(),
+            version: "1.0.0".into(),
+            sha256: [5; 32],
+        };
+        let sig = sealwax_proto::entry::SignatureEntry::sign(&a3, &release, [6; 64]).unwrap();
+        s.keys.apply(&Entry::Signature(sig), 5).unwrap();
         s.checkpoint = Some("sealwax.test/log\n13\nAAAA\n\n— x AAAA\n".into());
         s.learned
             .insert("alice".into(), BTreeSet::from([a2.public_key().key_hash()]));
@@ -381,16 +410,25 @@ mod tests {
     #[test]
     fn round_trip_through_json() {
         let s = sample_state();
-        let back = State::from_json(&s.to_json()).unwrap();
+        let releases: Vec<u8> = s
+            .keys
+            .releases()
+            .iter()
+            .flat_map(|(d, r)| encode_release(d, r))
+            .collect();
+        let back = State::from_json(&s.to_json(), &releases).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.range.root(), s.range.root());
         let alice = back.keys.get("alice").unwrap();
-        assert_eq!(alice.keys.len(), 2);
-        assert!(alice.keys[0].revoked.is_some());
-        assert!(matches!(
-            alice.keys[1].authorization,
-            AuthorizedBy::Chain(_)
-        ));
+        assert_eq!(alice.keys().len(), 2);
+        assert!(alice.keys()[0].compromised_at.is_some());
+        assert!(
+            alice.keys()[1].suspended.is_some(),
+            "chained from the compromised key"
+        );
+        assert_eq!(back.keys.releases().len(), 1);
+        // Fewer release records than the state names: refused.
+        assert!(State::from_json(&s.to_json(), &releases[..10]).is_err());
     }
 
     #[test]
@@ -409,6 +447,18 @@ mod tests {
         s2.range.append([7; 32], |_, _, _| {});
         sd.save(&s2).unwrap();
         assert_eq!(sd.load().unwrap().unwrap().size(), 14);
+        // A crash's leftover tail in releases.bin is ignored, then cut.
+        let rel = dir.path().join(RELEASES_FILE);
+        let mut f = OpenOptions::new().append(true).open(&rel).unwrap();
+        f.write_all(&[9; 100]).unwrap();
+        drop(f);
+        let loaded = sd.load().unwrap().unwrap();
+        assert_eq!(loaded, s2);
+        sd.save(&loaded).unwrap();
+        assert_eq!(
+            std::fs::metadata(&rel).unwrap().len(),
+            RELEASE_RECORD as u64
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! Key histories of every publisher, and the rules that turn entries into alerts.
+//! The log's state (every publisher's keys, every release), and the rules
+//! that turn entries into alerts.
 //!
-//! The monitor keeps the key history of every publisher (not only watched
-//! ones), because it checks every entry against the log's rules
-//! ([`PublisherKeys::apply`]) and because a `learn = true` watch added later
-//! starts from the publisher's keys at that time. Memory grows with the
-//! number of keys registered, not with the number of entries.
+//! The monitor folds every entry into a [`MemoryLogState`] with the same
+//! function the log's sequencer uses ([`MemoryLogState::apply`], that is
+//! `sealwax_proto::rules::apply_entry`), for every publisher, not only
+//! watched ones: an entry the log should have refused is an alert, and a
+//! `learn = true` watch added later starts from the publisher's keys at
+//! that time. Memory grows with the number of keys and releases.
 //!
 //! Signature checks: key registrations and revocations are always verified
 //! ([`Entry::verify_signatures`]); signature entries are verified for named
@@ -12,105 +14,20 @@
 //! that fails a check is a `log-misbehaviour` alert and does not change any
 //! key history.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use sealwax_proto::entry::{
-    Authorization, Entry, KeyRegistration, KeyRevocation, PublisherKeys, Release,
-    RevocationAuthorization, RevocationReason, SignatureEntry,
+    Authorization, Entry, KeyRegistration, KeyRevocation, Release, RevocationAuthorization,
+    RevocationReason, SignatureEntry,
 };
-use sealwax_proto::error::Rejection;
+use sealwax_proto::keys::{AuthorizedBy, KeyChange, PublisherKeys};
 use sealwax_proto::merkle::leaf_hash;
 use sealwax_proto::minisign::PublicKey;
+use sealwax_proto::rules::{Applied, MemoryLogState};
 use sealwax_proto::Hash;
 
 use crate::alert::{Alert, AlertKind, KeyRef, Problem};
 use crate::config::{Config, Expect, Watch};
-
-/// Every publisher's key history, and which publisher owns each key.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct KeyBook {
-    publishers: BTreeMap<String, PublisherKeys>,
-    owners: HashMap<Hash, String>,
-}
-
-impl KeyBook {
-    /// One publisher's history.
-    pub fn get(&self, publisher: &str) -> Option<&PublisherKeys> {
-        self.publishers.get(publisher)
-    }
-
-    /// Every publisher's history, by name.
-    pub fn publishers(&self) -> impl Iterator<Item = &PublisherKeys> {
-        self.publishers.values()
-    }
-
-    /// The number of keys registered, over all publishers.
-    pub fn key_count(&self) -> usize {
-        self.owners.len()
-    }
-
-    /// Adds a publisher's whole history (when loading state); refuses a key
-    /// that another publisher already owns.
-    pub fn insert(&mut self, pk: PublisherKeys) -> Result<(), Rejection> {
-        for k in &pk.keys {
-            if let Some(owner) = self.owners.get(&k.key_hash) {
-                return Err(Rejection::KeyAlreadyRegistered {
-                    publisher: owner.clone(),
-                    key: hex::encode(k.key_hash),
-                    revoked: false,
-                });
-            }
-        }
-        for k in &pk.keys {
-            self.owners.insert(k.key_hash, pk.publisher.clone());
-        }
-        self.publishers.insert(pk.publisher.clone(), pk);
-        Ok(())
-    }
-
-    /// Checks `entry` (logged at `index`, for `publisher`) against the rules
-    /// and records it; on error nothing changes.
-    pub fn apply(
-        &mut self,
-        entry: &Entry,
-        publisher: &str,
-        index: u64,
-    ) -> sealwax_proto::Result<()> {
-        if let Entry::KeyRegistration(r) = entry {
-            let h = r.key.key_hash();
-            if let Some(owner) = self.owners.get(&h) {
-                if owner != publisher {
-                    let revoked = self
-                        .publishers
-                        .get(owner)
-                        .and_then(|p| p.key(&h))
-                        .is_some_and(|k| k.revoked.is_some());
-                    return Err(Rejection::KeyAlreadyRegistered {
-                        publisher: owner.clone(),
-                        key: hex::encode(h),
-                        revoked,
-                    }
-                    .into());
-                }
-            }
-            let pk = self
-                .publishers
-                .entry(publisher.to_string())
-                .or_insert_with(|| PublisherKeys::new(publisher));
-            let result = pk.apply(entry, index);
-            if result.is_err() && pk.keys.is_empty() {
-                self.publishers.remove(publisher);
-            }
-            result?;
-            self.owners.insert(h, publisher.to_string());
-            return Ok(());
-        }
-        match self.publishers.get_mut(publisher) {
-            Some(pk) => pk.apply(entry, index),
-            None => Err(Rejection::UnknownPublisher(publisher.to_string()).into()),
-        }
-    }
-}
 
 /// Applies a run's entries to a working copy of the key histories and
 /// produces the alerts they imply.
@@ -119,10 +36,26 @@ pub struct Tracker<'c> {
     config: &'c Config,
     origin: String,
     tree_size: u64,
-    keys: KeyBook,
+    keys: MemoryLogState,
     learned: BTreeMap<String, BTreeSet<Hash>>,
     /// `learn = true` watches still learning: the keys seen so far.
     learning: BTreeMap<String, BTreeSet<Hash>>,
+}
+
+/// The keys a `learn = true` watch learns from a publisher's state: the
+/// keys in good standing whose chain leads to the claim key through chain
+/// links only (no operator registration or re-vouching on the way).
+fn learnable_keys(p: &PublisherKeys) -> BTreeSet<Hash> {
+    p.active_keys()
+        .filter(|k| {
+            let chain = p.chain(&k.key_hash);
+            chain.iter().all(|r| r.voucher() != AuthorizedBy::Operator)
+                && chain
+                    .last()
+                    .is_some_and(|r| r.voucher() == AuthorizedBy::Claim)
+        })
+        .map(|k| k.key_hash)
+        .collect()
 }
 
 /// How a watched publisher's keys are judged at the moment.
@@ -139,7 +72,7 @@ impl<'c> Tracker<'c> {
         config: &'c Config,
         origin: &str,
         tree_size: u64,
-        keys: KeyBook,
+        keys: MemoryLogState,
         learned: BTreeMap<String, BTreeSet<Hash>>,
     ) -> Tracker<'c> {
         let mut learning = BTreeMap::new();
@@ -147,7 +80,7 @@ impl<'c> Tracker<'c> {
             if w.expect == Expect::Learn && !learned.contains_key(&w.publisher) {
                 let seen: BTreeSet<Hash> = keys
                     .get(&w.publisher)
-                    .map(|p| p.active_keys().map(|k| k.key_hash).collect())
+                    .map(learnable_keys)
                     .unwrap_or_default();
                 learning.insert(w.publisher.clone(), seen);
             }
@@ -163,13 +96,13 @@ impl<'c> Tracker<'c> {
     }
 
     /// The key histories as they are now.
-    pub fn keys(&self) -> &KeyBook {
+    pub fn keys(&self) -> &MemoryLogState {
         &self.keys
     }
 
     /// Ends the run: the key histories and the learned sets to save. A
     /// learning watch that saw at least one key has learned it.
-    pub fn finish(self) -> (KeyBook, BTreeMap<String, BTreeSet<Hash>>) {
+    pub fn finish(self) -> (MemoryLogState, BTreeMap<String, BTreeSet<Hash>>) {
         let mut learned = self.learned;
         for (publisher, seen) in self.learning {
             if !seen.is_empty() {
@@ -276,41 +209,83 @@ impl<'c> Tracker<'c> {
             }
         };
         let watch = self.config.watch(&publisher);
-        if let Err(e) = self.keys.apply(&entry, &publisher, index) {
-            out.push(self.misbehaviour(
-                Problem::RuleViolation,
-                index,
-                Some(&publisher),
-                format!(
-                    "entry {index} ({} for publisher {publisher:?}) breaks the log's rules ({e}): the log appended an entry it must refuse",
-                    entry.kind_name()
-                ),
-            ));
-            return;
-        }
+        // The monitor judges every entry with the log's own rules.
+        let applied = match self.keys.apply(&entry, index) {
+            Ok(a) => a,
+            Err(e) => {
+                out.push(self.misbehaviour(
+                    Problem::RuleViolation,
+                    index,
+                    Some(&publisher),
+                    format!(
+                        "entry {index} ({} for publisher {publisher:?}) breaks the log's rules ({e}): the log appended an entry it must refuse",
+                        entry.kind_name()
+                    ),
+                ));
+                return;
+            }
+        };
+        let change = match applied {
+            Applied::Key { change, .. } => change,
+            Applied::Signature { .. } => KeyChange::default(),
+        };
         match &entry {
-            Entry::KeyRegistration(r) => self.on_registration(index, r, watch, out),
+            Entry::KeyRegistration(r) => {
+                self.on_registration(index, r, change.revouched, watch, out)
+            }
             Entry::KeyRevocation(r) => self.on_revocation(index, r, watch, out),
             Entry::Signature(s) => {
                 let release = release.expect("signature entries have a release");
                 self.on_signature(index, s, &release, watch, out)
             }
         }
+        self.on_suspensions(index, &publisher, &change.suspended, watch, out);
     }
 
     fn describe_key(&self, h: &Hash) -> KeyRef {
-        let owner = self.keys.owners.get(h);
-        let key = owner
+        let key = self
+            .keys
+            .owner(h)
             .and_then(|p| self.keys.get(p))
             .and_then(|p| p.key(h))
             .map(|k| &k.key);
         KeyRef::from_hash(h, key)
     }
 
+    /// One `key-suspended` alert per key a compromise suspended, for watched publishers.
+    fn on_suspensions(
+        &self,
+        index: u64,
+        p: &str,
+        suspended: &[Hash],
+        watch: Option<&'c Watch>,
+        out: &mut Vec<Alert>,
+    ) {
+        if suspended.is_empty() || (watch.is_none() && self.config.watch_all.is_none()) {
+            return;
+        }
+        let Some(keys) = self.keys.get(p) else { return };
+        for h in suspended {
+            let Some(rec) = keys.key(h) else { continue };
+            let Some(s) = rec.suspended else { continue };
+            let key = KeyRef::of(&rec.key);
+            let via = self.describe_key(&s.compromised);
+            let message = format!(
+                "key {key} of publisher {p:?} is suspended: its chain of trust passes through key {via}, revoked as compromised at index {}. None of its signatures, earlier or later, is valid, and the log refuses new ones, until a key of {p:?} in good standing (or the operator) vouches for it again with `sealwax keys vouch`. If the key is the thief's, revoke it too: `sealwax keys revoke KEY --compromised`",
+                s.at
+            );
+            let mut a = self.alert(AlertKind::KeySuspended, index, Some(p), message);
+            a.key = Some(key);
+            a.authorized_by = Some(via);
+            out.push(a.seal());
+        }
+    }
+
     fn on_registration(
         &mut self,
         index: u64,
         r: &KeyRegistration,
+        revouched: bool,
         watch: Option<&'c Watch>,
         out: &mut Vec<Alert>,
     ) {
@@ -340,17 +315,40 @@ impl<'c> Tracker<'c> {
                 None,
             ),
         };
-        let authorization = match &r.authorization {
-            Authorization::Claim => "claim",
-            Authorization::Chain { .. } => "chain",
-            Authorization::Operator => "operator",
-        };
+        let authorization = r.authorization.kind();
         let (kind, message) = match watch {
+            Some(w) if revouched => {
+                let by_expected = match &r.authorization {
+                    Authorization::Chain { by, .. } => self.is_expected(w, &by.key_hash()),
+                    _ => false,
+                };
+                if self.is_expected(w, &h) && by_expected {
+                    return;
+                }
+                (
+                    AlertKind::KeyVouched,
+                    format!(
+                        "suspended key {key} of publisher {p:?} was vouched for again at index {index}, {how}: its signatures count again. If you did not ask for this, revoke the key (`sealwax keys revoke KEY --compromised`) and tell the log operator"
+                    ),
+                )
+            }
             Some(w) => {
                 if let Expected::Learning = self.expected(w) {
-                    tracing::debug!(publisher = %p, key = %key, index, "learning key");
-                    self.learning.get_mut(p).expect("learning").insert(h);
-                    return;
+                    // Learn the claim key and keys chained from learned keys;
+                    // an operator registration is never learned.
+                    let learnable = match &r.authorization {
+                        Authorization::Claim => true,
+                        Authorization::Chain { by, .. } => self
+                            .learning
+                            .get(p)
+                            .is_some_and(|s| s.contains(&by.key_hash())),
+                        Authorization::Operator => false,
+                    };
+                    if learnable {
+                        tracing::debug!(publisher = %p, key = %key, index, "learning key");
+                        self.learning.get_mut(p).expect("learning").insert(h);
+                        return;
+                    }
                 }
                 if self.is_expected(w, &h) {
                     return;
@@ -363,8 +361,16 @@ impl<'c> Tracker<'c> {
                 )
             }
             None if self.config.watch_all.is_some() => (
-                AlertKind::KeyRegistered,
-                format!("key {key} was registered for publisher {p:?} at index {index}, authorised {how}"),
+                if revouched {
+                    AlertKind::KeyVouched
+                } else {
+                    AlertKind::KeyRegistered
+                },
+                if revouched {
+                    format!("suspended key {key} of publisher {p:?} was vouched for again at index {index}, {how}")
+                } else {
+                    format!("key {key} was registered for publisher {p:?} at index {index}, authorised {how}")
+                },
             ),
             None => return,
         };
@@ -384,15 +390,9 @@ impl<'c> Tracker<'c> {
     ) {
         let p = &r.publisher;
         let key = KeyRef::of(&r.key);
-        match watch {
-            Some(w) => {
-                if let Expected::Learning = self.expected(w) {
-                    tracing::debug!(publisher = %p, key = %key, index, "learning: key revoked");
-                    return;
-                }
-            }
-            None if self.config.watch_all.is_some() => {}
-            None => return,
+        // Revocations are reported even while a `learn = true` watch learns.
+        if watch.is_none() && self.config.watch_all.is_none() {
+            return;
         }
         let (by_text, by, authorization) = match &r.authorization {
             RevocationAuthorization::Key { by, .. } => {
@@ -621,7 +621,7 @@ mod tests {
             "[[watch]]\npublisher = \"alice\"\nkeys = [\"{}\"]\n",
             k1.public_key().to_base64()
         ));
-        let mut t = Tracker::new(&c, ORIGIN, 4, KeyBook::default(), BTreeMap::new());
+        let mut t = Tracker::new(&c, ORIGIN, 4, MemoryLogState::default(), BTreeMap::new());
         let entries = vec![
             reg_claim("alice", &k1),
             sig("alice", &k1, "tool"),
@@ -652,7 +652,7 @@ mod tests {
             "[[watch]]\npublisher = \"alice\"\nkeys = [\"{}\"]\n",
             k1.public_key().to_base64()
         ));
-        let mut t = Tracker::new(&c, ORIGIN, 2, KeyBook::default(), BTreeMap::new());
+        let mut t = Tracker::new(&c, ORIGIN, 2, MemoryLogState::default(), BTreeMap::new());
         let entries = vec![
             reg_claim("alice", &k1),
             Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, "alice", &k2, &k1).unwrap())
@@ -669,7 +669,7 @@ mod tests {
     fn learn_mode_learns_first_keys_only() {
         let (k1, k2) = (key(), key());
         let c = config("[[watch]]\npublisher = \"bob\"\nlearn = true\n");
-        let mut t = Tracker::new(&c, ORIGIN, 2, KeyBook::default(), BTreeMap::new());
+        let mut t = Tracker::new(&c, ORIGIN, 2, MemoryLogState::default(), BTreeMap::new());
         assert!(run(&mut t, &[reg_claim("bob", &k1), sig("bob", &k1, "x")]).is_empty());
         let (keys, learned) = t.finish();
         assert_eq!(learned["bob"], BTreeSet::from([k1.public_key().key_hash()]));
@@ -685,7 +685,7 @@ mod tests {
     fn watch_all_reports_every_key_event() {
         let (k1, k2) = (key(), key());
         let c = config("[[watch]]\npublisher = \"*\"\npackages = [\"tool\"]\n");
-        let mut t = Tracker::new(&c, ORIGIN, 4, KeyBook::default(), BTreeMap::new());
+        let mut t = Tracker::new(&c, ORIGIN, 4, MemoryLogState::default(), BTreeMap::new());
         let entries = vec![
             reg_claim("carol", &k1),
             reg_claim("dave", &k2),
@@ -720,7 +720,7 @@ mod tests {
     fn misbehaving_entries_are_alerts() {
         let (k1, k2) = (key(), key());
         let c = config("[[watch]]\npublisher = \"alice\"\nlearn = true\n");
-        let mut t = Tracker::new(&c, ORIGIN, 5, KeyBook::default(), BTreeMap::new());
+        let mut t = Tracker::new(&c, ORIGIN, 5, MemoryLogState::default(), BTreeMap::new());
         let mut forged = reg_claim("alice", &k1);
         let n = forged.len();
         forged[n - 2] ^= 1; // inside the proof of possession
@@ -747,15 +747,17 @@ mod tests {
     #[test]
     fn one_key_belongs_to_one_publisher() {
         let k = key();
-        let mut book = KeyBook::default();
-        let a = Entry::KeyRegistration(KeyRegistration::claim(ORIGIN, "alice", &k).unwrap());
-        let b = Entry::KeyRegistration(KeyRegistration::claim(ORIGIN, "bob", &k).unwrap());
-        book.apply(&a, "alice", 0).unwrap();
-        let err = book.apply(&b, "bob", 1).unwrap_err().to_string();
+        let c = config("[[watch]]\npublisher = \"bob\"\nlearn = true\n");
+        let mut t = Tracker::new(&c, ORIGIN, 2, MemoryLogState::default(), BTreeMap::new());
+        let alerts = run(&mut t, &[reg_claim("alice", &k), reg_claim("bob", &k)]);
+        assert_eq!(kinds(&alerts), ["log-misbehaviour/rule-violation"]);
         assert!(
-            err.contains("already registered to publisher \"alice\""),
-            "{err}"
+            alerts[0]
+                .message
+                .contains("already registered to publisher \"alice\""),
+            "{}",
+            alerts[0].message
         );
-        assert!(book.get("bob").is_none());
+        assert!(t.keys().get("bob").is_none());
     }
 }
