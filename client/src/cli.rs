@@ -177,6 +177,17 @@ pub enum KeysCommand {
         without being asked. With --retire-old the old key is then retired."
     )]
     Rotate(RotateArgs),
+    /// Vouch again for a key suspended by a compromised voucher
+    #[command(
+        long_about = "A key whose chain of trust passes through a key revoked as compromised is\n\
+        suspended: nothing it signed is valid. If the suspended key is yours and was not stolen,\n\
+        vouch for it again: the log records a registration of it, signed by the key itself and\n\
+        by another key of the publisher in good standing (this home's newest), or by the log\n\
+        operator with --admin-token-file. Its signatures, earlier and later, are valid again and\n\
+        it hangs from the new voucher from then on. If the key is the thief's, revoke it instead:\n\
+        `sealwax keys revoke KEY --compromised`."
+    )]
+    Vouch(VouchArgs),
 }
 
 /// `sealwax keys generate`.
@@ -233,6 +244,23 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "P")]
     pub publisher: Option<String>,
     /// Revoke through the log operator's path, with the token in FILE
+    #[arg(long = "admin-token-file", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// `sealwax keys vouch`.
+#[derive(Debug, Args)]
+pub struct VouchArgs {
+    /// The suspended public key: its base64 line, or a .pub file
+    #[arg(value_name = "KEY|FILE")]
+    pub key: String,
+    /// Its secret key file [default: the one this home recorded for it]
+    #[arg(long, value_name = "FILE")]
+    pub secret: Option<PathBuf>,
+    /// The publisher (found from this home's keys if omitted)
+    #[arg(long, value_name = "P")]
+    pub publisher: Option<String>,
+    /// Vouch through the log operator's path, with the token in FILE
     #[arg(long = "admin-token-file", value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
 }

@@ -133,6 +133,26 @@ pub enum ClientError {
         key_id: String,
     },
     /// A terminal interaction failed.
+    /// `keys vouch` for a key whose secret this home does not hold.
+    #[error("this home does not hold the secret of key {key_id}: pass it with --secret FILE (a re-vouching is signed by the key itself, to prove possession, and by its voucher)")]
+    NoSecretForKey {
+        /// Key ID (hex).
+        key_id: String,
+    },
+
+    /// `keys vouch` for a key that is not suspended.
+    #[error("key {key_id} of publisher {publisher:?} is {standing}, not suspended: only a key suspended by a compromised voucher can be vouched for again{hint}")]
+    NotSuspended {
+        /// Key ID (hex).
+        key_id: String,
+        /// Publisher.
+        publisher: String,
+        /// Its standing in the log (`active`, `retired`, `compromised`, `unregistered`).
+        standing: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+
     #[error("cannot talk to the terminal: {0}")]
     Terminal(std::io::Error),
 
@@ -214,6 +234,30 @@ pub enum ClientError {
         key_id: String,
         /// Index of the revocation.
         index: u64,
+    },
+    /// A key whose chain of trust passes through a compromised key.
+    #[error("key {key_id} of publisher {publisher:?} is suspended: its chain of trust passes through key {compromised}, which was revoked as compromised at log index {index}, so none of its signatures is trusted. Ask the publisher to have the key vouched for again (`sealwax keys vouch`) or to re-sign the release with a key in good standing")]
+    KeySuspended {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+        /// Key hash (hex) of the compromised key.
+        compromised: String,
+        /// Index of that compromise.
+        index: u64,
+    },
+    /// `--trust-new-keys` was given for a key it may not trust.
+    #[error("key {key_id} of publisher {publisher:?} is not trusted, and --trust-new-keys does not trust it: {reason}. To trust it on purpose, check it with {publisher:?} and run `sealwax keys import {key_b64} --publisher {publisher}`, or install on a terminal to be asked")]
+    NotFirstUse {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+        /// Minisign base64 line.
+        key_b64: String,
+        /// Why the flag does not apply.
+        reason: String,
     },
     /// A key retired before the signature was logged.
     #[error("key {key_id} of publisher {publisher:?} was retired at log index {index}, before this signature was logged (index {signed_at}): ask the publisher for a release signed with their current key")]
@@ -352,6 +396,7 @@ impl ClientError {
             | BadTarget(_)
             | MissingFile { .. }
             | PublisherUnknownForKey { .. }
+            | NoSecretForKey { .. }
             | Terminal(_) => EXIT_USAGE,
             DigestMismatch { .. }
             | BadSignature { .. }
@@ -362,6 +407,9 @@ impl ClientError {
             | NewKeyNoTerminal { .. }
             | TrustDeclined { .. }
             | KeyCompromised { .. }
+            | KeySuspended { .. }
+            | NotFirstUse { .. }
+            | NotSuspended { .. }
             | KeyRetired { .. }
             | KeyNotInHistory { .. }
             | Downgrade { .. }

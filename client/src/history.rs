@@ -4,18 +4,21 @@
 //! (and consistent with the remembered one), and the rules of the log are
 //! replayed over it with [`PublisherKeys::apply`].
 //!
-//! What this cannot show yet is that the log left no event out: that will
-//! come with proven key status (a map committed to by each checkpoint).
-//! Until then a monitor watching the whole log is what catches a hidden
-//! event.
+//! The folded state must extend what this client recorded before
+//! ([`crate::keystate`]): a log that drops an event this client has seen
+//! is caught, with exit 3. What a first-time client cannot see from an
+//! event list is an event left out; a monitor watching the whole log
+//! catches that.
 
-use sealwax_proto::entry::{Entry, PublisherKeys};
+use sealwax_proto::entry::Entry;
+use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::verify_inclusion;
 
 use crate::api::{decode_entry, decode_hashes, LogClient};
 use crate::checkpoints::{CheckpointTracker, Freshness};
 use crate::error::{ClientError, Result};
 use crate::home::LogIdentity;
+use crate::keystate::{KeyStateStore, Recorded};
 
 /// A publisher's key history, every event verified.
 #[derive(Debug, Clone)]
@@ -28,9 +31,55 @@ pub struct VerifiedHistory {
     pub events: Vec<(u64, Entry)>,
 }
 
-/// Fetches and verifies the key history of `publisher`; `None` if the log
-/// knows no keys of it.
+/// Fetches and verifies the key history of `publisher`, checks it against
+/// what `store` recorded and records it; `None` if the log knows no keys
+/// of it.
 pub fn fetch_history(
+    api: &LogClient,
+    tracker: &mut CheckpointTracker,
+    log: &LogIdentity,
+    store: &KeyStateStore,
+    publisher: &str,
+) -> Result<Option<VerifiedHistory>> {
+    let url = api.url().to_string();
+    let bad = |reason: String| ClientError::LogMisbehaving {
+        url: url.clone(),
+        reason,
+    };
+    let recorded = store.load(publisher)?;
+    let history = verified_history(api, tracker, log, publisher)?;
+    let Some(history) = history else {
+        if let Some(r) = recorded.filter(|r| !r.keys.is_empty()) {
+            return Err(bad(format!(
+                "it says publisher {publisher:?} has no keys, but this client verified {} of its keys at tree size {}",
+                r.keys.keys().len(),
+                r.tree_size
+            )));
+        }
+        return Ok(None);
+    };
+    let releases = match recorded {
+        Some(r) => {
+            if let Some(why) = history.keys.contradiction(&r.keys) {
+                return Err(bad(format!(
+                    "its key history of {publisher:?} contradicts what this client verified at tree size {}: {why}",
+                    r.tree_size
+                )));
+            }
+            r.releases
+        }
+        None => Default::default(),
+    };
+    store.save(&Recorded {
+        keys: history.keys.clone(),
+        tree_size: history.tree_size,
+        releases,
+    })?;
+    Ok(Some(history))
+}
+
+/// The key history as the log answers it, every event verified.
+fn verified_history(
     api: &LogClient,
     tracker: &mut CheckpointTracker,
     log: &LogIdentity,
@@ -71,10 +120,8 @@ pub fn fetch_history(
                 ev.index
             ))
         })?;
-        let kind_ok = matches!(
-            (&entry, ev.kind.as_str()),
-            (Entry::KeyRegistration(_), "registration") | (Entry::KeyRevocation(_), "revocation")
-        );
+        let kind_ok =
+            !matches!(entry, Entry::Signature(_)) && entry.kind_name() == ev.kind.as_str();
         if !kind_ok || entry.publisher() != publisher {
             return Err(bad(format!(
                 "key history entry {} is not a {} of {publisher:?}",

@@ -12,7 +12,15 @@ use sealwax_proto::Hash;
 use crate::atomic::{read_optional, read_to_string, write_atomic, MODE_PUBLIC};
 use crate::error::{ClientError, Result};
 use crate::password::PasswordSource;
-use crate::trust::Revoked;
+
+/// A revocation of one of this home's keys, once logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    /// "retired" or "compromised", as logged.
+    pub reason: String,
+    /// Log index of the revocation entry.
+    pub index: u64,
+}
 
 /// One of this home's own keys, registered in a log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ pub mod error;
 pub mod history;
 pub mod home;
 pub mod keyring;
+pub mod keystate;
 pub mod password;
 pub mod progress;
 pub mod trust;

@@ -1,16 +1,21 @@
 //! The trust store: which publisher keys this client trusts, for one log.
 //!
 //! A key is trusted for exactly one publisher. Keys get here by TOFU (the
-//! user said yes on install), by `keys import`, by a logged chain of trust
-//! from a key already trusted, or because this home made and registered them.
-//! Revocations learned from the log are recorded beside the key, so offline
-//! `verify` refuses what install would refuse.
+//! user said yes on install, or `--trust-new-keys` took a publisher's claim
+//! key on first use), by `keys import`, or because this home made and
+//! registered them: these are the *roots* that `sealwax_proto::trust::decide`
+//! starts from. Keys reached by a logged chain of trust are listed too
+//! (source `chain`), for people to read, but never count as roots: a chain
+//! is checked against the publisher's current key state every time.
+//! Revocations and suspensions live in the recorded key state
+//! ([`crate::keystate`]), not here.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use sealwax_proto::entry::RevocationReason;
+use std::collections::HashSet;
+
 use sealwax_proto::minisign::PublicKey;
 use sealwax_proto::Hash;
 
@@ -43,15 +48,6 @@ impl TrustSource {
     }
 }
 
-/// A revocation the client learned from the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Revoked {
-    /// "retired" or "compromised".
-    pub reason: String,
-    /// Log index of the revocation entry.
-    pub index: u64,
-}
-
 /// One trusted key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustedKey {
@@ -70,9 +66,6 @@ pub struct TrustedKey {
     pub chained_from: Option<String>,
     /// Unix time it was added.
     pub added: u64,
-    /// Its revocation, once the client has seen one in the log.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked: Option<Revoked>,
 }
 
 impl TrustedKey {
@@ -81,14 +74,9 @@ impl TrustedKey {
         PublicKey::parse(&self.key).ok()
     }
 
-    /// Whether a signature logged at `index` by this key may be trusted, by
-    /// what the client knows locally.
-    pub fn allows_signature_at(&self, index: u64) -> bool {
-        match &self.revoked {
-            None => true,
-            Some(r) if r.reason == "retired" => index < r.index,
-            Some(_) => false,
-        }
+    /// Whether the key is a root of trust (not merely reached by a chain).
+    pub fn is_root(&self) -> bool {
+        self.source != TrustSource::Chain
     }
 }
 
@@ -161,6 +149,15 @@ impl TrustStore {
             .collect()
     }
 
+    /// The key hashes of `publisher` that are roots of trust.
+    pub fn roots(&self, publisher: &str) -> HashSet<Hash> {
+        self.keys
+            .iter()
+            .filter(|k| k.publisher == publisher && k.is_root())
+            .filter_map(|k| k.public_key().map(|pk| pk.key_hash()))
+            .collect()
+    }
+
     /// Whether any key of `publisher` is trusted.
     pub fn knows_publisher(&self, publisher: &str) -> bool {
         self.keys.iter().any(|k| k.publisher == publisher)
@@ -185,36 +182,8 @@ impl TrustStore {
             source,
             chained_from: chained_from.map(hex::encode),
             added: now_unix(),
-            revoked: None,
         });
         true
-    }
-
-    /// Records a revocation seen in the log; returns true if that changed anything.
-    pub fn mark_revoked(
-        &mut self,
-        publisher: &str,
-        key_hash: &Hash,
-        reason: RevocationReason,
-        index: u64,
-    ) -> bool {
-        let h = hex::encode(key_hash);
-        let new = Revoked {
-            reason: reason.as_str().to_string(),
-            index,
-        };
-        let mut changed = false;
-        for k in self
-            .keys
-            .iter_mut()
-            .filter(|k| k.publisher == publisher && k.key_hash == h)
-        {
-            if k.revoked.as_ref() != Some(&new) {
-                k.revoked = Some(new.clone());
-                changed = true;
-            }
-        }
-        changed
     }
 }
 
@@ -232,7 +201,7 @@ mod tests {
     use sealwax_proto::minisign::SecretKey;
 
     #[test]
-    fn add_find_revoke_and_reload() {
+    fn add_find_and_reload() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("trust.toml");
         let pk = SecretKey::generate(&mut rand::rngs::OsRng).public_key();
@@ -245,15 +214,14 @@ mod tests {
         assert!(store.find("alice", &pk.key_hash()).is_some());
         assert!(store.find("bob", &pk.key_hash()).is_none());
         assert_eq!(store.candidates("alice", &pk.keynum).len(), 1);
-        assert!(store.mark_revoked("alice", &pk.key_hash(), RevocationReason::Retired, 10));
-        let k = store.find("alice", &pk.key_hash()).unwrap();
-        assert!(k.allows_signature_at(9));
-        assert!(!k.allows_signature_at(10));
-        assert!(store.mark_revoked("alice", &pk.key_hash(), RevocationReason::Compromised, 10));
-        assert!(!store
-            .find("alice", &pk.key_hash())
-            .unwrap()
-            .allows_signature_at(0));
+        assert_eq!(store.roots("alice"), HashSet::from([pk.key_hash()]));
+        let chained = SecretKey::generate(&mut rand::rngs::OsRng).public_key();
+        assert!(store.add("alice", &chained, TrustSource::Chain, Some(&pk.key_hash())));
+        assert_eq!(
+            store.roots("alice"),
+            HashSet::from([pk.key_hash()]),
+            "a chain-trusted key is not a root"
+        );
     }
 
     #[test]

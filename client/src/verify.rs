@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use sealwax_proto::checkpoint::Checkpoint;
+use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
 use sealwax_proto::entry::{Entry, Release, SignatureEntry};
-use sealwax_proto::merkle::verify_inclusion;
+use sealwax_proto::keys::KeyStatus;
 use sealwax_proto::minisign::{PublicKey, SignatureAlgorithm, SignatureBox};
 use sealwax_proto::proof::TlogProof;
 use sealwax_proto::Hash;
@@ -15,7 +15,6 @@ use sealwax_proto::Hash;
 use crate::digest::Digests;
 use crate::error::{ClientError, Result};
 use crate::home::LogIdentity;
-use crate::trust::{TrustStore, TrustedKey};
 
 /// A parsed `.minisig` whose trusted comment is a sealwax release.
 #[derive(Debug, Clone)]
@@ -52,9 +51,12 @@ impl SealwaxSignature {
         Ok(SealwaxSignature { sigbox, release })
     }
 
-    /// `package@version`, as messages show a release.
+    /// `publisher/package@version`, as messages show a release.
     pub fn name(&self) -> String {
-        format!("{}@{}", self.release.package, self.release.version)
+        format!(
+            "{}/{}@{}",
+            self.release.publisher, self.release.package, self.release.version
+        )
     }
 }
 
@@ -87,33 +89,54 @@ pub fn check_artifact(
     })
 }
 
-/// The trusted key of the signature's publisher that made it (by key ID,
-/// confirmed by the signature itself in [`check_artifact`]).
-pub fn trusted_key_for<'a>(
-    trust: &'a TrustStore,
+/// The key among `candidates` that made `sig`: its key number matches and
+/// its global signature verifies (key IDs are random 8-byte hints, and two
+/// keys may share one).
+pub fn key_of_signature<'a>(
+    candidates: impl IntoIterator<Item = &'a PublicKey>,
     sig: &SealwaxSignature,
-) -> Result<(&'a TrustedKey, PublicKey)> {
-    let mut candidates = trust.candidates(&sig.release.publisher, &sig.sigbox.keynum);
-    if candidates.is_empty() {
-        return Err(ClientError::UntrustedKey {
-            publisher: sig.release.publisher.clone(),
-            key_id: sig.sigbox.key_id_hex(),
-        });
-    }
-    // Key IDs are random 8-byte hints; with two keys sharing one, the
-    // signature picks the right key.
-    if candidates.len() > 1 {
-        let comment = sig.sigbox.trusted_comment.as_bytes();
-        let mut msg = sig.sigbox.signature.to_vec();
-        msg.extend_from_slice(comment);
-        if let Some(pos) = candidates
-            .iter()
-            .position(|(_, pk)| pk.verify_raw(&msg, &sig.sigbox.global_signature).is_ok())
-        {
-            return Ok(candidates.swap_remove(pos));
+) -> Option<PublicKey> {
+    let sb = &sig.sigbox;
+    let mut msg = sb.signature.to_vec();
+    msg.extend_from_slice(sb.trusted_comment.as_bytes());
+    candidates
+        .into_iter()
+        .filter(|k| k.keynum == sb.keynum)
+        .find(|k| k.verify_raw(&msg, &sb.global_signature).is_ok())
+        .copied()
+}
+
+/// The refusal for a signature by `key` logged at `index` whose status
+/// (from `sealwax_proto::keys`) makes it invalid.
+pub fn status_error(
+    publisher: &str,
+    key: &PublicKey,
+    index: u64,
+    status: KeyStatus,
+) -> ClientError {
+    let (publisher, key_id) = (publisher.to_string(), key.key_id_hex());
+    match status {
+        KeyStatus::Retired(at) => ClientError::KeyRetired {
+            publisher,
+            key_id,
+            index: at,
+            signed_at: index,
+        },
+        KeyStatus::Compromised(at) => ClientError::KeyCompromised {
+            publisher,
+            key_id,
+            index: at,
+        },
+        KeyStatus::Suspended(s) => ClientError::KeySuspended {
+            publisher,
+            key_id,
+            compromised: hex::encode(s.compromised),
+            index: s.at,
+        },
+        KeyStatus::Active | KeyStatus::RetiredAfter(_) | KeyStatus::Unknown => {
+            ClientError::KeyNotInHistory { publisher, key_id }
         }
     }
-    Ok(candidates.swap_remove(0))
 }
 
 /// The leaf hash of a signature entry.
@@ -121,50 +144,28 @@ pub fn leaf_of(entry: &SignatureEntry) -> Hash {
     Entry::Signature(entry.clone()).leaf_hash()
 }
 
-/// Checks the `.tlog-proof`'s checkpoint signature and that `leaf` is at its
-/// index in that tree; returns the checkpoint.
+/// Checks the `.tlog-proof`'s checkpoint signature by the trusted log key
+/// and that `leaf` is at its index in that tree; returns the checkpoint.
 pub fn check_proof(
     proof_path: &Path,
     proof: &TlogProof,
     leaf: &Hash,
-    open: impl Fn(&str) -> std::result::Result<Checkpoint, sealwax_proto::Error>,
+    log: &LogIdentity,
 ) -> Result<Checkpoint> {
     let bad = |reason: String| ClientError::BadProof {
         path: proof_path.to_path_buf(),
         reason,
     };
-    let cp = open(&proof.checkpoint).map_err(|e| {
+    let (cp, _) = open_checkpoint(&proof.checkpoint, &log.origin, &log.verifier).map_err(|e| {
         bad(format!(
             "its checkpoint is not signed by the trusted log key ({e}); check --log-key, or the proof was altered"
         ))
     })?;
-    verify_inclusion(leaf, proof.index, cp.size, &proof.inclusion, &cp.root).map_err(|e| {
+    proof.verify_in(leaf, &cp).map_err(|e| {
         bad(format!(
             "the signature's entry is not at index {} of the logged tree: {e}",
             proof.index
         ))
     })?;
     Ok(cp)
-}
-
-/// Refuses a signature whose key the trust store knows was revoked.
-pub fn check_local_status(tk: &TrustedKey, index: u64) -> Result<()> {
-    if tk.allows_signature_at(index) {
-        return Ok(());
-    }
-    let r = tk.revoked.as_ref().expect("refused only when revoked");
-    if r.reason == "compromised" {
-        Err(ClientError::KeyCompromised {
-            publisher: tk.publisher.clone(),
-            key_id: tk.key_id.clone(),
-            index: r.index,
-        })
-    } else {
-        Err(ClientError::KeyRetired {
-            publisher: tk.publisher.clone(),
-            key_id: tk.key_id.clone(),
-            index: r.index,
-            signed_at: index,
-        })
-    }
 }

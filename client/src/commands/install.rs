@@ -1,21 +1,29 @@
-//! `sealwax install P/NAME[@V] | URL | FILE`: fetch, verify against the
-//! log, decide trust (TOFU or chain of trust), install.
+//! `sealwax install P/NAME[@V] | URL | FILE`, as a straight line:
+//! resolve the target → fetch the artifact and its signature → verify
+//! (signature, inclusion, consistency, key status, all through
+//! `sealwax-proto`) → decide trust (`sealwax_proto::trust::decide`) → write.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use sealwax_proto::entry::{AuthorizedBy, Entry, KeyStatus, SignatureEntry};
+use sealwax_proto::checkpoint::Checkpoint;
+use sealwax_proto::entry::{
+    validate_package, validate_publisher, validate_version, Entry, Release,
+};
 use sealwax_proto::merkle::verify_inclusion;
 use sealwax_proto::minisign::PublicKey;
 use sealwax_proto::proof::TlogProof;
+use sealwax_proto::rules::{ReleaseName, ReleaseRecord};
+use sealwax_proto::trust::{decide, NotFirstUse, Trust};
 use sealwax_proto::Hash;
 
-use crate::api::{decode_entry, decode_hash, decode_hashes, LogClient, SignatureRecord};
+use crate::api::{decode_entry, decode_hashes, LogClient, SignatureRecord};
 use crate::atomic::{sync_dir, write_atomic, MODE_PUBLIC};
-use crate::checkpoints::Freshness;
+use crate::checkpoints::{CheckpointTracker, Freshness};
 use crate::cli::InstallArgs;
 use crate::commands::publish::sibling;
 use crate::commands::Ctx;
@@ -23,55 +31,102 @@ use crate::digest::{hash_stream, Digests};
 use crate::error::{ClientError, Result};
 use crate::history::{fetch_history, VerifiedHistory};
 use crate::home::LogIdentity;
+use crate::keystate::{release_key, KeyStateStore};
 use crate::progress::bytes_bar;
 use crate::trust::{TrustSource, TrustStore};
-use crate::verify::{check_artifact, leaf_of, SealwaxSignature};
+use crate::verify::{check_artifact, key_of_signature, leaf_of, status_error, SealwaxSignature};
+
+/// A release asked for by name: `P/NAME[@V]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// Publisher.
+    pub publisher: String,
+    /// Package.
+    pub package: String,
+    /// Version, or the newest.
+    pub version: Option<String>,
+}
+
+impl Wanted {
+    /// Parses `P/NAME[@V]`; `None` unless every part is a valid name.
+    fn parse(arg: &str) -> Option<Wanted> {
+        let (publisher, rest) = arg.split_once('/')?;
+        let (package, version) = match rest.split_once('@') {
+            Some((p, v)) => (p, Some(v)),
+            None => (rest, None),
+        };
+        validate_publisher(publisher).ok()?;
+        validate_package(package).ok()?;
+        if let Some(v) = version {
+            validate_version(v).ok()?;
+        }
+        Some(Wanted {
+            publisher: publisher.to_string(),
+            package: package.to_string(),
+            version: version.map(str::to_string),
+        })
+    }
+
+    /// Whether a signed release is this one.
+    fn matches(&self, r: &Release) -> bool {
+        r.publisher == self.publisher
+            && r.package == self.package
+            && self.version.as_ref().is_none_or(|v| *v == r.version)
+    }
+}
+
+impl std::fmt::Display for Wanted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.publisher, self.package)?;
+        if let Some(v) = &self.version {
+            write!(f, "@{v}")?;
+        }
+        Ok(())
+    }
+}
 
 /// What to install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// A release in the log's artifact store.
-    Release {
-        /// Publisher.
-        publisher: String,
-        /// Package.
-        package: String,
-        /// Version, or the newest.
-        version: Option<String>,
-    },
+    Release(Wanted),
     /// A file on a web server, with `.minisig` / `.tlog-proof` beside it.
     Url(String),
     /// A local file, with `.minisig` / `.tlog-proof` beside it.
-    File(PathBuf),
+    File {
+        /// The file.
+        path: PathBuf,
+        /// When the argument also reads as `P/NAME[@V]`: the release the
+        /// file's signature must be for.
+        named: Option<Wanted>,
+    },
 }
 
 impl Target {
-    /// Classifies an install argument: URL, existing file, or `P/NAME[@V]`.
+    /// Classifies an install argument: a URL; a path written as one (`/…`,
+    /// `./…`, `../…`); `P/NAME[@V]`; or an existing file. An argument that
+    /// is both a release name and an existing file installs the file only
+    /// if its signature is for that very release.
     pub fn parse(arg: &str) -> Result<Target> {
         if arg.starts_with("http://") || arg.starts_with("https://") {
             return Ok(Target::Url(arg.to_string()));
         }
-        if Path::new(arg).is_file() {
-            return Ok(Target::File(PathBuf::from(arg)));
+        let explicit_path = arg.starts_with('/') || arg.starts_with("./") || arg.starts_with("../");
+        let is_file = Path::new(arg).is_file();
+        if explicit_path || (is_file && Wanted::parse(arg).is_none()) {
+            return Ok(Target::File {
+                path: PathBuf::from(arg),
+                named: None,
+            });
         }
-        let bad = || ClientError::BadTarget(arg.to_string());
-        let (publisher, rest) = arg.split_once('/').ok_or_else(bad)?;
-        let (package, version) = match rest.split_once('@') {
-            Some((p, v)) => (p, Some(v.to_string())),
-            None => (rest, None),
-        };
-        if publisher.is_empty()
-            || package.is_empty()
-            || package.contains('/')
-            || version.as_deref() == Some("")
-        {
-            return Err(bad());
+        match Wanted::parse(arg) {
+            Some(w) if is_file => Ok(Target::File {
+                path: PathBuf::from(arg),
+                named: Some(w),
+            }),
+            Some(w) => Ok(Target::Release(w)),
+            None => Err(ClientError::BadTarget(arg.to_string())),
         }
-        Ok(Target::Release {
-            publisher: publisher.to_string(),
-            package: package.to_string(),
-            version,
-        })
     }
 }
 
@@ -119,6 +174,73 @@ fn stage(
     Ok((staged, digests))
 }
 
+/// The log, as this install sees it: its API, the checkpoint tracker (the
+/// current checkpoint accepted consistent with the remembered one) and
+/// what this client recorded about publishers.
+struct Session {
+    log: LogIdentity,
+    api: LogClient,
+    tracker: CheckpointTracker,
+    cp: Checkpoint,
+    cp_text: String,
+    states: KeyStateStore,
+}
+
+impl Session {
+    /// The log's current checkpoint, proven consistent with the newest one
+    /// this client saw, before anything else: a forked or rolled-back log
+    /// is refused before a byte is downloaded.
+    fn start(ctx: &Ctx) -> Result<Session> {
+        let log = ctx.log()?;
+        let api = ctx.api()?;
+        let mut tracker = ctx.tracker(&log)?;
+        let cp_text = api.checkpoint()?;
+        let cp = tracker.accept(&api, &cp_text, Freshness::Current)?;
+        tracker.commit()?;
+        let states = ctx.key_states(&log);
+        Ok(Session {
+            log,
+            api,
+            tracker,
+            cp,
+            cp_text,
+            states,
+        })
+    }
+
+    fn misbehaving(&self, reason: String) -> ClientError {
+        ClientError::LogMisbehaving {
+            url: self.api.url().to_string(),
+            reason,
+        }
+    }
+
+    /// The publisher's key history, proven and checked against what was recorded.
+    fn history(&mut self, publisher: &str) -> Result<Option<VerifiedHistory>> {
+        let h = fetch_history(
+            &self.api,
+            &mut self.tracker,
+            &self.log,
+            &self.states,
+            publisher,
+        )?;
+        self.tracker.commit()?;
+        Ok(h)
+    }
+
+    /// A checkpoint at least as new as `index + 1` entries.
+    fn covering(&mut self, index: u64) -> Result<()> {
+        if index >= self.cp.size {
+            self.cp_text = self.api.checkpoint()?;
+            self.cp = self
+                .tracker
+                .accept(&self.api, &self.cp_text, Freshness::Current)?;
+            self.tracker.commit()?;
+        }
+        Ok(())
+    }
+}
+
 /// The signature to check, however it was found.
 struct Signed {
     sig: SealwaxSignature,
@@ -130,30 +252,36 @@ struct Signed {
     proof: Option<(TlogProof, PathBuf)>,
 }
 
+/// The artifact, staged, with its signature.
+struct Fetched {
+    staged: Staged,
+    digests: Digests,
+    signed: Signed,
+    /// The name to install it under.
+    dest_name: String,
+    /// What was asked for, for messages.
+    what: String,
+}
+
 /// A logged signature record, parsed and checked against the log's own claims.
-fn signed_from_record(api: &LogClient, log: &LogIdentity, rec: &SignatureRecord) -> Result<Signed> {
-    let url = api.url();
-    let bad = |reason: String| ClientError::LogMisbehaving {
-        url: url.to_string(),
-        reason,
-    };
-    let bytes = decode_entry(url, &rec.entry)?;
+fn signed_from_record(s: &Session, rec: &SignatureRecord) -> Result<Signed> {
+    let bytes = decode_entry(s.api.url(), &rec.entry)?;
     let Entry::Signature(se) = Entry::parse(&bytes)
-        .map_err(|e| bad(format!("signature entry {} does not parse: {e}", rec.index)))?
+        .map_err(|e| s.misbehaving(format!("signature entry {} does not parse: {e}", rec.index)))?
     else {
-        return Err(bad(format!(
+        return Err(s.misbehaving(format!(
             "entry {} is listed as a signature but is not one",
             rec.index
         )));
     };
     let release = se.release().map_err(|e| {
-        bad(format!(
+        s.misbehaving(format!(
             "signature entry {} has a bad trusted comment: {e}",
             rec.index
         ))
     })?;
-    if release.origin != log.origin {
-        return Err(bad(format!(
+    if release.origin != s.log.origin {
+        return Err(s.misbehaving(format!(
             "signature entry {} names another log, {:?}",
             rec.index, release.origin
         )));
@@ -163,7 +291,7 @@ fn signed_from_record(api: &LogClient, log: &LogIdentity, rec: &SignatureRecord)
         || release.version != rec.version
         || hex::encode(release.sha256) != rec.sha256
     {
-        return Err(bad(format!(
+        return Err(s.misbehaving(format!(
             "signature record {} does not match its own entry",
             rec.index
         )));
@@ -180,10 +308,12 @@ fn signed_from_record(api: &LogClient, log: &LogIdentity, rec: &SignatureRecord)
 }
 
 /// The signature of an artifact found by URL or as a file: its `.minisig`
-/// (and `.tlog-proof`) if present, else a logged signature for its SHA-256.
+/// (and `.tlog-proof`) if present, else a logged signature for its SHA-256,
+/// preferring publishers this client already trusts.
 fn signed_from_companions(
-    api: &LogClient,
-    log: &LogIdentity,
+    ctx: &Ctx,
+    s: &Session,
+    trust: &TrustStore,
     what: &str,
     minisig: Option<(String, PathBuf)>,
     proof: Option<(String, PathBuf)>,
@@ -200,14 +330,33 @@ fn signed_from_companions(
         )),
     };
     let Some((text, path)) = minisig else {
-        let records = api.signatures_by_sha256(&digests.sha256)?;
+        let records = s.api.signatures_by_sha256(&digests.sha256)?;
         let rec = records
             .iter()
-            .max_by_key(|r| r.index)
+            .max_by_key(|r| (trust.knows_publisher(&r.publisher), r.index))
             .ok_or_else(|| ClientError::Unsigned(what.to_string()))?;
-        return signed_from_record(api, log, rec);
+        let publishers: HashSet<&str> = records.iter().map(|r| r.publisher.as_str()).collect();
+        ctx.say(format_args!(
+            "{what} has no .minisig: using the logged signature by publisher {:?} (index {}){}",
+            rec.publisher,
+            rec.index,
+            if publishers.len() > 1 {
+                format!(
+                    ", one of {} publishers who signed these bytes{}",
+                    publishers.len(),
+                    if trust.knows_publisher(&rec.publisher) {
+                        ", and one you already trust"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                String::new()
+            }
+        ));
+        return signed_from_record(s, rec);
     };
-    let sig = SealwaxSignature::parse(&text, &path, log)?;
+    let sig = SealwaxSignature::parse(&text, &path, &s.log)?;
     Ok(Signed {
         sig,
         key: None,
@@ -216,48 +365,268 @@ fn signed_from_companions(
     })
 }
 
-/// The publisher key that made `sig`: the one the log entry names, else the
-/// one of the publisher's logged keys whose key ID matches and whose
-/// signature verifies.
-/// Whether the signature entry of `rec` is by a key whose status makes it
-/// valid at its index (active, or retired after it).
-fn signed_by_valid_key(url: &str, rec: &SignatureRecord, history: &VerifiedHistory) -> bool {
-    let Ok(bytes) = decode_entry(url, &rec.entry) else {
-        return false;
+/// Picks the logged signature of a release asked for by name: the newest
+/// one, or without a version the newest whose key is valid at its index
+/// (so a release by a since-revoked key does not block the package).
+fn pick_release(s: &mut Session, wanted: &Wanted) -> Result<Signed> {
+    let records = s.api.signatures_by_release(
+        &wanted.publisher,
+        &wanted.package,
+        wanted.version.as_deref(),
+    )?;
+    let mut candidates: Vec<&SignatureRecord> = records
+        .iter()
+        .filter(|r| {
+            r.publisher == wanted.publisher
+                && r.package == wanted.package
+                && wanted.version.as_ref().is_none_or(|v| &r.version == v)
+        })
+        .collect();
+    candidates.sort_by_key(|r| std::cmp::Reverse(r.index));
+    let newest = *candidates
+        .first()
+        .ok_or_else(|| ClientError::NoSuchRelease(wanted.to_string()))?;
+    if wanted.version.is_some() {
+        // A version names one artifact: a log listing two is lying.
+        if let Some(other) = candidates.iter().find(|r| r.sha256 != newest.sha256) {
+            return Err(s.misbehaving(format!(
+                "it lists two artifacts for {wanted}: SHA-256 {} (index {}) and {} (index {})",
+                other.sha256, other.index, newest.sha256, newest.index
+            )));
+        }
+    }
+    if wanted.version.is_some() || candidates.len() == 1 {
+        return signed_from_record(s, newest);
+    }
+    let Some(history) = s.history(&wanted.publisher)? else {
+        return signed_from_record(s, newest);
     };
-    match Entry::parse(&bytes) {
-        Ok(Entry::Signature(se)) => history
+    let url = s.api.url().to_string();
+    let valid = candidates.iter().copied().find(|r| {
+        let Ok(Ok(Entry::Signature(se))) = decode_entry(&url, &r.entry).map(|b| Entry::parse(&b))
+        else {
+            return false;
+        };
+        history
             .keys
-            .status_for_signature(&se.key.key_hash(), rec.index)
-            .is_valid(),
-        _ => false,
+            .status_for_signature(&se.key.key_hash(), r.index)
+            .is_valid()
+    });
+    signed_from_record(s, valid.unwrap_or(newest))
+}
+
+/// Phase 1: the artifact, staged beside its destination and hashed as it
+/// streams, and its signature.
+fn fetch(ctx: &Ctx, s: &mut Session, target: &Target, to: &Path) -> Result<Fetched> {
+    let trust = ctx.trust_store(&s.log)?;
+    let release_name = |signed: &Signed| {
+        format!(
+            "{}-{}",
+            signed.sig.release.package, signed.sig.release.version
+        )
+    };
+    match target {
+        Target::Release(wanted) => {
+            let signed = pick_release(s, wanted)?;
+            let sha = signed.sig.release.sha256;
+            let (reader, len) = s.api.download_artifact(&sha).map_err(|e| match e {
+                ClientError::LogHttp { status: 404, .. } => {
+                    ClientError::ArtifactNotStored(wanted.to_string())
+                }
+                other => other,
+            })?;
+            let (staged, digests) = stage(ctx, to, reader, len, "downloading")?;
+            let dest_name = release_name(&signed);
+            Ok(Fetched {
+                staged,
+                digests,
+                signed,
+                dest_name,
+                what: wanted.to_string(),
+            })
+        }
+        Target::Url(url) => {
+            let (reader, len) = s.api.download(url)?;
+            let (staged, digests) = stage(ctx, to, reader, len, "downloading")?;
+            let fetch = |suffix: &str| -> Result<Option<(String, PathBuf)>> {
+                let u = format!("{url}{suffix}");
+                Ok(s.api.fetch_text(&u)?.map(|t| (t, PathBuf::from(&u))))
+            };
+            let (minisig, proof) = (fetch(".minisig")?, fetch(".tlog-proof")?);
+            let signed = signed_from_companions(ctx, s, &trust, url, minisig, proof, &digests)?;
+            let dest_name = reqwest::Url::parse(url)
+                .ok()
+                .and_then(|u| {
+                    u.path_segments()
+                        .and_then(|mut p| p.next_back().map(str::to_string))
+                })
+                .filter(|n| !n.is_empty() && n != "." && n != "..")
+                .unwrap_or_else(|| release_name(&signed));
+            Ok(Fetched {
+                staged,
+                digests,
+                signed,
+                dest_name,
+                what: url.clone(),
+            })
+        }
+        Target::File { path, .. } => {
+            let f = File::open(path).map_err(|e| ClientError::io("open", path, e))?;
+            let len = f.metadata().map(|m| m.len()).ok();
+            let (staged, digests) = stage(ctx, to, f, len, "copying")?;
+            let read = |p: PathBuf| -> Result<Option<(String, PathBuf)>> {
+                Ok(crate::atomic::read_optional(&p)?.map(|t| (t, p)))
+            };
+            let minisig = read(sibling(path, ".minisig"))?;
+            let proof = read(sibling(path, ".tlog-proof"))?;
+            let what = path.display().to_string();
+            let signed = signed_from_companions(ctx, s, &trust, &what, minisig, proof, &digests)?;
+            let dest_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| release_name(&signed));
+            Ok(Fetched {
+                staged,
+                digests,
+                signed,
+                dest_name,
+                what,
+            })
+        }
     }
 }
 
-fn key_from_history(signed: &Signed, history: &VerifiedHistory) -> Result<PublicKey> {
-    let sb = &signed.sig.sigbox;
-    if let Some(k) = signed.key {
-        return Ok(k);
+/// What phase 2 proved.
+struct Checked {
+    history: VerifiedHistory,
+    key: PublicKey,
+    index: u64,
+    inclusion: Vec<Hash>,
+}
+
+/// Phase 2: the release is the one asked for; the signature is by a key
+/// of the publisher's proven history and verifies over the artifact; the
+/// entry is in the log (its own proof, if any, and a fresh one); the
+/// artifact is the one this client saw for the release before.
+fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
+    let release = &f.signed.sig.release;
+    let named = match target {
+        Target::Release(w) => Some((w, false)),
+        Target::File { named: Some(w), .. } => Some((w, true)),
+        _ => None,
+    };
+    if let Some((wanted, is_file)) = named {
+        if !wanted.matches(release) {
+            let found = format!(
+                "{}/{}@{}",
+                release.publisher, release.package, release.version
+            );
+            return Err(ClientError::ReleaseMismatch {
+                wanted: if is_file {
+                    format!(
+                        "{wanted} (a file of that name exists here; to install the file itself, write ./{wanted})"
+                    )
+                } else {
+                    wanted.to_string()
+                },
+                found,
+            });
+        }
     }
-    let mut msg = sb.signature.to_vec();
-    msg.extend_from_slice(sb.trusted_comment.as_bytes());
-    history
-        .keys
-        .keys
-        .iter()
-        .map(|r| r.key)
-        .filter(|k| k.keynum == sb.keynum)
-        .find(|k| k.verify_raw(&msg, &sb.global_signature).is_ok())
+    let publisher = release.publisher.clone();
+    let history = s
+        .history(&publisher)?
         .ok_or_else(|| ClientError::KeyNotInHistory {
-            publisher: signed.sig.release.publisher.clone(),
-            key_id: sb.key_id_hex(),
-        })
+            publisher: publisher.clone(),
+            key_id: f.signed.sig.sigbox.key_id_hex(),
+        })?;
+    let key = match f.signed.key {
+        Some(k) => k,
+        None => key_of_signature(history.keys.keys().iter().map(|r| &r.key), &f.signed.sig)
+            .ok_or_else(|| ClientError::KeyNotInHistory {
+                publisher: publisher.clone(),
+                key_id: f.signed.sig.sigbox.key_id_hex(),
+            })?,
+    };
+    let at_what = |e: ClientError| match e {
+        ClientError::DigestMismatch {
+            expected, actual, ..
+        } => ClientError::DigestMismatch {
+            path: PathBuf::from(&f.what),
+            expected,
+            actual,
+        },
+        ClientError::BadSignature { source, .. } => ClientError::BadSignature {
+            path: PathBuf::from(&f.what),
+            source,
+        },
+        other => other,
+    };
+    let entry = check_artifact(&f.staged.path, &f.signed.sig, &key, &f.digests).map_err(at_what)?;
+    let leaf = leaf_of(&entry);
+
+    let index = match f.signed.index {
+        Some(i) => i,
+        None => find_logged_index(&s.api, &entry, &f.digests.sha256)?.ok_or_else(|| {
+            ClientError::Downgrade {
+                what: f.what.clone(),
+                publisher: publisher.clone(),
+            }
+        })?,
+    };
+    if let Some((proof, path)) = &f.signed.proof {
+        let cp = s
+            .tracker
+            .accept(&s.api, &proof.checkpoint, Freshness::Historical)
+            .map_err(|e| match e {
+                ClientError::LogKeyMismatch { source, .. } => ClientError::BadProof {
+                    path: path.clone(),
+                    reason: format!(
+                        "its checkpoint is not signed by the trusted log key ({source})"
+                    ),
+                },
+                other => other,
+            })?;
+        proof
+            .verify_in(&leaf, &cp)
+            .map_err(|e| ClientError::BadProof {
+                path: path.clone(),
+                reason: format!(
+                    "the signature's entry is not at index {} of the logged tree: {e}",
+                    proof.index
+                ),
+            })?;
+    }
+    s.covering(index)?;
+    let answer = s.api.inclusion_proof(index, s.cp.size)?;
+    let inclusion = decode_hashes(s.api.url(), "inclusion proof hash", &answer.proof)?;
+    verify_inclusion(&leaf, index, s.cp.size, &inclusion, &s.cp.root).map_err(|e| {
+        s.misbehaving(format!(
+            "its inclusion proof for the signature at index {index} does not verify: {e}"
+        ))
+    })?;
+
+    if let Some(recorded) = s.states.load(&publisher)? {
+        let record = ReleaseRecord {
+            index,
+            sha256: release.sha256,
+        };
+        if let Some(why) = recorded.contradicts_release(&ReleaseName::of(release), &record) {
+            return Err(s.misbehaving(why));
+        }
+    }
+    Ok(Checked {
+        history,
+        key,
+        index,
+        inclusion,
+    })
 }
 
 /// Finds the log index of `entry` by asking the log for signatures of its SHA-256.
 fn find_logged_index(
     api: &LogClient,
-    entry: &SignatureEntry,
+    entry: &sealwax_proto::entry::SignatureEntry,
     sha256: &[u8; 32],
 ) -> Result<Option<u64>> {
     let bytes = Entry::Signature(entry.clone()).to_bytes();
@@ -269,51 +638,112 @@ fn find_logged_index(
     Ok(None)
 }
 
-/// How a key came to be trusted in this install.
+/// How the key came to be trusted in this install.
 enum Trusted {
+    /// A root of trust already.
     Already(TrustSource),
-    Chain { from: Hash, at: u64 },
-    New,
+    /// Chained from a trusted root.
+    Chain { root: Hash, path: Vec<Hash> },
+    /// `--trust-new-keys`: the publisher's claim key, on first use.
+    FirstUse { root: Hash },
+    /// The user said yes at the prompt.
+    Prompted,
 }
 
-/// Follows the logged chain of trust from `key_hash` back to a trusted key.
-/// A link made by a key later revoked as compromised does not count.
-fn chain_to_trusted(
-    history: &VerifiedHistory,
-    trust: &TrustStore,
-    publisher: &str,
-    key_hash: &Hash,
-) -> Option<(Hash, u64)> {
-    let mut current = history.keys.key(key_hash)?;
-    let first_link = match current.authorization {
-        AuthorizedBy::Chain(by) => (by, current.registered_at),
-        _ => return None,
-    };
-    for _ in 0..history.keys.keys.len() {
-        let AuthorizedBy::Chain(by) = current.authorization else {
-            return None;
-        };
-        let parent = history.keys.key(&by)?;
-        if matches!(
-            history
-                .keys
-                .status_for_signature(&by, current.registered_at),
-            KeyStatus::Compromised(_)
-        ) {
-            return None;
+impl Trusted {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Trusted::Already(s) => s.as_str(),
+            Trusted::Chain { .. } => "chain",
+            Trusted::FirstUse { .. } => "first-use",
+            Trusted::Prompted => "tofu",
         }
-        if trust
-            .find(publisher, &by)
-            .is_some_and(|t| t.revoked.as_ref().is_none_or(|r| r.reason != "compromised"))
-        {
-            return Some(first_link);
-        }
-        current = parent;
     }
-    None
 }
 
-/// Asks on the terminal whether to trust a new key.
+/// Phase 3: the key's status at the signature's index, and whether this
+/// client trusts it — one call to `sealwax_proto::trust::decide` — then the
+/// prompt or `--trust-new-keys` for a key nobody trusted yet.
+fn decide_trust(
+    ctx: &Ctx,
+    s: &Session,
+    f: &Fetched,
+    c: &Checked,
+    trust_new_keys: bool,
+) -> Result<Trusted> {
+    let release = &f.signed.sig.release;
+    let publisher = &release.publisher;
+    let key_hash = c.key.key_hash();
+    let key_id = c.key.key_id_hex();
+    let trust = ctx.trust_store(&s.log)?;
+    let keys = &c.history.keys;
+    let new = match decide(keys, &key_hash, c.index, &trust.roots(publisher)) {
+        Err(status) => return Err(status_error(publisher, &c.key, c.index, status)),
+        Ok(Trust::Direct) => {
+            let source = trust
+                .find(publisher, &key_hash)
+                .map_or(TrustSource::Import, |t| t.source);
+            return Ok(Trusted::Already(source));
+        }
+        Ok(Trust::Chain { root, path }) => return Ok(Trusted::Chain { root, path }),
+        Ok(Trust::New(n)) => n,
+    };
+    // Before any prompt: what the log says about where this key came from.
+    if let Some(op) = new.operator {
+        let rec = keys.key(&op).expect("the chain's keys are the publisher's");
+        let at = rec.vouchings.last().map_or(rec.registered_at, |v| v.index);
+        let whose = if op == key_hash {
+            format!("key {key_id}")
+        } else {
+            format!("key {key_id} chains to key {}, which", rec.key.key_id_hex())
+        };
+        ctx.warn(format_args!(
+            "{whose} was registered for {publisher:?} by the log's operator (with the admin token, log index {at}), not by a key of {publisher:?}: trust it only if {publisher:?} told you about it"
+        ));
+    }
+    if new.publisher_known {
+        ctx.warn(format_args!(
+            "you already trust other keys of {publisher:?}, and none of them authorised key {key_id} (no chain of trust in the log)"
+        ));
+    }
+    let terminal = std::io::stdin().is_terminal();
+    let name = format!("{publisher}/{}@{}", release.package, release.version);
+    if trust_new_keys {
+        match new.first_use() {
+            Ok(root) => return Ok(Trusted::FirstUse { root }),
+            Err(why) if !terminal => {
+                let reason = match why {
+                    NotFirstUse::Operator(_) => "it trusts only a publisher's own first key, never one the log's operator registered or vouched for".to_string(),
+                    NotFirstUse::PublisherKnown => format!("it trusts only the first key of a publisher you have never trusted, and you already trust keys of {publisher:?}"),
+                };
+                return Err(ClientError::NotFirstUse {
+                    publisher: publisher.clone(),
+                    key_id,
+                    key_b64: c.key.to_base64(),
+                    reason,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    if !terminal {
+        return Err(ClientError::NewKeyNoTerminal {
+            publisher: publisher.clone(),
+            key_id,
+            key_b64: c.key.to_base64(),
+        });
+    }
+    if ask_trust(&c.key, &name)? {
+        Ok(Trusted::Prompted)
+    } else {
+        Err(ClientError::TrustDeclined {
+            publisher: publisher.clone(),
+            key_id,
+        })
+    }
+}
+
+/// Asks on the terminal whether to trust a new key (the WAPM prompt).
 fn ask_trust(key: &PublicKey, release_name: &str) -> Result<bool> {
     let mut err = std::io::stderr();
     let stdin = std::io::stdin();
@@ -343,338 +773,80 @@ fn ask_trust(key: &PublicKey, release_name: &str) -> Result<bool> {
     Ok(false)
 }
 
-/// Installs one target.
-pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
-    let log = ctx.log()?;
-    let api = ctx.api()?;
-    let target = Target::parse(&args.target)?;
-    fs::create_dir_all(&args.to).map_err(|e| ClientError::io("create directory", &args.to, e))?;
-    let mut tracker = ctx.tracker(&log)?;
-
-    // 0. The log's current checkpoint, proven consistent with the newest one
-    //    this client saw, before anything else: a forked or rolled-back log
-    //    is refused before a byte is downloaded.
-    let mut cp_text = api.checkpoint()?;
-    let mut cp = tracker.accept(&api, &cp_text, Freshness::Current)?;
-    tracker.commit()?;
-
-    // 1. The artifact (staged beside its destination, hashed as it streams)
-    //    and its signature.
-    let (staged, digests, signed, dest_name, what) = match &target {
-        Target::Release {
-            publisher,
-            package,
-            version,
-        } => {
-            let wanted = format!(
-                "{publisher}/{package}{}",
-                version
-                    .as_deref()
-                    .map(|v| format!("@{v}"))
-                    .unwrap_or_default()
-            );
-            let records = api.signatures_by_release(publisher, package, version.as_deref())?;
-            let mut candidates: Vec<&SignatureRecord> = records
-                .iter()
-                .filter(|r| {
-                    &r.publisher == publisher
-                        && &r.package == package
-                        && version.as_ref().is_none_or(|v| &r.version == v)
-                })
-                .collect();
-            candidates.sort_by_key(|r| std::cmp::Reverse(r.index));
-            let newest = *candidates
-                .first()
-                .ok_or_else(|| ClientError::NoSuchRelease(wanted.clone()))?;
-            // Without a version: the newest release whose key still vouches
-            // for it, so a release by a since-revoked key does not block the
-            // package. Whatever is picked is fully checked below.
-            let rec = if version.is_none() && candidates.len() > 1 {
-                let history = fetch_history(&api, &mut tracker, &log, publisher)?;
-                tracker.commit()?;
-                history
-                    .and_then(|h| {
-                        candidates
-                            .iter()
-                            .copied()
-                            .find(|r| signed_by_valid_key(api.url(), r, &h))
-                    })
-                    .unwrap_or(newest)
-            } else {
-                newest
-            };
-            let signed = signed_from_record(&api, &log, rec)?;
-            let sha = decode_hash(api.url(), "sha256", &rec.sha256)?;
-            let (reader, len) = api.download_artifact(&sha).map_err(|e| match e {
-                ClientError::LogHttp { status: 404, .. } => {
-                    ClientError::ArtifactNotStored(wanted.clone())
-                }
-                other => other,
-            })?;
-            let (staged, digests) = stage(ctx, &args.to, reader, len, "downloading")?;
-            let name = format!(
-                "{}-{}",
-                signed.sig.release.package, signed.sig.release.version
-            );
-            (staged, digests, signed, name, wanted)
-        }
-        Target::Url(url) => {
-            let (reader, len) = api.download(url)?;
-            let (staged, digests) = stage(ctx, &args.to, reader, len, "downloading")?;
-            let sig_url = format!("{url}.minisig");
-            let proof_url = format!("{url}.tlog-proof");
-            let minisig = api
-                .fetch_text(&sig_url)?
-                .map(|t| (t, PathBuf::from(&sig_url)));
-            let proof = api
-                .fetch_text(&proof_url)?
-                .map(|t| (t, PathBuf::from(&proof_url)));
-            let signed = signed_from_companions(&api, &log, url, minisig, proof, &digests)?;
-            let name = reqwest::Url::parse(url)
-                .ok()
-                .and_then(|u| {
-                    u.path_segments()
-                        .and_then(|mut s| s.next_back().map(str::to_string))
-                })
-                .filter(|n| !n.is_empty() && n != "." && n != "..")
-                .unwrap_or_else(|| {
-                    format!(
-                        "{}-{}",
-                        signed.sig.release.package, signed.sig.release.version
-                    )
-                });
-            (staged, digests, signed, name, url.clone())
-        }
-        Target::File(path) => {
-            let f = File::open(path).map_err(|e| ClientError::io("open", path, e))?;
-            let len = f.metadata().map(|m| m.len()).ok();
-            let (staged, digests) = stage(ctx, &args.to, f, len, "copying")?;
-            let read = |p: PathBuf| -> Result<Option<(String, PathBuf)>> {
-                Ok(crate::atomic::read_optional(&p)?.map(|t| (t, p)))
-            };
-            let minisig = read(sibling(path, ".minisig"))?;
-            let proof = read(sibling(path, ".tlog-proof"))?;
-            let what = path.display().to_string();
-            let signed = signed_from_companions(&api, &log, &what, minisig, proof, &digests)?;
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| {
-                    format!(
-                        "{}-{}",
-                        signed.sig.release.package, signed.sig.release.version
-                    )
-                });
-            (staged, digests, signed, name, what)
-        }
-    };
-    let release = signed.sig.release.clone();
-    let publisher = release.publisher.clone();
-    if let Target::Release {
-        publisher: p,
-        package,
-        version,
-    } = &target
-    {
-        if &release.publisher != p
-            || &release.package != package
-            || version.as_ref().is_some_and(|v| v != &release.version)
-        {
-            return Err(ClientError::ReleaseMismatch {
-                wanted: what.clone(),
-                found: format!(
-                    "{}/{}@{}",
-                    release.publisher, release.package, release.version
-                ),
-            });
-        }
-    }
-
-    // 2. The publisher's logged key history, every event proven in the log.
-    let history = fetch_history(&api, &mut tracker, &log, &publisher)?;
-    tracker.commit()?;
-    let Some(history) = history else {
-        return Err(ClientError::KeyNotInHistory {
-            publisher,
-            key_id: signed.sig.sigbox.key_id_hex(),
-        });
-    };
-
-    // 3. The signature over the artifact, by a key of that history.
-    let key = key_from_history(&signed, &history)?;
-    let entry = check_artifact(&staged.path, &signed.sig, &key, &digests).map_err(|e| match e {
-        ClientError::DigestMismatch {
-            expected, actual, ..
-        } => ClientError::DigestMismatch {
-            path: PathBuf::from(&what),
-            expected,
-            actual,
-        },
-        ClientError::BadSignature { source, .. } => ClientError::BadSignature {
-            path: PathBuf::from(&what),
-            source,
-        },
-        other => other,
-    })?;
-    let leaf = leaf_of(&entry);
-
-    // 4. The entry is in the log: its index, a proof file that came with it
-    //    (checked against its own checkpoint, proven a prefix of the log),
-    //    and a fresh inclusion proof at the log's current checkpoint.
-    let index = match signed.index {
-        Some(i) => i,
-        None => match find_logged_index(&api, &entry, &digests.sha256)? {
-            Some(i) => i,
-            None => {
-                return Err(ClientError::Downgrade {
-                    what: what.clone(),
-                    publisher,
-                })
-            }
-        },
-    };
-    if let Some((proof, path)) = &signed.proof {
-        let cp = tracker
-            .accept(&api, &proof.checkpoint, Freshness::Historical)
-            .map_err(|e| match e {
-                ClientError::LogKeyMismatch { source, .. } => ClientError::BadProof {
-                    path: path.clone(),
-                    reason: format!(
-                        "its checkpoint is not signed by the trusted log key ({source})"
-                    ),
-                },
-                other => other,
-            })?;
-        verify_inclusion(&leaf, proof.index, cp.size, &proof.inclusion, &cp.root).map_err(|e| {
-            ClientError::BadProof {
-                path: path.clone(),
-                reason: format!(
-                    "the signature's entry is not at index {} of the logged tree: {e}",
-                    proof.index
-                ),
-            }
-        })?;
-    }
-    if index >= cp.size {
-        // Logged after the checkpoint read at the start: read a newer one.
-        cp_text = api.checkpoint()?;
-        cp = tracker.accept(&api, &cp_text, Freshness::Current)?;
-        tracker.commit()?;
-    }
-    let answer = api.inclusion_proof(index, cp.size)?;
-    let inclusion = decode_hashes(api.url(), "inclusion proof hash", &answer.proof)?;
-    verify_inclusion(&leaf, index, cp.size, &inclusion, &cp.root).map_err(|e| {
-        ClientError::LogMisbehaving {
-            url: api.url().to_string(),
-            reason: format!(
-                "its inclusion proof for the signature at index {index} does not verify: {e}"
-            ),
-        }
-    })?;
-
-    // 5. The key's status in the logged history at the signature's index.
-    let key_hash = key.key_hash();
-    let key_id = key.key_id_hex();
-    let mut trust = ctx.trust_store(&log)?;
-    for rec in &history.keys.keys {
-        if let Some(r) = rec.revoked {
-            trust.mark_revoked(&publisher, &rec.key_hash, r.reason, r.index);
-        }
-    }
-    trust.save()?;
-    match history.keys.status_for_signature(&key_hash, index) {
-        KeyStatus::Active | KeyStatus::RetiredAfter(_) => {}
-        KeyStatus::Retired(at) => {
-            return Err(ClientError::KeyRetired {
-                publisher,
-                key_id,
-                index: at,
-                signed_at: index,
-            })
-        }
-        KeyStatus::Compromised(at) => {
-            return Err(ClientError::KeyCompromised {
-                publisher,
-                key_id,
-                index: at,
-            })
-        }
-        KeyStatus::Unknown => return Err(ClientError::KeyNotInHistory { publisher, key_id }),
-    }
-
-    // 6. Trust: known, chained from a trusted key, or new (TOFU).
-    let trusted = if let Some(t) = trust.find(&publisher, &key_hash) {
-        Trusted::Already(t.source)
-    } else if let Some((from, at)) = chain_to_trusted(&history, &trust, &publisher, &key_hash) {
-        Trusted::Chain { from, at }
-    } else {
-        Trusted::New
+/// Records the trust decision in the trust store, saying what it did.
+fn record_trust(
+    ctx: &Ctx,
+    s: &Session,
+    c: &Checked,
+    publisher: &str,
+    trusted: &Trusted,
+) -> Result<()> {
+    let mut trust = ctx.trust_store(&s.log)?;
+    let keys = &c.history.keys;
+    let id = |h: &Hash| keys.key(h).map(|r| r.key.key_id_hex()).unwrap_or_default();
+    let key_id = c.key.key_id_hex();
+    let imported = || {
+        ctx.say(format_args!(
+            "Importing key \"{key_id}\" for user \"{publisher}\""
+        ))
     };
     match trusted {
-        Trusted::Already(_) => {}
-        Trusted::Chain { from, at } => {
-            let from_id = history
-                .keys
-                .key(&from)
-                .map(|r| r.key.key_id_hex())
-                .unwrap_or_default();
+        Trusted::Already(_) => return Ok(()),
+        Trusted::Chain { root, path } => {
             ctx.say(format_args!(
-                "Key {key_id} of {publisher:?} was rotated in by trusted key {from_id} (chain of trust logged at index {at}): trusting it"
+                "Key {key_id} of {publisher:?} was rotated in by trusted key {} (chain of trust logged at index {}): trusting it",
+                id(root),
+                keys.key(&c.key.key_hash()).map_or(0, |r| r.registered_at)
             ));
-            trust.add(&publisher, &key, TrustSource::Chain, Some(&from));
-            ctx.say(format_args!(
-                "Importing key \"{key_id}\" for user \"{publisher}\""
-            ));
+            trust.add(publisher, &c.key, TrustSource::Chain, path.get(1));
+            imported();
         }
-        Trusted::New => {
-            // Before the prompt: what the log says about where this key came from.
-            if let Some(rec) = history.keys.key(&key_hash) {
-                if rec.authorization == AuthorizedBy::Operator {
-                    ctx.warn(format_args!(
-                        "key {key_id} was registered for {publisher:?} by the log's operator (with the admin token, log index {}), not by a key of {publisher:?}: trust it only if {publisher:?} told you about it",
-                        rec.registered_at
-                    ));
-                }
-            }
-            if trust.knows_publisher(&publisher) {
-                ctx.warn(format_args!(
-                    "you already trust other keys of {publisher:?}, and none of them authorised key {key_id} (no chain of trust in the log)"
-                ));
-            }
-            let name = format!("{}@{}", release.package, release.version);
-            let yes = if args.trust_new_keys {
-                true
-            } else if std::io::stdin().is_terminal() {
-                ask_trust(&key, &name)?
-            } else {
-                return Err(ClientError::NewKeyNoTerminal {
-                    publisher,
-                    key_id,
-                    key_b64: key.to_base64(),
-                });
-            };
-            if !yes {
-                return Err(ClientError::TrustDeclined { publisher, key_id });
-            }
-            trust.add(&publisher, &key, TrustSource::Tofu, None);
+        Trusted::FirstUse { root } => {
+            let root_key = keys
+                .key(root)
+                .expect("the chain's keys are the publisher's")
+                .key;
             ctx.say(format_args!(
-                "Importing key \"{key_id}\" for user \"{publisher}\""
+                "Trusting {publisher:?} on first use (--trust-new-keys): its first key {} claimed the name at index {}",
+                root_key.key_id_hex(),
+                keys.key(root).map_or(0, |r| r.registered_at)
             ));
+            trust.add(publisher, &root_key, TrustSource::Tofu, None);
+            if *root != c.key.key_hash() {
+                ctx.say(format_args!(
+                    "Key {key_id} chains to it through logged chain-of-trust signatures: trusting it"
+                ));
+                let voucher = keys.key(&c.key.key_hash()).map(|r| r.voucher());
+                trust.add(
+                    publisher,
+                    &c.key,
+                    TrustSource::Chain,
+                    voucher.as_ref().and_then(|v| v.key()),
+                );
+            }
+            imported();
+        }
+        Trusted::Prompted => {
+            trust.add(publisher, &c.key, TrustSource::Tofu, None);
+            imported();
         }
     }
-    trust.save()?;
+    trust.save()
+}
 
-    // 7. Install: the staged copy takes its name, with a fresh proof beside it.
-    let dest = args.to.join(&dest_name);
-    let mut sigbox = signed.sig.sigbox.clone();
+/// Phase 4: the staged copy takes its name, with its `.minisig` and a fresh
+/// `.tlog-proof` beside it; the release's artifact is recorded.
+fn write(ctx: &Ctx, s: &Session, to: &Path, f: Fetched, c: &Checked) -> Result<PathBuf> {
+    let dest = to.join(&f.dest_name);
+    let mut sigbox = f.signed.sig.sigbox.clone();
     if sigbox.untrusted_comment.is_empty() {
         sigbox.untrusted_comment = "signature from sealwax".into();
     }
     let proof = TlogProof {
         extra: None,
-        index,
-        inclusion,
-        checkpoint: cp_text,
+        index: c.index,
+        inclusion: c.inclusion.clone(),
+        checkpoint: s.cp_text.clone(),
     };
     write_atomic(
         &sibling(&dest, ".minisig"),
@@ -686,36 +858,58 @@ pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
         proof.to_string().as_bytes(),
         MODE_PUBLIC,
     )?;
-    let mut staged = staged;
+    let mut staged = f.staged;
     fs::rename(&staged.path, &dest).map_err(|e| ClientError::io("install", &dest, e))?;
     staged.keep = true;
-    sync_dir(&args.to)?;
-
+    sync_dir(to)?;
+    let release = &f.signed.sig.release;
+    if let Some(mut recorded) = s.states.load(&release.publisher)? {
+        recorded
+            .releases
+            .entry(release_key(&ReleaseName::of(release)))
+            .or_insert(ReleaseRecord {
+                index: c.index,
+                sha256: release.sha256,
+            });
+        s.states.save(&recorded)?;
+    }
     ctx.say(format_args!(
-        "Signature of package {}@{} verified!",
-        release.package, release.version
+        "Signature of package {}/{}@{} verified!",
+        release.publisher, release.package, release.version
     ));
     ctx.say(format_args!(
         "Package installed successfully to {}",
         dest.display()
     ));
+    Ok(dest)
+}
+
+/// Installs one target.
+pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
+    let target = Target::parse(&args.target)?;
+    let mut session = Session::start(ctx)?;
+    fs::create_dir_all(&args.to).map_err(|e| ClientError::io("create directory", &args.to, e))?;
+    let fetched = fetch(ctx, &mut session, &target, &args.to)?;
+    let checked = check(&mut session, &target, &fetched)?;
+    let trusted = decide_trust(ctx, &session, &fetched, &checked, args.trust_new_keys)?;
+    let release = fetched.signed.sig.release.clone();
+    record_trust(ctx, &session, &checked, &release.publisher, &trusted)?;
+    let (sha256, size) = (fetched.digests.sha256, fetched.digests.len);
+    let dest = write(ctx, &session, &args.to, fetched, &checked)?;
+    let key_hash = checked.key.key_hash();
     Ok(json!({
         "installed": dest,
-        "publisher": publisher,
+        "publisher": release.publisher,
         "package": release.package,
         "version": release.version,
-        "sha256": hex::encode(digests.sha256),
-        "size": digests.len,
-        "key_id": key_id,
+        "sha256": hex::encode(sha256),
+        "size": size,
+        "key_id": checked.key.key_id_hex(),
         "key_hash": hex::encode(key_hash),
-        "index": index,
-        "tree_size": cp.size,
-        "key_authorization": history.keys.key(&key_hash).map(|r| r.authorization.kind()),
-        "trust": match trusted {
-            Trusted::Already(s) => s.as_str(),
-            Trusted::Chain { .. } => "chain",
-            Trusted::New => "tofu",
-        },
+        "index": checked.index,
+        "tree_size": session.cp.size,
+        "key_authorization": checked.history.keys.key(&key_hash).map(|r| r.voucher().kind()),
+        "trust": trusted.as_str(),
     }))
 }
 
@@ -725,28 +919,42 @@ mod tests {
 
     #[test]
     fn targets_are_classified() {
+        let w = |p: &str, n: &str, v: Option<&str>| Wanted {
+            publisher: p.into(),
+            package: n.into(),
+            version: v.map(Into::into),
+        };
         assert_eq!(
             Target::parse("alice/hello@1.0").unwrap(),
-            Target::Release {
-                publisher: "alice".into(),
-                package: "hello".into(),
-                version: Some("1.0".into())
-            }
+            Target::Release(w("alice", "hello", Some("1.0")))
         );
         assert_eq!(
             Target::parse("alice/hello").unwrap(),
-            Target::Release {
-                publisher: "alice".into(),
-                package: "hello".into(),
-                version: None
-            }
+            Target::Release(w("alice", "hello", None))
         );
         assert_eq!(
             Target::parse("https://x.example/a.tgz").unwrap(),
             Target::Url("https://x.example/a.tgz".into())
         );
-        for bad in ["alice", "alice/", "/hello", "alice/hello@", "a/b/c"] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
+        assert_eq!(
+            Target::parse("./alice/hello@1.0").unwrap(),
+            Target::File {
+                path: "./alice/hello@1.0".into(),
+                named: None
+            }
+        );
+        for bad in [
+            "alice",
+            "alice/",
+            "/hello",
+            "alice/hello@",
+            "a/b/c",
+            "Alice/hello",
+        ] {
+            assert!(
+                !matches!(Target::parse(bad), Ok(Target::Release(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `sealwax keys generate | register | import | list | revoke | rotate`.
+//! `sealwax keys generate | register | import | list | revoke | rotate | vouch`.
 
 use std::path::{Path, PathBuf};
 
@@ -13,13 +13,16 @@ use sealwax_proto::minisign::{PublicKey, SecretKey};
 use crate::api::LogClient;
 use crate::atomic::{write_atomic, MODE_PUBLIC, MODE_SECRET};
 use crate::checkpoints::CheckpointTracker;
-use crate::cli::{GenerateArgs, ImportArgs, RegisterArgs, RevokeArgs, RotateArgs};
+use crate::cli::{GenerateArgs, ImportArgs, RegisterArgs, RevokeArgs, RotateArgs, VouchArgs};
 use crate::commands::{read_admin_token, submit_entry, Ctx};
 use crate::error::{ClientError, Result};
 use crate::history::fetch_history;
 use crate::home::LogIdentity;
-use crate::keyring::{load_secret_key, read_public_key, OwnKeys};
-use crate::trust::{Revoked, TrustSource};
+use crate::keyring::Revoked;
+use crate::keyring::{load_secret_key, read_public_key, OwnKey, OwnKeys};
+use crate::trust::TrustSource;
+use sealwax_proto::keys::{KeyStanding, PublisherKeys};
+use sealwax_proto::Hash;
 
 /// What authorises a new key.
 enum Authoriser {
@@ -59,22 +62,11 @@ fn choose_authoriser(
     if let Some(f) = admin_token_file {
         return Ok(Authoriser::Operator(read_admin_token(f)?));
     }
-    let Some(history) = fetch_history(api, tracker, log, publisher)? else {
+    let Some(history) = fetch_history(api, tracker, log, &ctx.key_states(log), publisher)? else {
         return Ok(Authoriser::Claim);
     };
     let own = ctx.own_keys(log)?;
-    let current = own
-        .keys
-        .iter()
-        .filter(|k| k.publisher == publisher && k.revoked.is_none())
-        .filter(|k| {
-            PublicKey::parse(&k.key)
-                .ok()
-                .and_then(|pk| history.keys.key(&pk.key_hash()))
-                .is_some_and(|r| r.is_active())
-        })
-        .max_by_key(|k| k.registered_at);
-    match current {
+    match newest_in_good_standing(&own, &history.keys, None) {
         Some(k) => Ok(Authoriser::Chain(Box::new(load_secret_key(
             &k.secret_file,
             &ctx.passwords,
@@ -88,6 +80,26 @@ fn choose_authoriser(
             ),
         }),
     }
+}
+
+/// This home's newest key of the publisher of `keys` that is in good
+/// standing in the log, other than `except`.
+fn newest_in_good_standing<'a>(
+    own: &'a OwnKeys,
+    keys: &PublisherKeys,
+    except: Option<&Hash>,
+) -> Option<&'a OwnKey> {
+    own.keys
+        .iter()
+        .filter(|k| k.publisher == keys.publisher && k.revoked.is_none())
+        .filter(|k| except.is_none_or(|h| k.key_hash != hex::encode(h)))
+        .filter(|k| {
+            PublicKey::parse(&k.key)
+                .ok()
+                .and_then(|pk| keys.key(&pk.key_hash()))
+                .is_some_and(|r| r.in_good_standing())
+        })
+        .max_by_key(|k| k.registered_at)
 }
 
 /// Registers `sk` for `publisher`, records it as this home's own key and as
@@ -337,10 +349,20 @@ pub fn list(ctx: &Ctx) -> Result<serde_json::Value> {
         if trust.keys.is_empty() {
             println!("  (none yet: installing asks, `sealwax keys import` adds by hand)");
         }
+        let states = ctx.key_states(&log);
         for k in &trust.keys {
-            let status = match &k.revoked {
-                None => String::new(),
-                Some(r) => format!("  revoked ({}) at index {}", r.reason, r.index),
+            let standing = states.load(&k.publisher).ok().flatten().and_then(|r| {
+                let h = k.public_key()?.key_hash();
+                r.keys.key(&h).map(|rec| rec.standing())
+            });
+            let status = match standing {
+                None | Some(KeyStanding::Active) => String::new(),
+                Some(KeyStanding::Retired(i)) => format!("  retired at index {i}"),
+                Some(KeyStanding::Compromised(i)) => format!("  compromised at index {i}"),
+                Some(KeyStanding::Suspended(s)) => format!(
+                    "  suspended (its chain passes through a key compromised at index {})",
+                    s.at
+                ),
             };
             println!(
                 "  {:<16} {:<20} {:<7} {}{}",
@@ -366,7 +388,7 @@ pub fn revoke(ctx: &Ctx, args: RevokeArgs) -> Result<serde_json::Value> {
     let pk = read_public_key(&args.key)?;
     let h = pk.key_hash();
     let mut own = ctx.own_keys(&log)?;
-    let mut trust = ctx.trust_store(&log)?;
+    let trust = ctx.trust_store(&log)?;
     let publisher = match &args.publisher {
         Some(p) => p.clone(),
         None => own
@@ -413,8 +435,6 @@ pub fn revoke(ctx: &Ctx, args: RevokeArgs) -> Result<serde_json::Value> {
     };
     own.mark_revoked(&h, revoked);
     own.save()?;
-    trust.mark_revoked(&publisher, &h, reason, logged.index);
-    trust.save()?;
     ctx.say(format_args!(
         "Revoked key {} of publisher {publisher:?} as {reason} at log index {} (signed by {by})",
         pk.key_id_hex(),
@@ -512,14 +532,6 @@ pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
             },
         );
         own.save()?;
-        let mut trust = ctx.trust_store(&log)?;
-        trust.mark_revoked(
-            &args.publisher,
-            &old_pk.key_hash(),
-            RevocationReason::Retired,
-            logged.index,
-        );
-        trust.save()?;
         ctx.say(format_args!(
             "Retired the old key {} at log index {}",
             old_pk.key_id_hex(),
@@ -528,4 +540,109 @@ pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
         out["retired"] = json!({ "key_id": old_pk.key_id_hex(), "index": logged.index });
     }
     Ok(out)
+}
+
+/// `keys vouch`: a registration of a suspended key, signed by the key and
+/// by a key of the publisher in good standing (or by the operator).
+pub fn vouch(ctx: &Ctx, args: VouchArgs) -> Result<serde_json::Value> {
+    let log = ctx.log()?;
+    let api = ctx.api()?;
+    let pk = read_public_key(&args.key)?;
+    let h = pk.key_hash();
+    let own = ctx.own_keys(&log)?;
+    let mine = own.find(&h);
+    let publisher = match (&args.publisher, mine) {
+        (Some(p), _) => p.clone(),
+        (None, Some(k)) => k.publisher.clone(),
+        (None, None) => {
+            return Err(ClientError::PublisherUnknownForKey {
+                key_id: pk.key_id_hex(),
+            })
+        }
+    };
+    check_publisher(&publisher)?;
+    let secret_file = args
+        .secret
+        .clone()
+        .or_else(|| mine.map(|k| k.secret_file.clone()))
+        .ok_or_else(|| ClientError::NoSecretForKey {
+            key_id: pk.key_id_hex(),
+        })?;
+    let sk = load_secret_key(&secret_file, &ctx.passwords)?;
+    if sk.public_key() != pk {
+        return Err(ClientError::KeyPairMismatch {
+            secret: secret_file,
+            public: args.key.clone().into(),
+        });
+    }
+    let mut tracker = ctx.tracker(&log)?;
+    let history = fetch_history(&api, &mut tracker, &log, &ctx.key_states(&log), &publisher)?;
+    let not_suspended = |standing: &'static str, hint: &'static str| ClientError::NotSuspended {
+        key_id: pk.key_id_hex(),
+        publisher: publisher.clone(),
+        standing,
+        hint,
+    };
+    let keys = history.map(|h| h.keys);
+    let Some(rec) = keys.as_ref().and_then(|k| k.key(&h)) else {
+        return Err(not_suspended(
+            "unregistered",
+            ": register it with `sealwax keys register`",
+        ));
+    };
+    if rec.suspended.is_none() || rec.is_revoked() {
+        return Err(match rec.standing() {
+            KeyStanding::Active => not_suspended("active", ": it may sign as it is"),
+            KeyStanding::Retired(_) => not_suspended(
+                "retired",
+                "; a revoked key stays revoked: make a new one with `sealwax keys rotate`",
+            ),
+            _ => not_suspended(
+                "compromised",
+                "; a revoked key stays revoked: make a new one with `sealwax keys rotate`",
+            ),
+        });
+    }
+    let keys = keys.expect("a key was found");
+    let (reg, token, by) = if let Some(f) = &args.admin_token_file {
+        let token = read_admin_token(f)?;
+        let reg = KeyRegistration::operator(&log.origin, &publisher, &sk);
+        (reg, Some(token), "the log operator".to_string())
+    } else {
+        let voucher = newest_in_good_standing(&own, &keys, Some(&h)).ok_or_else(|| {
+            ClientError::LogRefused {
+                what: "re-vouching",
+                message: format!(
+                    "this home holds no key of {publisher:?} in good standing to vouch for key {}: \
+                     vouch from the home that has one, or ask the log operator (--admin-token-file)",
+                    pk.key_id_hex()
+                ),
+            }
+        })?;
+        let by_sk = load_secret_key(&voucher.secret_file, &ctx.passwords)?;
+        let by = format!("key {}", by_sk.public_key().key_id_hex());
+        let reg = KeyRegistration::chain(&log.origin, &publisher, &sk, &by_sk);
+        (reg, None, by)
+    };
+    let reg = reg.map_err(ClientError::InvalidName)?;
+    let authorization = reg.authorization.kind();
+    let logged = submit_entry(
+        &api,
+        &mut tracker,
+        "re-vouching",
+        &Entry::KeyRegistration(reg),
+        token.as_ref().map(|t| t.as_str()),
+    )?;
+    ctx.say(format_args!(
+        "Vouched again for key {} of publisher {publisher:?} at log index {} (signed by {by}): its signatures are valid again",
+        pk.key_id_hex(),
+        logged.index
+    ));
+    Ok(json!({
+        "publisher": publisher,
+        "key_id": pk.key_id_hex(),
+        "key_hash": hex::encode(h),
+        "authorization": authorization,
+        "index": logged.index,
+    }))
 }

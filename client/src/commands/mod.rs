@@ -112,6 +112,11 @@ impl Ctx {
         TrustStore::load(&self.home.log_dir(log).join("trust.toml"))
     }
 
+    /// What this client verified about each publisher of `log`.
+    pub fn key_states(&self, log: &LogIdentity) -> crate::keystate::KeyStateStore {
+        crate::keystate::KeyStateStore::new(&self.home.log_dir(log).join("publishers"))
+    }
+
     /// This home's own keys in `log`.
     pub fn own_keys(&self, log: &LogIdentity) -> Result<OwnKeys> {
         OwnKeys::load(&self.home.log_dir(log).join("own-keys.toml"))
@@ -135,6 +140,7 @@ pub fn run(cli: Cli) -> Result<serde_json::Value> {
             KeysCommand::List => keys::list(&ctx),
             KeysCommand::Revoke(a) => keys::revoke(&ctx, a),
             KeysCommand::Rotate(a) => keys::rotate(&ctx, a),
+            KeysCommand::Vouch(a) => keys::vouch(&ctx, a),
         },
         Command::Publish(a) => publish::run(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),

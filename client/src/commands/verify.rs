@@ -15,8 +15,10 @@ use crate::digest::hash_stream;
 use crate::error::{ClientError, Result};
 use crate::progress::bytes_bar;
 use crate::verify::{
-    check_artifact, check_local_status, check_proof, leaf_of, trusted_key_for, SealwaxSignature,
+    check_artifact, check_proof, key_of_signature, leaf_of, status_error, SealwaxSignature,
 };
+use sealwax_proto::rules::{ReleaseName, ReleaseRecord};
+use sealwax_proto::trust::{decide, Trust};
 
 /// Reads a required companion file.
 pub fn read_companion(path: &Path, what: &'static str, hint: &'static str) -> Result<String> {
@@ -49,8 +51,24 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
         path: proof_path.clone(),
         reason: e.to_string(),
     })?;
+    let publisher = sig.release.publisher.clone();
     let trust = ctx.trust_store(&log)?;
-    let (tk, pk) = trusted_key_for(&trust, &sig)?;
+    let recorded = ctx.key_states(&log).load(&publisher)?;
+    // The key: one the log's proven history holds, else a key trusted by hand.
+    let in_history = recorded
+        .as_ref()
+        .and_then(|r| key_of_signature(r.keys.keys().iter().map(|k| &k.key), &sig));
+    let trusted_keys: Vec<_> = trust
+        .candidates(&publisher, &sig.sigbox.keynum)
+        .into_iter()
+        .map(|(_, pk)| pk)
+        .collect();
+    let pk = in_history
+        .or_else(|| key_of_signature(&trusted_keys, &sig))
+        .ok_or_else(|| ClientError::UntrustedKey {
+            publisher: publisher.clone(),
+            key_id: sig.sigbox.key_id_hex(),
+        })?;
 
     let file = File::open(&args.file).map_err(|e| ClientError::io("open", &args.file, e))?;
     let len = file.metadata().map(|m| m.len()).ok();
@@ -61,7 +79,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
 
     let entry = check_artifact(&args.file, &sig, &pk, &digests)?;
     let tracker = ctx.tracker(&log)?;
-    let cp = check_proof(&proof_path, &proof, &leaf_of(&entry), |t| tracker.open(t))?;
+    let cp = check_proof(&proof_path, &proof, &leaf_of(&entry), &log)?;
     // Offline, a fork shows only as two checkpoints of one size with two roots.
     if let Some(seen) = tracker.remembered() {
         if seen.size == cp.size && seen.root != cp.root {
@@ -76,17 +94,56 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
             });
         }
     }
-    check_local_status(tk, proof.index)?;
-
+    // The same decision as install, from what this client recorded.
+    let key_hash = pk.key_hash();
+    let how = match recorded.as_ref().filter(|r| r.keys.key(&key_hash).is_some()) {
+        Some(r) => {
+            let record = ReleaseRecord {
+                index: proof.index,
+                sha256: sig.release.sha256,
+            };
+            if let Some(why) = r.contradicts_release(&ReleaseName::of(&sig.release), &record) {
+                return Err(ClientError::LogMisbehaving {
+                    url: log.origin.clone(),
+                    reason: why,
+                });
+            }
+            match decide(&r.keys, &key_hash, proof.index, &trust.roots(&publisher)) {
+                Err(status) => return Err(status_error(&publisher, &pk, proof.index, status)),
+                Ok(Trust::Direct) => "trusted".to_string(),
+                Ok(Trust::Chain { root, .. }) => format!(
+                    "chained from trusted key {}",
+                    r.keys.key(&root).map(|k| k.key.key_id_hex()).unwrap_or_default()
+                ),
+                Ok(Trust::New(_)) => {
+                    return Err(ClientError::UntrustedKey {
+                        publisher,
+                        key_id: pk.key_id_hex(),
+                    })
+                }
+            }
+        }
+        None => match trust.find(&publisher, &key_hash) {
+            Some(t) => format!(
+                "trusted ({}); no key history of {publisher:?} is recorded here, so revocations were not checked (`sealwax install` records it)",
+                t.source.as_str()
+            ),
+            None => {
+                return Err(ClientError::UntrustedKey {
+                    publisher,
+                    key_id: pk.key_id_hex(),
+                })
+            }
+        },
+    };
     ctx.say(format_args!(
         "Signature of package {} verified!",
         sig.name()
     ));
     ctx.say(format_args!(
-        "  publisher {} key {} ({}), logged at index {} of {} (tree size {})",
+        "  publisher {} key {} ({how}), logged at index {} of {} (tree size {})",
         sig.release.publisher,
-        tk.key_id,
-        tk.source.as_str(),
+        pk.key_id_hex(),
         proof.index,
         log.origin,
         cp.size
@@ -98,8 +155,8 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
         "package": sig.release.package,
         "version": sig.release.version,
         "sha256": hex::encode(digests.sha256),
-        "key_id": tk.key_id,
-        "key_hash": tk.key_hash,
+        "key_id": pk.key_id_hex(),
+        "key_hash": hex::encode(key_hash),
         "index": proof.index,
         "tree_size": cp.size,
     }))
