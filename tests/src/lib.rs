@@ -12,8 +12,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-/// Path of a workspace binary, next to the test executable's `deps/` folder.
+pub mod mixed_order;
+pub mod proxy;
+
+/// Path of a workspace binary, next to the test executable's `deps/` folder,
+/// or in `SEALWAX_BIN_DIR` when set (to run the attacks against another build).
 pub fn bin(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("SEALWAX_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe
         .parent()

@@ -129,7 +129,7 @@ fn happy_path_generate_publish_install_verify() {
     }
     let out = alice.ok(&["verify", s(&file)]);
     assert!(
-        out.contains("Signature of package pkg@1.0.0 verified!"),
+        out.contains("Signature of package alice/pkg@1.0.0 verified!"),
         "{out}"
     );
 
@@ -144,7 +144,7 @@ fn happy_path_generate_publish_install_verify() {
     assert!(out.contains("Importing key \""), "{out}");
     assert!(out.contains("for user \"alice\""), "{out}");
     assert!(
-        out.contains("Signature of package pkg@1.0.0 verified!"),
+        out.contains("Signature of package alice/pkg@1.0.0 verified!"),
         "{out}"
     );
     let installed = to.join("pkg-1.0.0");
@@ -569,7 +569,7 @@ fn install_from_a_url_with_signature_and_proof_beside_it() {
     let to = w.path("inst");
     let out = bob.ok(&["install", &url, "--to", s(&to), "--trust-new-keys"]);
     assert!(
-        out.contains("Signature of package tool@0.1.0 verified!"),
+        out.contains("Signature of package alice/tool@0.1.0 verified!"),
         "{out}"
     );
     assert_eq!(
@@ -700,7 +700,10 @@ fn tofu_prompt_on_a_terminal_yes_and_no_and_refusal_without_one() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("New public key encountered: "), "{text}");
-    assert!(text.contains(" while installing pkg@1.0.0."), "{text}");
+    assert!(
+        text.contains(" while installing alice/pkg@1.0.0."),
+        "{text}"
+    );
     assert!(
         text.contains("Would you like to trust this key? [y/n]"),
         "{text}"
@@ -714,7 +717,7 @@ fn tofu_prompt_on_a_terminal_yes_and_no_and_refusal_without_one() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("Importing key \""), "{text}");
     assert!(
-        text.contains("Signature of package pkg@1.0.0 verified!"),
+        text.contains("Signature of package alice/pkg@1.0.0 verified!"),
         "{text}"
     );
     assert!(to.join("pkg-1.0.0").exists());
@@ -835,10 +838,11 @@ mod fake {
     use sha2::Digest as _;
 
     use sealwax_proto::checkpoint::Checkpoint;
-    use sealwax_proto::entry::{Entry, PublisherKeys};
+    use sealwax_proto::entry::Entry;
     use sealwax_proto::merkle::{leaf_hash, prove_consistency, prove_inclusion, MemoryHashStore};
     use sealwax_proto::minisign::SecretKey;
     use sealwax_proto::note::{key_id, SIG_TYPE_ED25519};
+    use sealwax_proto::rules::MemoryLogState;
 
     /// An unencrypted Minisign secret key made with `minisign -G -W` for
     /// these tests only; its Ed25519 key signs the fake log's checkpoints.
@@ -1041,15 +1045,11 @@ mod fake {
         let index = match existing {
             Some(i) => i,
             None => {
-                let publisher = entry.publisher();
-                let mut keys = PublisherKeys::new(&publisher);
+                let mut state = MemoryLogState::default();
                 for (i, e) in s.entries.iter().enumerate() {
-                    let e = Entry::parse(e).unwrap();
-                    if e.publisher() == publisher {
-                        keys.apply(&e, i as u64).unwrap();
-                    }
+                    state.apply(&Entry::parse(e).unwrap(), i as u64).unwrap();
                 }
-                if let Err(e) = keys.check(&entry) {
+                if let Err(e) = state.apply(&entry, s.entries.len() as u64) {
                     return error(StatusCode::CONFLICT, e);
                 }
                 s.entries.push(bytes.clone());

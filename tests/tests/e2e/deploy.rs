@@ -313,7 +313,7 @@ fn nginx_conf_proxies_publish_install_and_caches_full_tiles() {
         "--trust-new-keys",
     ]);
     assert!(
-        out.contains("Signature of package hello@1.0.0 verified!"),
+        out.contains("Signature of package alice/hello@1.0.0 verified!"),
         "{out}"
     );
     assert_eq!(

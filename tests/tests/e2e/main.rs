@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, a module per area. They drive the real
 //! binaries over real HTTP on loopback.
 
+mod attacks;
 mod bad_input;
 mod client;
 mod crashloop;
