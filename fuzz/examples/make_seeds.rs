@@ -1,6 +1,6 @@
 //! Writes the committed seed corpus, `fuzz/corpus/<target>/`, from a fixed
 //! RNG seed (so it is the same on every run) plus the public test vectors
-//! in `../shared/vectors` when they are there.
+//! in the repository's `testdata/`.
 //!
 //! Run from `fuzz/`: `cargo run --example make_seeds`.
 
@@ -48,7 +48,7 @@ fn main() {
     let corpus = Corpus {
         root: fuzz_dir.join("corpus"),
     };
-    let vectors = fuzz_dir.join("../../shared/vectors");
+    let vectors = fuzz_dir.join("../testdata");
     let mut rng = StdRng::seed_from_u64(0x5ea1_3a11);
 
     // ----- keys -----

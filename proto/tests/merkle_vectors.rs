@@ -1,4 +1,4 @@
-//! RFC 6962 / RFC 9162 proof vectors from transparency-dev/merkle (shared
+//! RFC 6962 / RFC 9162 proof vectors from transparency-dev/merkle (`testdata/`,
 //! vectors, every file of `merkle/inclusion` and `merkle/consistency`,
 //! including every `wantErr` case), plus known answers from RFC 9162 and the
 //! C2SP `merkle-tree` example.
@@ -15,7 +15,7 @@ use sealwax_proto::merkle::{
 };
 use sealwax_proto::Hash;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/merkle");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/merkle");
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

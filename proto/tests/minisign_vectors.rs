@@ -1,5 +1,5 @@
 //! Minisign formats against files made by the real `minisign` tool
-//! (`../shared/vectors/minisign`, from sigstore/rekor), plus malformed and
+//! (`testdata/minisign`, from sigstore/rekor), plus malformed and
 //! tampered inputs and round trips.
 
 use base64::Engine as _;
@@ -15,7 +15,7 @@ macro_rules! vector {
     ($name:literal) => {
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/minisign/",
+            "/../testdata/minisign/",
             $name
         ))
     };

@@ -10,10 +10,7 @@ use sealwax_proto::note::{
 use sealwax_proto::Error;
 use sha2::{Digest, Sha256};
 
-const VECTORS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/vectors/signed-note"
-);
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/signed-note");
 
 fn vector(name: &str) -> String {
     let path = format!("{VECTORS}/{name}");

@@ -423,9 +423,9 @@ fn cases(w: &World) -> Vec<Case> {
     );
     let stranger = key();
 
-    // The legacy (`Ed`) signature of the shared test vectors, carried in an
+    // The legacy (`Ed`) signature of the public test vectors, carried in an
     // entry: the entry format has no algorithm field, so its fields are sent.
-    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/minisign");
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/minisign");
     let read = |f: &str| std::fs::read(format!("{vectors}/{f}")).expect("minisign test vector");
     let legacy_box =
         SignatureBox::parse(&String::from_utf8(read("hello_world.txt.minisig")).unwrap()).unwrap();
