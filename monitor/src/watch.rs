@@ -317,21 +317,14 @@ impl<'c> Tracker<'c> {
         };
         let authorization = r.authorization.kind();
         let (kind, message) = match watch {
-            Some(w) if revouched => {
-                let by_expected = match &r.authorization {
-                    Authorization::Chain { by, .. } => self.is_expected(w, &by.key_hash()),
-                    _ => false,
-                };
-                if self.is_expected(w, &h) && by_expected {
-                    return;
-                }
-                (
+            // Like a revocation, a re-vouching is always reported: it makes
+            // signatures count again, even when every key in it is expected.
+            Some(_) if revouched => (
                     AlertKind::KeyVouched,
-                    format!(
-                        "suspended key {key} of publisher {p:?} was vouched for again at index {index}, {how}: its signatures count again. If you did not ask for this, revoke the key (`sealwax keys revoke KEY --compromised`) and tell the log operator"
-                    ),
-                )
-            }
+                format!(
+                    "suspended key {key} of publisher {p:?} was vouched for again at index {index}, {how}: its signatures count again. If you did not ask for this, revoke the key (`sealwax keys revoke KEY --compromised`) and tell the log operator"
+                ),
+            ),
             Some(w) => {
                 if let Expected::Learning = self.expected(w) {
                     // Learn the claim key and keys chained from learned keys;
@@ -394,7 +387,7 @@ impl<'c> Tracker<'c> {
         if watch.is_none() && self.config.watch_all.is_none() {
             return;
         }
-        let (by_text, by, authorization) = match &r.authorization {
+        let (by_text, by) = match &r.authorization {
             RevocationAuthorization::Key { by, .. } => {
                 let by_ref = self.describe_key(&by.key_hash());
                 let text = if by.key_hash() == r.key.key_hash() {
@@ -402,13 +395,11 @@ impl<'c> Tracker<'c> {
                 } else {
                     format!("by key {by_ref}")
                 };
-                (text, Some(by_ref), "key")
+                (text, Some(by_ref))
             }
-            RevocationAuthorization::Operator => (
-                "by the log operator (admin credential)".to_string(),
-                None,
-                "operator",
-            ),
+            RevocationAuthorization::Operator => {
+                ("by the log operator (admin credential)".to_string(), None)
+            }
         };
         let effect = match r.reason {
             RevocationReason::Retired => {
@@ -427,7 +418,7 @@ impl<'c> Tracker<'c> {
         let mut a = self.alert(AlertKind::KeyRevoked, index, Some(p), message);
         a.key = Some(key);
         a.reason = Some(r.reason.as_str().to_string());
-        a.authorization = Some(authorization.to_string());
+        a.authorization = Some(r.authorization.kind().to_string());
         a.authorized_by = by;
         out.push(a.seal());
     }
