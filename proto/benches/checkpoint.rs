@@ -51,47 +51,5 @@ fn checkpoint(c: &mut Criterion) {
     g.finish();
 }
 
-/// Batch Ed25519 verification against one-at-a-time strict verification,
-/// per signature, for the batch sizes the log's verifier sees.
-fn batch(c: &mut Criterion) {
-    let keys: Vec<SigningKey> = (0..64u8)
-        .map(|i| SigningKey::from_bytes(&[i; 32]))
-        .collect();
-    let msgs: Vec<Vec<u8>> = (0..256u32)
-        .map(|i| format!("message {i}").into_bytes())
-        .collect();
-    let sigs: Vec<_> = msgs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| keys[i % keys.len()].sign(m))
-        .collect();
-    let vks: Vec<_> = (0..msgs.len())
-        .map(|i| keys[i % keys.len()].verifying_key())
-        .collect();
-    let mut g = c.benchmark_group("ed25519_batch");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
-    for n in [16usize, 64, 256] {
-        let refs: Vec<&[u8]> = msgs[..n].iter().map(Vec::as_slice).collect();
-        g.throughput(criterion::Throughput::Elements(n as u64));
-        g.bench_function(format!("verify_batch_{n}"), |b| {
-            b.iter(|| {
-                ed25519_dalek::verify_batch(black_box(&refs), &sigs[..n], &vks[..n]).expect("batch")
-            })
-        });
-        g.bench_function(format!("verify_strict_each_{n}"), |b| {
-            b.iter(|| {
-                for i in 0..n {
-                    vks[i]
-                        .verify_strict(black_box(refs[i]), &sigs[i])
-                        .expect("verify");
-                }
-            })
-        });
-    }
-    g.finish();
-}
-
-criterion_group!(benches, checkpoint, batch);
+criterion_group!(benches, checkpoint);
 criterion_main!(benches);

@@ -279,7 +279,7 @@ impl PublicKey {
 }
 
 /// One Ed25519 signature by a Minisign key over a message, not yet checked:
-/// the unit of [`verify_batch`].
+/// what an entry carries, checked strictly with [`SignatureCheck::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureCheck {
     /// The key that must have signed.
@@ -299,43 +299,6 @@ impl SignatureCheck {
             .verify_raw(&self.message, &self.signature)
             .map_err(|_| self.failure.clone())
     }
-}
-
-/// Checks many signatures at once with Ed25519 batch verification, about
-/// 2.5 times cheaper per signature than one at a time.
-///
-/// Returns `true` only if every signature is valid. On `false`, check each
-/// with [`SignatureCheck::verify`] to find the bad ones. Batch verification
-/// uses the cofactorless equation with random-looking weights, so it can
-/// accept a signature whose nonce point carries a small-order component
-/// that strict one-at-a-time verification refuses; only the holder of the
-/// secret key can make such a signature.
-pub fn verify_batch(checks: &[SignatureCheck]) -> bool {
-    if checks.is_empty() {
-        return true;
-    }
-    let mut decoded: std::collections::HashMap<[u8; 32], VerifyingKey> =
-        std::collections::HashMap::new();
-    let mut keys = Vec::with_capacity(checks.len());
-    for c in checks {
-        let vk = match decoded.get(&c.key.key) {
-            Some(vk) => *vk,
-            None => match VerifyingKey::from_bytes(&c.key.key) {
-                Ok(vk) if !vk.is_weak() => {
-                    decoded.insert(c.key.key, vk);
-                    vk
-                }
-                _ => return false,
-            },
-        };
-        keys.push(vk);
-    }
-    let messages: Vec<&[u8]> = checks.iter().map(|c| c.message.as_slice()).collect();
-    let signatures: Vec<Signature> = checks
-        .iter()
-        .map(|c| Signature::from_bytes(&c.signature))
-        .collect();
-    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
 }
 
 impl std::str::FromStr for PublicKey {

@@ -323,7 +323,8 @@ impl Entry {
     /// each with the error to report if it is bad, after the checks that
     /// need no curve arithmetic (trusted comment, origin, algorithm, key ID).
     /// [`verify_signatures`](Self::verify_signatures) checks them one by
-    /// one; a log may check many entries' at once with [`verify_batch`](crate::minisign::verify_batch).
+    /// one, strictly. There is deliberately no batch check: a batch can
+    /// accept what the strict check refuses (`docs/THREAT-MODEL.md`).
     pub fn signature_checks(&self, origin: &str) -> Result<Vec<SignatureCheck>> {
         match self {
             Entry::KeyRegistration(r) => {
