@@ -789,25 +789,21 @@ async fn publisher_keys(
                 .ok_or_else(|| AppError::internal("key event entry missing", index))?;
             let entry = Entry::parse(&bytes)
                 .map_err(|e| AppError::internal("a logged key event does not parse", e))?;
-            let (kind, key, authorization, authorized_by, reason) = match &entry {
+            let kind = entry.kind_name();
+            let (key, authorization, authorized_by, reason) = match &entry {
                 Entry::KeyRegistration(r) => {
-                    let (how, by) = match &r.authorization {
-                        Authorization::Claim => ("claim", None),
-                        Authorization::Chain { by, .. } => {
-                            ("chain", Some(hex::encode(by.key_hash())))
-                        }
-                        Authorization::Operator => ("operator", None),
+                    let by = match &r.authorization {
+                        Authorization::Chain { by, .. } => Some(hex::encode(by.key_hash())),
+                        Authorization::Claim | Authorization::Operator => None,
                     };
-                    ("registration", &r.key, how, by, None)
+                    (&r.key, r.authorization.kind(), by, None)
                 }
                 Entry::KeyRevocation(r) => {
-                    let (how, by) = match &r.authorization {
-                        RevocationAuthorization::Key { by, .. } => {
-                            ("key", Some(hex::encode(by.key_hash())))
-                        }
-                        RevocationAuthorization::Operator => ("operator", None),
+                    let by = match &r.authorization {
+                        RevocationAuthorization::Key { by, .. } => Some(hex::encode(by.key_hash())),
+                        RevocationAuthorization::Operator => None,
                     };
-                    ("revocation", &r.key, how, by, Some(r.reason.as_str()))
+                    (&r.key, r.authorization.kind(), by, Some(r.reason.as_str()))
                 }
                 Entry::Signature(_) => {
                     return Err(AppError::internal(

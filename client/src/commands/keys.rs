@@ -34,16 +34,6 @@ enum Authoriser {
     Operator(zeroize::Zeroizing<String>),
 }
 
-impl Authoriser {
-    fn name(&self) -> &'static str {
-        match self {
-            Authoriser::Claim => "claim",
-            Authoriser::Chain(_) => "chain",
-            Authoriser::Operator(_) => "operator",
-        }
-    }
-}
-
 fn check_publisher(p: &str) -> Result<()> {
     validate_publisher(p).map_err(ClientError::InvalidName)
 }
@@ -122,6 +112,7 @@ fn register_key(
         Authoriser::Operator(_) => KeyRegistration::operator(&log.origin, publisher, sk),
     }
     .map_err(ClientError::InvalidName)?;
+    let kind = reg.authorization.kind();
     let token = match &authoriser {
         Authoriser::Operator(t) => Some(t.as_str()),
         _ => None,
@@ -135,14 +126,7 @@ fn register_key(
     )?;
     let pk = sk.public_key();
     let mut own = ctx.own_keys(log)?;
-    own.record(
-        publisher,
-        &pk,
-        public_file,
-        secret_file,
-        logged.index,
-        authoriser.name(),
-    );
+    own.record(publisher, &pk, public_file, secret_file, logged.index, kind);
     own.save()?;
     let mut trust = ctx.trust_store(log)?;
     trust.add(publisher, &pk, TrustSource::Own, None);
@@ -168,7 +152,7 @@ fn register_key(
         "key_id": pk.key_id_hex(),
         "key_hash": hex::encode(pk.key_hash()),
         "index": logged.index,
-        "authorization": authoriser.name(),
+        "authorization": kind,
         "public_file": public_file,
         "secret_file": secret_file,
     }))
