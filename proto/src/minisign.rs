@@ -58,7 +58,7 @@ use base64::Engine as _;
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use rand::{CryptoRng, RngCore};
+use rand_core::{CryptoRng, RngCore};
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
