@@ -511,7 +511,7 @@ pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
         own.mark_revoked(
             &old_pk.key_hash(),
             Revoked {
-                reason: "retired".into(),
+                reason: RevocationReason::Retired.as_str().into(),
                 index: logged.index,
             },
         );
