@@ -248,15 +248,7 @@ impl Client {
 
     /// Run `sealwax <args>`, assert success, return stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "sealwax {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 stdout")
+        succeeds(self.run(args), &format!("sealwax {args:?}"))
     }
 
     /// Run `sealwax <args>`, assert failure, return stderr.
@@ -422,6 +414,19 @@ pub struct TerminalRun {
     pub code: Option<i32>,
     /// Everything the terminal showed.
     pub text: String,
+}
+
+/// Asserts that a finished command (`what`, for the message) succeeded, and
+/// returns its stdout.
+pub fn succeeds(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
 }
 
 /// Asserts that a finished command (`what`, for the message) exited with

@@ -16,45 +16,10 @@ use sealwax_proto::minisign::{prehash, SecretKey};
 use sealwax_tests::proxy::EditingProxy;
 use sealwax_tests::{
     copy_dir, fails_with, generated_pub, mixed_order, path_str as s, read_public_key, submit_entry,
-    tree_size, Client,
+    succeeds, tree_size, Client,
 };
 
-use crate::scenarios::{generate, secret_of, Story, EXIT_LOG, EXIT_REFUSED};
-
-/// `publish FILE --publisher P --package hello --version V [--key K]`.
-fn publish_as(
-    c: &Client,
-    publisher: &str,
-    file: &Path,
-    version: &str,
-    key: Option<&Path>,
-) -> Output {
-    let mut args = vec![
-        "publish",
-        s(file),
-        "--publisher",
-        publisher,
-        "--package",
-        "hello",
-        "--version",
-        version,
-    ];
-    if let Some(k) = key {
-        args.extend(["--key", s(k)]);
-    }
-    c.run(&args)
-}
-
-fn ok(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::scenarios::{generate, publish_as, secret_of, Story, EXIT_LOG, EXIT_REFUSED};
 
 /// `install TARGET --to DIR [extra...]`.
 fn install(c: &Client, target: &str, to: &Path, extra: &[&str]) -> Output {
@@ -71,13 +36,13 @@ fn trust_new_keys_never_takes_an_operator_substituted_key() {
     let st = Story::with_operator();
     let alice = st.client("alice");
     generate(&alice, "alice");
-    ok(
+    succeeds(
         publish_as(&alice, "alice", &st.artifact("v1", 3_000, 1), "1.0.0", None),
         "publish",
     );
     let bob = st.client("bob");
     let to = st.path("bob-packages");
-    ok(
+    succeeds(
         install(&bob, "alice/hello@1.0.0", &to, &["--trust-new-keys"]),
         "bob's first install",
     );
@@ -85,7 +50,7 @@ fn trust_new_keys_never_takes_an_operator_substituted_key() {
     let mallory = st.client("mallory");
     let (rogue_pub, _) = st.register_rogue_key(&mallory);
     let evil = st.artifact("evil", 3_000, 66);
-    ok(
+    succeeds(
         publish_as(
             &mallory,
             "alice",
@@ -115,7 +80,7 @@ fn trust_new_keys_never_takes_an_operator_substituted_key() {
         );
     }
     // A first-time installer still takes alice's own first key.
-    ok(
+    succeeds(
         install(
             &st.client("carol"),
             "alice/hello@1.0.0",
@@ -135,7 +100,7 @@ fn a_thiefs_chained_key_dies_with_the_compromised_key() {
     let st = Story::new();
     let carl = st.client("carl");
     let k1 = read_public_key(&generate(&carl, "carl"));
-    ok(
+    succeeds(
         publish_as(&carl, "carl", &st.artifact("good", 2_000, 2), "1.0.0", None),
         "carl's release",
     );
@@ -147,20 +112,20 @@ fn a_thiefs_chained_key_dies_with_the_compromised_key() {
     // The thief copies carl's home and rotates to a key of their own.
     copy_dir(&carl.home, &st.path("thief"));
     let thief = st.client("thief");
-    let out = ok(
+    let out = succeeds(
         thief.run(&["keys", "rotate", "--publisher", "carl", "-W"]),
         "the thief's rotation",
     );
     let k2 = read_public_key(&generated_pub(&out));
     let stolen = st.artifact("stolen", 2_000, 3);
-    ok(
+    succeeds(
         publish_as(&thief, "carl", &stolen, "6.6.6", None),
         "the thief's first release",
     );
     // erin installs it while it still looks fine.
     let erin = st.client("erin");
     let erin_to = st.path("erin-packages");
-    ok(
+    succeeds(
         install(&erin, "carl/hello@6.6.6", &erin_to, &["--trust-new-keys"]),
         "erin's install",
     );
@@ -168,7 +133,7 @@ fn a_thiefs_chained_key_dies_with_the_compromised_key() {
     // carl revokes the stolen key as compromised.
     let k1_file = carl.home.join("k1.pub");
     fs::write(&k1_file, k1.to_file_string()).unwrap();
-    ok(
+    succeeds(
         carl.run(&[
             "keys",
             "revoke",
@@ -248,20 +213,20 @@ fn an_installer_remembers_a_revocation_a_front_end_drops() {
     let st = Story::new();
     let erin = st.client("erin");
     let k1 = read_public_key(&generate(&erin, "erin"));
-    ok(
+    succeeds(
         publish_as(&erin, "erin", &st.artifact("a", 2_000, 5), "1.0.0", None),
         "erin's release",
     );
     let finn = st.client("finn");
     let to = st.path("finn-packages");
-    ok(
+    succeeds(
         install(&finn, "erin/hello@1.0.0", &to, &["--trust-new-keys"]),
         "finn's first install",
     );
 
     let k1_file = erin.home.join("k1.pub");
     fs::write(&k1_file, k1.to_file_string()).unwrap();
-    ok(
+    succeeds(
         erin.run(&[
             "keys",
             "revoke",
@@ -423,7 +388,7 @@ fn a_version_names_one_artifact_for_ever() {
     let alice = st.client("alice");
     generate(&alice, "alice");
     let first = st.artifact("first", 4_000, 7);
-    ok(
+    succeeds(
         publish_as(&alice, "alice", &first, "1.0.0", None),
         "the first publish",
     );
@@ -438,12 +403,12 @@ fn a_version_names_one_artifact_for_ever() {
         "{err}"
     );
     assert!(err.contains("new version"), "{err}");
-    ok(
+    succeeds(
         publish_as(&alice, "alice", &first, "1.0.0", None),
         "the same bytes again",
     );
     let to = st.path("packages");
-    ok(
+    succeeds(
         install(
             &st.client("bob"),
             "alice/hello@1.0.0",
@@ -465,7 +430,7 @@ fn a_file_named_like_a_release_is_not_taken_for_it() {
     let st = Story::new();
     let alice = st.client("alice");
     generate(&alice, "alice");
-    ok(
+    succeeds(
         publish_as(
             &alice,
             "alice",
@@ -478,7 +443,7 @@ fn a_file_named_like_a_release_is_not_taken_for_it() {
     let mallory = st.client("mallory");
     generate(&mallory, "mallory");
     let evil = st.artifact("evil", 2_000, 10);
-    ok(
+    succeeds(
         publish_as(&mallory, "mallory", &evil, "1.0.0", None),
         "mallory's release",
     );
@@ -518,13 +483,13 @@ fn a_lookup_by_sha256_prefers_a_publisher_you_trust() {
     let alice = st.client("alice");
     generate(&alice, "alice");
     let bytes = st.artifact("tool", 2_000, 11);
-    ok(
+    succeeds(
         publish_as(&alice, "alice", &bytes, "1.0.0", None),
         "alice's release",
     );
     let bob = st.client("bob");
     let to = st.path("bob-packages");
-    ok(
+    succeeds(
         install(&bob, "alice/hello@1.0.0", &to, &["--trust-new-keys"]),
         "bob trusts alice",
     );
@@ -533,7 +498,7 @@ fn a_lookup_by_sha256_prefers_a_publisher_you_trust() {
     generate(&mallory, "mallory");
     let copy = st.path("copy-for-mallory");
     fs::copy(&bytes, &copy).unwrap();
-    ok(
+    succeeds(
         publish_as(&mallory, "mallory", &copy, "9.9.9", None),
         "mallory's signature",
     );
@@ -541,7 +506,7 @@ fn a_lookup_by_sha256_prefers_a_publisher_you_trust() {
     fs::create_dir_all(&bare).unwrap();
     let file = bare.join("tool.bin");
     fs::copy(&bytes, &file).unwrap();
-    let out = ok(
+    let out = succeeds(
         install(&bob, s(&file), &st.path("bare-installed"), &[]),
         "install by SHA-256",
     );
@@ -558,7 +523,7 @@ fn learn_mode_reports_operator_keys_and_revocations() {
     generate(&alice, "alice");
     let mallory = st.client("mallory");
     let (rogue_pub, reg) = st.register_rogue_key(&mallory);
-    let out = ok(
+    let out = succeeds(
         alice.run(&[
             "keys",
             "rotate",
@@ -581,7 +546,7 @@ fn learn_mode_reports_operator_keys_and_revocations() {
     );
     assert_eq!(r.alerts[0]["index"], reg["index"]);
     // The operator's key was not learned: what it signs is unexpected.
-    ok(
+    succeeds(
         publish_as(
             &mallory,
             "alice",
@@ -607,7 +572,7 @@ fn a_suspended_key_is_vouched_for_again_by_a_key_in_good_standing() {
     let carl = st.client("carl");
     let k0 = read_public_key(&generate(&carl, "carl"));
     let rotate = |what| {
-        let out = ok(
+        let out = succeeds(
             carl.run(&["keys", "rotate", "--publisher", "carl", "-W"]),
             what,
         );
@@ -616,7 +581,7 @@ fn a_suspended_key_is_vouched_for_again_by_a_key_in_good_standing() {
     let k1_file = rotate("the first rotation");
     let k2_file = rotate("the second rotation");
     let k2 = read_public_key(&k2_file);
-    ok(
+    succeeds(
         publish_as(
             &carl,
             "carl",
@@ -642,7 +607,7 @@ fn a_suspended_key_is_vouched_for_again_by_a_key_in_good_standing() {
     assert!(err.contains("not suspended"), "{err}");
     assert_eq!(tree_size(&st.server.url), size, "nothing was logged");
 
-    ok(
+    succeeds(
         carl.run(&["keys", "revoke", s(&k1_file), "--compromised"]),
         "the compromise revocation of K1",
     );
@@ -667,7 +632,7 @@ fn a_suspended_key_is_vouched_for_again_by_a_key_in_good_standing() {
     );
     assert!(err.contains("compromised"), "{err}");
 
-    let out = ok(
+    let out = succeeds(
         carl.run(&["--json", "keys", "vouch", s(&k2_file)]),
         "the re-vouching",
     );
@@ -677,11 +642,11 @@ fn a_suspended_key_is_vouched_for_again_by_a_key_in_good_standing() {
 
     // K2's earlier release installs again, for a first-time installer too
     // (K2 now hangs from the claim key K0), and it may sign new ones.
-    ok(
+    succeeds(
         install(&dave, "carl/hello@1.0.0", &dave_to, &["--trust-new-keys"]),
         "the install after the re-vouching",
     );
-    ok(
+    succeeds(
         publish_as(
             &carl,
             "carl",
@@ -691,7 +656,7 @@ fn a_suspended_key_is_vouched_for_again_by_a_key_in_good_standing() {
         ),
         "a release after the re-vouching",
     );
-    ok(
+    succeeds(
         install(&dave, "carl/hello@1.0.1", &dave_to, &[]),
         "the new release",
     );

@@ -116,11 +116,22 @@ pub(crate) fn publish(
     version: &str,
     key: Option<&Path>,
 ) -> std::process::Output {
+    publish_as(c, "alice", file, version, key)
+}
+
+/// `publish FILE --publisher P --package hello --version V [--key K]`.
+pub(crate) fn publish_as(
+    c: &Client,
+    publisher: &str,
+    file: &Path,
+    version: &str,
+    key: Option<&Path>,
+) -> std::process::Output {
     let mut args = vec![
         "publish",
         s(file),
         "--publisher",
-        "alice",
+        publisher,
         "--package",
         "hello",
         "--version",
