@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealwax_proto::entry::{Entry, PublisherKeys};
+use sealwax_proto::entry::Entry;
+use sealwax_proto::keys::PublisherKeys;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(entry) = Entry::parse(data) else {
