@@ -18,11 +18,63 @@ use sealwax_proto::Hash;
 
 use crate::error::{ClientError, Result};
 
+/// Largest JSON answer read from a log: a page of key events, a list of
+/// signatures, a proof. A log that sends more is misbehaving.
+pub const MAX_JSON_BYTES: u64 = 16 << 20;
+/// Largest small text file read: a checkpoint (with its cosignatures), the
+/// log key, a `.minisig`, a `.tlog-proof`.
+pub const MAX_TEXT_BYTES: u64 = 1 << 20;
+/// The most of an error answer that is read (its message is cut to 300 characters).
+const MAX_ERROR_BYTES: u64 = 64 << 10;
+/// Default largest artifact download, 4 GiB; `install --max-download` changes it.
+pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 4 << 30;
+
 /// A connection to one log.
 #[derive(Debug, Clone)]
 pub struct LogClient {
     base: String,
     http: Client,
+    max_download: u64,
+}
+
+/// The error inside the `io::Error` of a download stream that went past its
+/// limit; [`ClientError::from_download`] turns it back into
+/// [`ClientError::AnswerTooLarge`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{url} sent more than {limit} bytes")]
+pub struct DownloadTooLarge {
+    /// What was downloaded.
+    pub url: String,
+    /// The limit it went past.
+    pub limit: u64,
+}
+
+/// A reader that fails, with [`DownloadTooLarge`], once more than `limit`
+/// bytes come out of `inner`: an endless body is cut off, never buffered.
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    url: String,
+    limit: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // Ask for one byte past the limit, so an answer of exactly `limit`
+        // bytes passes and one byte more fails.
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left + 1).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(DownloadTooLarge {
+                url: self.url.clone(),
+                limit: self.limit,
+            }));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// The answer to `POST /v1/entries`.
@@ -162,7 +214,14 @@ impl LogClient {
         Ok(LogClient {
             base: base.to_string(),
             http,
+            max_download: DEFAULT_MAX_DOWNLOAD_BYTES,
         })
+    }
+
+    /// The same client with downloads (artifacts) cut off past `bytes`.
+    pub fn with_max_download(mut self, bytes: u64) -> LogClient {
+        self.max_download = bytes;
+        self
     }
 
     /// The log's base URL.
@@ -185,14 +244,54 @@ impl LogClient {
         req.send().map_err(|e| ClientError::unreachable(url, e))
     }
 
-    /// The message of an error answer: its JSON `error`, else its text.
+    /// The body of `resp`, at most `limit` bytes: more (announced or sent)
+    /// is [`ClientError::AnswerTooLarge`], and nothing past the limit is read.
+    fn read_body(resp: Response, limit: u64, url: &str) -> Result<Vec<u8>> {
+        let too_large = || ClientError::AnswerTooLarge {
+            url: url.to_string(),
+            limit,
+        };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        resp.take(limit + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| ClientError::LogUnreachable {
+                url: url.to_string(),
+                reason: format!("the answer broke off: {e}"),
+            })?;
+        if body.len() as u64 > limit {
+            return Err(too_large());
+        }
+        Ok(body)
+    }
+
+    /// The body of `resp` as UTF-8 text of at most `limit` bytes.
+    fn read_text(&self, resp: Response, limit: u64, url: &str) -> Result<String> {
+        String::from_utf8(Self::read_body(resp, limit, url)?)
+            .map_err(|_| self.misbehaving(format!("its answer to {url} is not UTF-8 text")))
+    }
+
+    /// The message of an error answer: its JSON `error`, else its text (at
+    /// most [`MAX_ERROR_BYTES`] are read).
     fn error_message(resp: Response) -> String {
         let status = resp.status();
-        let text = resp.text().unwrap_or_default();
+        let mut raw = Vec::new();
+        let _ = resp.take(MAX_ERROR_BYTES).read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw);
         match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(b) => b.error,
+            Ok(b) => Self::cut(b.error),
             Err(_) if text.trim().is_empty() => status.to_string(),
-            Err(_) => text.chars().take(300).collect(),
+            Err(_) => Self::cut(text.into_owned()),
+        }
+    }
+
+    /// The message of an error answer, cut to 300 characters.
+    fn cut(message: String) -> String {
+        match message.char_indices().nth(300) {
+            Some((i, _)) => format!("{}…", &message[..i]),
+            None => message,
         }
     }
 
@@ -217,8 +316,8 @@ impl LogClient {
     }
 
     fn decode<T: DeserializeOwned>(&self, resp: Response, url: &str) -> Result<T> {
-        let text = resp.text().map_err(|e| ClientError::unreachable(url, e))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let body = Self::read_body(resp, MAX_JSON_BYTES, url)?;
+        serde_json::from_slice(&body).map_err(|e| {
             self.misbehaving(format!(
                 "its answer to {url} is not the expected JSON ({e})"
             ))
@@ -230,7 +329,7 @@ impl LogClient {
         let url = self.endpoint("/checkpoint");
         let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
         let resp = self.check(resp, &url)?;
-        resp.text().map_err(|e| ClientError::unreachable(&url, e))
+        self.read_text(resp, MAX_TEXT_BYTES, &url)
     }
 
     /// `GET /v1/log-key`: the log's verifier key string (not to be trusted blindly).
@@ -238,7 +337,7 @@ impl LogClient {
         let url = self.endpoint("/v1/log-key");
         let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
         let resp = self.check(resp, &url)?;
-        let text = resp.text().map_err(|e| ClientError::unreachable(&url, e))?;
+        let text = self.read_text(resp, MAX_TEXT_BYTES, &url)?;
         Ok(text.trim().to_string())
     }
 
@@ -354,12 +453,28 @@ impl LogClient {
         self.download(&self.endpoint(&format!("/v1/artifacts/{}", hex::encode(sha256))))
     }
 
-    /// `GET <url>` of any file, as a stream, and its length if known.
+    /// `GET <url>` of any file, as a stream, and its length if known. The
+    /// stream stops with [`DownloadTooLarge`] past the announced length or
+    /// the download limit, whichever is smaller; a length announced over the
+    /// limit is refused before anything is read.
     pub fn download(&self, url: &str) -> Result<(Box<dyn Read>, Option<u64>)> {
         let resp = self.send(self.http.get(url), url)?;
         let resp = self.check(resp, url)?;
         let len = resp.content_length();
-        Ok((Box::new(resp), len))
+        if len.is_some_and(|n| n > self.max_download) {
+            return Err(ClientError::AnswerTooLarge {
+                url: url.to_string(),
+                limit: self.max_download,
+            });
+        }
+        let limit = len.unwrap_or(self.max_download).min(self.max_download);
+        let body = Limited {
+            inner: resp,
+            left: limit,
+            url: url.to_string(),
+            limit,
+        };
+        Ok((Box::new(body), len))
     }
 
     /// `GET <url>` of a small text file; `None` on 404.
@@ -369,9 +484,7 @@ impl LogClient {
             return Ok(None);
         }
         let resp = self.check(resp, url)?;
-        resp.text()
-            .map(Some)
-            .map_err(|e| ClientError::unreachable(url, e))
+        self.read_text(resp, MAX_TEXT_BYTES, url).map(Some)
     }
 
     /// `PUT /v1/artifacts/<sha256>` with the artifact streamed from `body`.

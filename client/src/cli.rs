@@ -328,6 +328,14 @@ pub struct InstallArgs {
     /// Trust a publisher's first key without asking (needed without a terminal)
     #[arg(long = "trust-new-keys")]
     pub trust_new_keys: bool,
+    /// Stop a download past this many bytes (the log's announced size is a limit too)
+    #[arg(
+        long = "max-download",
+        env = "SEALWAX_MAX_DOWNLOAD",
+        value_name = "BYTES",
+        default_value_t = crate::api::DEFAULT_MAX_DOWNLOAD_BYTES
+    )]
+    pub max_download: u64,
 }
 
 #[cfg(test)]

@@ -345,6 +345,14 @@ pub enum ClientError {
         /// Why.
         source: sealwax_proto::Error,
     },
+    /// An answer or download was larger than its limit; nothing past the limit was read.
+    #[error("{url} sent more than {limit} bytes, so the download was stopped: a log answer that large is misbehaviour; for a genuine artifact over the limit, raise `sealwax install --max-download BYTES`")]
+    AnswerTooLarge {
+        /// What was fetched.
+        url: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The log has a signature but not the artifact itself.
     #[error("the log has the signature of {0} but not the artifact (it keeps no artifacts, or it was not uploaded): get the file with its .minisig and .tlog-proof from the publisher and run `sealwax install FILE` or `sealwax install URL`")]
     ArtifactNotStored(String),
@@ -420,6 +428,7 @@ impl ClientError {
             LogUnreachable { .. }
             | LogHttp { .. }
             | LogMisbehaving { .. }
+            | AnswerTooLarge { .. }
             | LogKeyMismatch { .. }
             | ArtifactNotStored(_)
             | Rollback { .. }
@@ -448,6 +457,22 @@ impl ClientError {
         ClientError::LogUnreachable {
             url: url.to_string(),
             reason,
+        }
+    }
+
+    /// An error while streaming a download into `path`: the stream's own
+    /// [`DownloadTooLarge`](crate::api::DownloadTooLarge) becomes
+    /// [`ClientError::AnswerTooLarge`], anything else an I/O error.
+    pub fn from_download(path: &Path, source: std::io::Error) -> ClientError {
+        match source
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<crate::api::DownloadTooLarge>())
+        {
+            Some(t) => ClientError::AnswerTooLarge {
+                url: t.url.clone(),
+                limit: t.limit,
+            },
+            None => ClientError::io("download into", path, source),
         }
     }
 

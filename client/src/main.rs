@@ -6,6 +6,7 @@ use clap::Parser;
 
 use sealwax_client::cli::Cli;
 use sealwax_client::commands;
+use sealwax_proto::display::escape_controls;
 
 fn main() {
     let cli = Cli::parse();
@@ -20,7 +21,9 @@ fn main() {
             }
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            // The message may quote the log's own error text: a hostile log
+            // must not get to drive the terminal (JSON output escapes itself).
+            eprintln!("error: {}", escape_controls(&err.to_string()));
             if json {
                 let out = serde_json::json!({
                     "error": err.to_string(),

@@ -16,10 +16,12 @@
 //! | [`entry`] | the three kinds of log entry, their encoding and statements | `docs/FORMATS.md` |
 //! | [`keys`] | a publisher's key state, its rules (suspension included) and canonical record | `docs/FORMATS.md` |
 //! | [`rules`] | the rules across publishers, and `apply_entry`, the fold every party uses | `docs/FORMATS.md` |
+//! | [`display`] | escaping foreign text (a log's errors, names) before it reaches a terminal | |
 //! | [`trust`] | an installer's trust decision (TOFU, chains, `--trust-new-keys`) | `docs/FORMATS.md` |
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod display;
 pub mod entry;
 pub mod error;
 pub mod keys;

@@ -163,7 +163,7 @@ fn stage(
     let bar = bytes_bar(ctx.progress(), len, what);
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, &mut file);
     let digests = hash_stream(reader, Some(&mut writer), |n| bar.inc(n))
-        .map_err(|e| ClientError::io("download into", &staged.path, e))?;
+        .map_err(|e| ClientError::from_download(&staged.path, e))?;
     writer
         .flush()
         .map_err(|e| ClientError::io("write", &staged.path, e))?;
@@ -190,9 +190,9 @@ impl Session {
     /// The log's current checkpoint, proven consistent with the newest one
     /// this client saw, before anything else: a forked or rolled-back log
     /// is refused before a byte is downloaded.
-    fn start(ctx: &Ctx) -> Result<Session> {
+    fn start(ctx: &Ctx, max_download: u64) -> Result<Session> {
         let log = ctx.log()?;
-        let api = ctx.api()?;
+        let api = ctx.api()?.with_max_download(max_download);
         let mut tracker = ctx.tracker(&log)?;
         let cp_text = api.checkpoint()?;
         let cp = tracker.accept(&api, &cp_text, Freshness::Current)?;
@@ -887,7 +887,7 @@ fn write(ctx: &Ctx, s: &Session, to: &Path, f: Fetched, c: &Checked) -> Result<P
 /// Installs one target.
 pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
     let target = Target::parse(&args.target)?;
-    let mut session = Session::start(ctx)?;
+    let mut session = Session::start(ctx, args.max_download)?;
     fs::create_dir_all(&args.to).map_err(|e| ClientError::io("create directory", &args.to, e))?;
     let fetched = fetch(ctx, &mut session, &target, &args.to)?;
     let checked = check(&mut session, &target, &fetched)?;

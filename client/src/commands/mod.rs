@@ -10,6 +10,7 @@ use std::fmt::Display;
 use std::path::PathBuf;
 
 use sealwax_proto::checkpoint::Checkpoint;
+use sealwax_proto::display::escape_controls;
 use sealwax_proto::entry::Entry;
 use sealwax_proto::merkle::verify_inclusion;
 use sealwax_proto::Hash;
@@ -88,8 +89,11 @@ impl Ctx {
         LogClient::new(&self.log_url()?)
     }
 
-    /// Prints a line for people: stdout, or stderr under `--json`.
+    /// Prints a line for people: stdout, or stderr under `--json`. Control
+    /// characters in it (it may quote a log or a publisher) are escaped.
     pub fn say(&self, msg: impl Display) {
+        let msg = msg.to_string();
+        let msg = escape_controls(&msg);
         if self.json {
             eprintln!("{msg}");
         } else {
@@ -97,9 +101,9 @@ impl Ctx {
         }
     }
 
-    /// Prints a warning on stderr.
+    /// Prints a warning on stderr, control characters escaped.
     pub fn warn(&self, msg: impl Display) {
-        eprintln!("warning: {msg}");
+        eprintln!("warning: {}", escape_controls(&msg.to_string()));
     }
 
     /// Whether progress bars may be drawn.

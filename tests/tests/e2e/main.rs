@@ -6,6 +6,7 @@ mod bad_input;
 mod client;
 mod crashloop;
 mod deploy;
+mod downloads;
 mod monitor;
 mod scenarios;
 mod server;
