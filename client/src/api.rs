@@ -139,8 +139,11 @@ pub struct PublisherKeysAnswer {
     pub tree_size: u64,
     /// A signed checkpoint of that size.
     pub checkpoint: String,
-    /// Every registration and revocation, in log order.
+    /// The registrations and revocations of this page, in log order.
     pub events: Vec<KeyEvent>,
+    /// The index the next page starts from; `None` on the last page.
+    #[serde(default)]
+    pub next: Option<u64>,
 }
 
 /// One logged signature, from `GET /v1/signatures`.
@@ -388,14 +391,22 @@ impl LogClient {
         decode_hashes(&self.base, "consistency proof hash", &a.proof)
     }
 
-    /// `GET /v1/publishers/<p>/keys`; `None` if the log knows no keys of `p` (404).
-    pub fn publisher_keys(&self, publisher: &str) -> Result<Option<PublisherKeysAnswer>> {
+    /// `GET /v1/publishers/<p>/keys?from=<from>`: one page of the key
+    /// history; `None` if the log knows no keys of `p` (404).
+    pub fn publisher_keys(
+        &self,
+        publisher: &str,
+        from: u64,
+    ) -> Result<Option<PublisherKeysAnswer>> {
         let mut u = reqwest::Url::parse(&self.base)
             .map_err(|_| ClientError::BadLogUrl(self.base.clone()))?;
         u.path_segments_mut()
             .map_err(|_| ClientError::BadLogUrl(self.base.clone()))?
             .pop_if_empty()
             .extend(["v1", "publishers", publisher, "keys"]);
+        if from > 0 {
+            u.query_pairs_mut().append_pair("from", &from.to_string());
+        }
         let url = u.to_string();
         let resp = self.send(self.http.get(u).timeout(Duration::from_secs(60)), &url)?;
         if resp.status() == StatusCode::NOT_FOUND {

@@ -1,5 +1,6 @@
-//! A publisher's logged key history, fetched from the log and verified
-//! entry by entry: each event is parsed, its signatures are checked, its
+//! A publisher's logged key history, fetched from the log page by page
+//! (`?from=`, as the log's `next` says) and verified entry by entry: each
+//! event is parsed, its signatures are checked, its
 //! inclusion proof is verified against a checkpoint signed by the log key
 //! (and consistent with the remembered one), and the rules of the log are
 //! replayed over it with [`PublisherKeys::apply`].
@@ -10,11 +11,12 @@
 //! event list is an event left out; a monitor watching the whole log
 //! catches that.
 
+use sealwax_proto::checkpoint::Checkpoint;
 use sealwax_proto::entry::Entry;
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::verify_inclusion;
 
-use crate::api::{decode_entry, decode_hashes, LogClient};
+use crate::api::{decode_entry, decode_hashes, KeyEvent, LogClient};
 use crate::checkpoints::{CheckpointTracker, Freshness};
 use crate::error::{ClientError, Result};
 use crate::home::LogIdentity;
@@ -78,80 +80,116 @@ pub fn fetch_history(
     Ok(Some(history))
 }
 
-/// The key history as the log answers it, every event verified.
+/// The key history as the log answers it, page by page, every event
+/// verified against the checkpoint of its page (each consistent with the
+/// one before, so an event proven in an earlier page is in the later tree).
 fn verified_history(
     api: &LogClient,
     tracker: &mut CheckpointTracker,
     log: &LogIdentity,
     publisher: &str,
 ) -> Result<Option<VerifiedHistory>> {
-    let Some(answer) = api.publisher_keys(publisher)? else {
-        return Ok(None);
-    };
     let url = api.url().to_string();
     let bad = |reason: String| ClientError::LogMisbehaving {
         url: url.clone(),
         reason,
     };
-    let cp = tracker.accept(api, &answer.checkpoint, Freshness::Current)?;
-    if cp.size != answer.tree_size {
-        return Err(bad(format!(
-            "the key history of {publisher:?} claims tree size {} but carries a checkpoint of size {}",
-            answer.tree_size, cp.size
-        )));
-    }
-    if answer.events.is_empty() {
-        return Ok(None);
-    }
     let mut keys = PublisherKeys::new(publisher);
-    let mut events = Vec::with_capacity(answer.events.len());
+    let mut events = Vec::new();
     let mut last: Option<u64> = None;
-    for ev in &answer.events {
-        if last.is_some_and(|l| ev.index <= l) {
+    let mut from = 0;
+    let tree_size = loop {
+        let Some(answer) = api.publisher_keys(publisher, from)? else {
+            if from == 0 {
+                return Ok(None);
+            }
             return Err(bad(format!(
-                "the key history of {publisher:?} is not in log order"
+                "it says publisher {publisher:?} has no keys, after a page of its key history"
+            )));
+        };
+        let cp = tracker.accept(api, &answer.checkpoint, Freshness::Current)?;
+        if cp.size != answer.tree_size {
+            return Err(bad(format!(
+                "the key history of {publisher:?} claims tree size {} but carries a checkpoint of size {}",
+                answer.tree_size, cp.size
             )));
         }
-        last = Some(ev.index);
-        let bytes = decode_entry(&url, &ev.entry)?;
-        let entry = Entry::parse(&bytes).map_err(|e| {
-            bad(format!(
-                "key history entry {} does not parse: {e}",
-                ev.index
-            ))
-        })?;
-        let kind_ok =
-            !matches!(entry, Entry::Signature(_)) && entry.kind_name() == ev.kind.as_str();
-        if !kind_ok || entry.publisher() != publisher {
-            return Err(bad(format!(
-                "key history entry {} is not a {} of {publisher:?}",
-                ev.index, ev.kind
-            )));
+        for ev in &answer.events {
+            if ev.index < from || last.is_some_and(|l| ev.index <= l) {
+                return Err(bad(format!(
+                    "the key history of {publisher:?} is not in log order"
+                )));
+            }
+            last = Some(ev.index);
+            let entry = verified_event(&url, log, publisher, &cp, ev)?;
+            keys.apply(&entry, ev.index).map_err(|e| {
+                bad(format!(
+                    "the log accepted key history entry {} that breaks its rules: {e}",
+                    ev.index
+                ))
+            })?;
+            events.push((ev.index, entry));
         }
-        let proof = decode_hashes(&url, "inclusion proof hash", &ev.inclusion_proof)?;
-        verify_inclusion(&entry.leaf_hash(), ev.index, cp.size, &proof, &cp.root).map_err(|e| {
-            bad(format!(
-                "key history entry {} is not in the log's tree: {e}",
-                ev.index
-            ))
-        })?;
-        entry.verify_signatures(&log.origin).map_err(|e| {
-            bad(format!(
-                "key history entry {} has a bad signature: {e}",
-                ev.index
-            ))
-        })?;
-        keys.apply(&entry, ev.index).map_err(|e| {
-            bad(format!(
-                "the log accepted key history entry {} that breaks its rules: {e}",
-                ev.index
-            ))
-        })?;
-        events.push((ev.index, entry));
+        match answer.next {
+            None => break cp.size,
+            // Each page must move on, past the events it answered.
+            Some(next) if next > from && last.is_none_or(|l| next > l) => from = next,
+            Some(next) => {
+                return Err(bad(format!(
+                    "the key history of {publisher:?} sends the next page back to index {next}"
+                )))
+            }
+        }
+    };
+    if events.is_empty() {
+        return Ok(None);
     }
     Ok(Some(VerifiedHistory {
         keys,
-        tree_size: cp.size,
+        tree_size,
         events,
     }))
+}
+
+/// One event of a page: parsed, of the right kind and publisher, in the
+/// tree of `cp`, its signatures valid.
+fn verified_event(
+    url: &str,
+    log: &LogIdentity,
+    publisher: &str,
+    cp: &Checkpoint,
+    ev: &KeyEvent,
+) -> Result<Entry> {
+    let bad = |reason: String| ClientError::LogMisbehaving {
+        url: url.to_string(),
+        reason,
+    };
+    let bytes = decode_entry(url, &ev.entry)?;
+    let entry = Entry::parse(&bytes).map_err(|e| {
+        bad(format!(
+            "key history entry {} does not parse: {e}",
+            ev.index
+        ))
+    })?;
+    let kind_ok = !matches!(entry, Entry::Signature(_)) && entry.kind_name() == ev.kind.as_str();
+    if !kind_ok || entry.publisher() != publisher {
+        return Err(bad(format!(
+            "key history entry {} is not a {} of {publisher:?}",
+            ev.index, ev.kind
+        )));
+    }
+    let proof = decode_hashes(url, "inclusion proof hash", &ev.inclusion_proof)?;
+    verify_inclusion(&entry.leaf_hash(), ev.index, cp.size, &proof, &cp.root).map_err(|e| {
+        bad(format!(
+            "key history entry {} is not in the log's tree: {e}",
+            ev.index
+        ))
+    })?;
+    entry.verify_signatures(&log.origin).map_err(|e| {
+        bad(format!(
+            "key history entry {} has a bad signature: {e}",
+            ev.index
+        ))
+    })?;
+    Ok(entry)
 }

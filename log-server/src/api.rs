@@ -35,7 +35,7 @@ use sealwax_proto::Hash;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::{IntoParams, ToSchema};
@@ -48,6 +48,7 @@ use crate::metrics::Metrics;
 use crate::openapi::{Binary, HexHash};
 use crate::ratelimit::{limit_writes, WriteLimit, WriteLimiter};
 use crate::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
+use crate::server::ConnHandle;
 use crate::storage::Storage;
 
 /// Largest `POST /v1/entries` body: a maximal entry in base64, in JSON.
@@ -62,6 +63,8 @@ pub struct AppOptions {
     pub admin_token: Option<String>,
     /// The artifact store, if enabled.
     pub artifacts: Option<ArtifactStore>,
+    /// Most artifact uploads and downloads at once.
+    pub max_artifact_transfers: usize,
     /// Time limit for one request.
     pub request_timeout: Duration,
     /// Time limit for an artifact transfer.
@@ -79,6 +82,7 @@ impl Default for AppOptions {
         AppOptions {
             admin_token: None,
             artifacts: None,
+            max_artifact_transfers: crate::config::DEFAULT_MAX_ARTIFACT_TRANSFERS,
             request_timeout: Duration::from_secs(crate::config::DEFAULT_REQUEST_TIMEOUT_SECS),
             artifact_timeout: Duration::from_secs(crate::config::DEFAULT_ARTIFACT_TIMEOUT_SECS),
             sequencer: SequencerConfig {
@@ -106,6 +110,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     admin_token_hash: Option<[u8; 32]>,
     artifacts: Option<ArtifactStore>,
+    artifact_slots: Arc<Semaphore>,
+    max_artifact_transfers: usize,
     request_timeout: Duration,
     artifact_timeout: Duration,
     write_limiter: Option<Arc<WriteLimiter>>,
@@ -138,6 +144,8 @@ impl AppState {
                 .admin_token
                 .map(|t| Sha256::digest(t.trim().as_bytes()).into()),
             artifacts: options.artifacts,
+            artifact_slots: Arc::new(Semaphore::new(options.max_artifact_transfers.max(1))),
+            max_artifact_transfers: options.max_artifact_transfers.max(1),
             request_timeout: options.request_timeout,
             artifact_timeout: options.artifact_timeout,
         })))
@@ -186,7 +194,8 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.0.artifact_timeout,
             time_limit,
-        ));
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), artifact_gate));
     timed
         .merge(artifacts)
         .fallback(not_found)
@@ -211,6 +220,32 @@ async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> 
         Ok(r) => r,
         Err(_) => AppError::Timeout(limit.as_secs()).into_response(),
     }
+}
+
+/// Admits an artifact request to one of the artifact slots (or answers 503
+/// at once); its connection gives back its general slot and closes after
+/// the transfer, so slow transfers never hold the slots other routes need.
+async fn artifact_gate(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let close = |mut r: Response| {
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        r
+    };
+    let Ok(permit) = st.0.artifact_slots.clone().try_acquire_owned() else {
+        return close(AppError::TooManyTransfers(st.0.max_artifact_transfers).into_response());
+    };
+    // Without a connection (a test calling the router directly) the
+    // request itself holds the slot.
+    let held = match req.extensions().get::<ConnHandle>() {
+        Some(conn) => {
+            conn.enter_artifact(permit);
+            None
+        }
+        None => Some(permit),
+    };
+    let resp = next.run(req).await;
+    drop(held);
+    close(resp)
 }
 
 async fn count_request(State(st): State<AppState>, req: Request, next: Next) -> Response {
@@ -740,11 +775,28 @@ struct PublisherKeysAnswer {
     tree_size: u64,
     /// The signed checkpoint the proofs lead to.
     checkpoint: String,
-    /// Every registration and revocation, in index order.
+    /// The registrations and revocations from index `from` on, in index
+    /// order: all of them, or the first [`KEY_EVENTS_PER_PAGE`].
     events: Vec<KeyEventAnswer>,
+    /// Set when more events follow: ask again with `?from=` this index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<u64>,
 }
 
-/// A publisher's key history: every registration and revocation, with proofs.
+/// Most key events in one answer of `GET /v1/publishers/<p>/keys`.
+pub const KEY_EVENTS_PER_PAGE: usize = 1000;
+
+/// The query of `GET /v1/publishers/<p>/keys`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PublisherKeysQuery {
+    /// The first log index to answer events from (the `next` of the page before).
+    #[param(example = 0)]
+    from: Option<u64>,
+}
+
+/// A publisher's key history: its registrations and revocations, with
+/// proofs, a page of at most [`KEY_EVENTS_PER_PAGE`] at a time.
 #[utoipa::path(
     get,
     path = "/v1/publishers/{publisher}/keys",
@@ -752,6 +804,7 @@ struct PublisherKeysAnswer {
     params(
         ("publisher" = String, Path, pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "alice",
          description = "The publisher name"),
+        PublisherKeysQuery,
     ),
     responses(
         (status = 200, body = PublisherKeysAnswer, description = "The key history"),
@@ -762,20 +815,25 @@ struct PublisherKeysAnswer {
 async fn publisher_keys(
     State(st): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    q: Result<Query<PublisherKeysQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let publisher = path_param(path)?;
     sealwax_proto::entry::validate_publisher(&publisher)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let from = query_param(q)?.from.unwrap_or(0);
     let answer = blocking(&st, move |st| {
         let log = &st.0.log;
         let published = log.published();
-        let indexes: Vec<u64> = log
+        // One more than a page, to know whether another follows.
+        let mut indexes: Vec<u64> = log
             .storage()
-            .key_events(&publisher)?
+            .key_events_page(&publisher, from, KEY_EVENTS_PER_PAGE + 1)?
             .into_iter()
             .filter(|i| *i < published.size)
             .collect();
-        if indexes.is_empty() {
+        let next = (indexes.len() > KEY_EVENTS_PER_PAGE).then(|| indexes[KEY_EVENTS_PER_PAGE]);
+        indexes.truncate(KEY_EVENTS_PER_PAGE);
+        if indexes.is_empty() && from == 0 {
             return Err(AppError::NotFound(format!(
                 "publisher {publisher:?} has no keys in this log"
             )));
@@ -832,6 +890,7 @@ async fn publisher_keys(
             tree_size: published.size,
             checkpoint: published.checkpoint.to_string(),
             events,
+            next,
         })
     })
     .await?;
@@ -1068,23 +1127,34 @@ struct ArtifactAnswer {
                         cut off"),
         (status = 404, body = ErrorBody, description = "This log keeps no artifacts"),
         (status = 409, body = ErrorBody,
-         description = "No signature of this artifact is logged: log one first"),
-        (status = 413, body = ErrorBody, description = "The artifact is over the size limit"),
+         description = "No signature of this artifact is logged (log one first), or another \
+                        upload of it is in progress (retry once it has finished)"),
+        (status = 413, body = ErrorBody,
+         description = "The artifact is over the size limit, or its publisher's artifacts \
+                        would go over the per-publisher quota"),
+        (status = 503, body = ErrorBody,
+         description = "Every artifact transfer slot is taken: retry after `Retry-After` seconds",
+         headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = 507, body = ErrorBody,
+         description = "The artifact store is full (its quota or its disk); the signature \
+                        stays logged"),
     )
 )]
 async fn put_artifact(
     State(st): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    conn: Option<axum::Extension<ConnHandle>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
+    let conn = conn.map(|axum::Extension(c)| c);
     let store = artifact_store(&st)?.clone();
     let sha = parse_sha256(&path_param(path)?)?;
-    if let Some(len) = headers
+    let expected = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = expected {
         if len > store.max_bytes() {
             return Err(AppError::PayloadTooLarge(format!(
                 "the artifact is {len} bytes, over this log's limit of {} bytes",
@@ -1092,24 +1162,35 @@ async fn put_artifact(
             )));
         }
     }
-    let logged = blocking(&st, move |st| {
+    let owner: Option<Option<String>> = blocking(&st, move |st| {
         let size = st.0.log.published().size;
-        Ok(st
-            .0
-            .log
-            .storage()
-            .signatures_by_sha256(&sha)?
-            .iter()
-            .any(|i| *i < size)) as Result<bool, AppError>
+        let logged =
+            st.0.log
+                .storage()
+                .signatures_by_sha256(&sha)?
+                .iter()
+                .any(|i| *i < size);
+        let owner: Option<Option<String>> =
+            logged.then(|| crate::server::artifact_owner(st.0.log.storage(), &sha));
+        Ok(owner) as Result<_, AppError>
     })
     .await?;
-    if !logged {
+    let Some(owner) = owner else {
         return Err(AppError::Conflict(format!(
             "no signature of the artifact {} is logged: log its signature first (`sealwax publish`), then upload it",
             hex::encode(sha)
         )));
-    }
-    let stored = store.put(sha, body).await?;
+    };
+    let owner = owner.ok_or_else(|| {
+        AppError::internal("a logged artifact has no publisher", hex::encode(sha))
+    })?;
+    let stored = store
+        .put(sha, &owner, expected, body, move || {
+            if let Some(c) = conn {
+                c.transfer_done();
+            }
+        })
+        .await?;
     let status = if stored.existed {
         StatusCode::OK
     } else {
@@ -1140,6 +1221,9 @@ async fn put_artifact(
         (status = 400, body = ErrorBody, description = "`sha256` is not 64 hex digits"),
         (status = 404, body = ErrorBody,
          description = "No such artifact is stored, or this log keeps no artifacts"),
+        (status = 503, body = ErrorBody,
+         description = "Every artifact transfer slot is taken: retry after `Retry-After` seconds",
+         headers(("Retry-After" = String, description = "Seconds to wait"))),
     )
 )]
 async fn get_artifact(

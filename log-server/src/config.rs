@@ -37,6 +37,18 @@ pub const DEFAULT_WRITE_RATE: u32 = 50;
 pub const DEFAULT_WRITE_BURST: u32 = 500;
 /// Default size of RocksDB's block cache, in MiB.
 pub const DEFAULT_CACHE_MIB: usize = 64;
+/// Where the artifact store lives inside the data directory by default.
+pub const DEFAULT_ARTIFACT_SUBDIR: &str = "artifacts";
+/// Default total size of the artifact store (10 GiB).
+pub const DEFAULT_ARTIFACT_QUOTA_BYTES: u64 = 10 << 30;
+/// Default share of the artifact store one publisher may fill (1 GiB).
+pub const DEFAULT_ARTIFACT_PUBLISHER_QUOTA_BYTES: u64 = 1 << 30;
+/// Default limit of simultaneous artifact uploads and downloads.
+pub const DEFAULT_MAX_ARTIFACT_TRANSFERS: usize = 32;
+/// Default slowest artifact transfer kept, in bytes per second.
+pub const DEFAULT_ARTIFACT_MIN_RATE: u64 = 4096;
+/// Default time a response may wait for the client to read it, in seconds.
+pub const DEFAULT_SEND_TIMEOUT_SECS: u64 = 30;
 
 /// `sealwax-log`: the sealwax transparency log server.
 ///
@@ -88,7 +100,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SEALWAX_LOG_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Directory for the signing key, the database and artifacts (created, mode 0700, if missing). Required.
+    /// Directory for the signing key, the database and (unless --artifact-dir says otherwise)
+    /// artifacts (created, mode 0700, if missing). Required.
     #[arg(long, env = "SEALWAX_LOG_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -129,6 +142,40 @@ pub struct ServeArgs {
     /// Turn the artifact store off (`PUT/GET /v1/artifacts/...` answer 404).
     #[arg(long, env = "SEALWAX_LOG_NO_ARTIFACTS")]
     pub no_artifacts: bool,
+
+    /// Directory of the artifact store; put it on its own file system to keep artifacts from
+    /// filling the database's disk [default: <data dir>/artifacts].
+    #[arg(long, env = "SEALWAX_LOG_ARTIFACT_DIR", value_name = "DIR")]
+    pub artifact_dir: Option<PathBuf>,
+
+    /// Most bytes the artifact store holds in all; past it uploads get 507 (signatures are still
+    /// logged) [default: 10737418240 (10 GiB)].
+    #[arg(long, env = "SEALWAX_LOG_ARTIFACT_QUOTA_BYTES", value_name = "BYTES")]
+    pub artifact_quota_bytes: Option<u64>,
+
+    /// Most bytes of the artifact store one publisher's artifacts may take; past it that
+    /// publisher's uploads get 413 [default: 1073741824 (1 GiB)].
+    #[arg(
+        long,
+        env = "SEALWAX_LOG_ARTIFACT_PUBLISHER_QUOTA_BYTES",
+        value_name = "BYTES"
+    )]
+    pub artifact_publisher_quota_bytes: Option<u64>,
+
+    /// Most artifact uploads and downloads at once, on connections apart from --max-connections;
+    /// past it artifact requests get 503 with Retry-After [default: 32].
+    #[arg(long, env = "SEALWAX_LOG_MAX_ARTIFACT_TRANSFERS", value_name = "N")]
+    pub max_artifact_transfers: Option<usize>,
+
+    /// Slowest artifact upload or download kept, in bytes per second over each 10 s; a slower one
+    /// is cut off. 0 turns the check off [default: 4096].
+    #[arg(long, env = "SEALWAX_LOG_ARTIFACT_MIN_RATE", value_name = "BYTES")]
+    pub artifact_min_rate: Option<u64>,
+
+    /// Time a response may wait for the client to read any of it before the connection is
+    /// closed, in seconds [default: 30].
+    #[arg(long, env = "SEALWAX_LOG_SEND_TIMEOUT_SECS", value_name = "SECS")]
+    pub send_timeout_secs: Option<u64>,
 
     /// Time limit for one request, in seconds [default: 30].
     #[arg(long, env = "SEALWAX_LOG_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
@@ -194,6 +241,18 @@ pub struct FileConfig {
     pub max_artifact_bytes: Option<u64>,
     /// `false` is `--no-artifacts`.
     pub artifacts: Option<bool>,
+    /// See `--artifact-dir`.
+    pub artifact_dir: Option<PathBuf>,
+    /// See `--artifact-quota-bytes`.
+    pub artifact_quota_bytes: Option<u64>,
+    /// See `--artifact-publisher-quota-bytes`.
+    pub artifact_publisher_quota_bytes: Option<u64>,
+    /// See `--max-artifact-transfers`.
+    pub max_artifact_transfers: Option<usize>,
+    /// See `--artifact-min-rate`.
+    pub artifact_min_rate: Option<u64>,
+    /// See `--send-timeout-secs`.
+    pub send_timeout_secs: Option<u64>,
     /// See `--request-timeout-secs`.
     pub request_timeout_secs: Option<u64>,
     /// See `--artifact-timeout-secs`.
@@ -233,6 +292,18 @@ pub struct ServeConfig {
     pub queue_capacity: usize,
     /// Artifact size limit; `None` when the artifact store is off.
     pub max_artifact_bytes: Option<u64>,
+    /// Artifact store directory.
+    pub artifact_dir: PathBuf,
+    /// Total artifact store quota, in bytes.
+    pub artifact_quota_bytes: u64,
+    /// Per-publisher artifact store quota, in bytes.
+    pub artifact_publisher_quota_bytes: u64,
+    /// Simultaneous artifact transfers.
+    pub max_artifact_transfers: usize,
+    /// Slowest artifact transfer kept, in bytes per second (0: any).
+    pub artifact_min_rate: u64,
+    /// Longest wait for a client to read a response.
+    pub send_timeout: Duration,
     /// Per-request time limit.
     pub request_timeout: Duration,
     /// Artifact transfer time limit.
@@ -373,6 +444,20 @@ impl ServeArgs {
             }
         };
         let artifacts_on = !self.no_artifacts && file.artifacts.unwrap_or(true);
+        let max_artifact_transfers = self
+            .max_artifact_transfers
+            .or(file.max_artifact_transfers)
+            .unwrap_or(DEFAULT_MAX_ARTIFACT_TRANSFERS);
+        if max_artifact_transfers == 0 {
+            return Err(ConfigError::Invalid {
+                name: "max_artifact_transfers",
+                reason: "must be at least 1 (turn the store off with --no-artifacts)",
+            });
+        }
+        let artifact_dir = self
+            .artifact_dir
+            .or(file.artifact_dir)
+            .unwrap_or_else(|| data_dir.join(DEFAULT_ARTIFACT_SUBDIR));
         let client_ip_header = match self.client_ip_header.or(file.client_ip_header) {
             Some(h) => Some(axum::http::HeaderName::try_from(h.trim()).map_err(|_| {
                 ConfigError::Invalid {
@@ -399,6 +484,26 @@ impl ServeArgs {
                     .or(file.max_artifact_bytes)
                     .unwrap_or(DEFAULT_MAX_ARTIFACT_BYTES)
             }),
+            artifact_dir,
+            artifact_quota_bytes: self
+                .artifact_quota_bytes
+                .or(file.artifact_quota_bytes)
+                .unwrap_or(DEFAULT_ARTIFACT_QUOTA_BYTES),
+            artifact_publisher_quota_bytes: self
+                .artifact_publisher_quota_bytes
+                .or(file.artifact_publisher_quota_bytes)
+                .unwrap_or(DEFAULT_ARTIFACT_PUBLISHER_QUOTA_BYTES),
+            max_artifact_transfers,
+            artifact_min_rate: self
+                .artifact_min_rate
+                .or(file.artifact_min_rate)
+                .unwrap_or(DEFAULT_ARTIFACT_MIN_RATE),
+            send_timeout: secs(
+                self.send_timeout_secs,
+                file.send_timeout_secs,
+                DEFAULT_SEND_TIMEOUT_SECS,
+                "send_timeout_secs",
+            )?,
             request_timeout: secs(
                 self.request_timeout_secs,
                 file.request_timeout_secs,

@@ -37,6 +37,12 @@ pub enum AppError {
     /// A request body over the limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The artifact store (its quota or its disk) is full.
+    #[error("{0}")]
+    InsufficientStorage(String),
+    /// Every artifact transfer slot is taken.
+    #[error("the log is serving as many artifact transfers as it allows at once ({0}); retry after a few seconds (checkpoints, proofs and submissions are not affected)")]
+    TooManyTransfers(usize),
     /// The submission queue is full.
     #[error("the log is busy (its submission queue is full); retry after a second")]
     QueueFull,
@@ -77,9 +83,11 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::QueueFull | AppError::Unavailable(_) | AppError::WriteFailed => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            AppError::QueueFull
+            | AppError::Unavailable(_)
+            | AppError::WriteFailed
+            | AppError::TooManyTransfers(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyWrites { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,6 +117,8 @@ impl From<LogError> for AppError {
             LogError::TooLarge(_) => AppError::PayloadTooLarge(message),
             LogError::OutOfRange(_) | LogError::BadUpload(_) => AppError::BadRequest(message),
             LogError::NotFound(_) => AppError::NotFound(message),
+            LogError::StoreFull(_) => AppError::InsufficientStorage(message),
+            LogError::UploadInProgress(_) => AppError::Conflict(message),
             LogError::QueueFull => AppError::QueueFull,
             LogError::ShuttingDown => {
                 AppError::Unavailable("the log is shutting down; retry in a moment")
@@ -150,6 +160,10 @@ impl IntoResponse for AppError {
             AppError::WriteFailed => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            }
+            AppError::TooManyTransfers(_) => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             AppError::TooManyWrites {
                 retry_after_secs, ..

@@ -30,6 +30,12 @@ pub enum LogError {
     /// An artifact upload that was cut off or does not hash to its name.
     #[error("{0}")]
     BadUpload(String),
+    /// The artifact store (its quota or its disk) is full.
+    #[error("{0}")]
+    StoreFull(String),
+    /// Another upload of the same artifact is still arriving.
+    #[error("{0}")]
+    UploadInProgress(String),
     /// The submission queue is full.
     #[error("the log is busy (its submission queue is full); retry after a second")]
     QueueFull,

@@ -13,8 +13,9 @@
 //! 2. appends the accepted ones to the compact range, collecting every new
 //!    node hash (the tiles are made of those at levels 0, 8, 16, ...);
 //! 3. signs the checkpoint for the new size and writes everything, lookup
-//!    indexes, key-state records and tree state included, in one durable
-//!    [`Storage::commit`];
+//!    indexes, tree state and, for key state, each touched publisher's
+//!    record header and the records of the keys the batch changed (never a
+//!    publisher's whole state), in one durable [`Storage::commit`];
 //! 4. only then publishes the checkpoint and answers each waiter with its
 //!    index and an inclusion proof.
 //!
@@ -44,6 +45,9 @@ use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, Storage, StorageEr
 
 /// Most publishers whose key state is kept in memory between batches.
 const MAX_CACHED_PUBLISHERS: usize = 100_000;
+
+/// Loading the key state of a publisher with at least this many keys is logged.
+const LOG_LOADS_FROM_KEYS: usize = 1_000;
 
 /// A parsed entry waiting to be verified and sequenced.
 #[derive(Debug)]
@@ -298,28 +302,60 @@ impl LogState for BatchState<'_> {
     }
 }
 
-/// The key state of `publisher`: its stored record, or (for a log written
-/// before records were stored) its key events replayed.
+/// The key state of `publisher`, from its stored header and key records:
+/// one pass over its keys. A log written before key records were stored
+/// holds the whole record, and one written before that only the key
+/// events, which are replayed; either state is marked to be written out
+/// whole by the next batch that changes it.
 fn load_publisher(storage: &dyn Storage, publisher: &str) -> Result<PublisherKeys, StorageError> {
-    if let Some(record) = storage.key_state(publisher)? {
-        let keys = PublisherKeys::from_record(&record)
-            .map_err(|_| StorageError::Corrupt("a stored key-state record does not parse"))?;
-        if keys.publisher != publisher {
-            return Err(StorageError::Corrupt(
-                "a stored key-state record names another publisher",
-            ));
+    let started = Instant::now();
+    let keys = match storage.key_state(publisher)? {
+        Some(stored) => {
+            let header_len = 6 + publisher.len();
+            let mut keys = if stored.len() == header_len {
+                let records = storage.key_records(publisher)?;
+                PublisherKeys::from_parts(&stored, records.iter().map(Vec::as_slice))
+                    .map_err(|_| StorageError::Corrupt("the stored key records do not parse"))?
+            } else {
+                let mut keys = PublisherKeys::from_record(&stored).map_err(|_| {
+                    StorageError::Corrupt("a stored key-state record does not parse")
+                })?;
+                keys.mark_all_changed();
+                keys
+            };
+            if keys.publisher != publisher {
+                return Err(StorageError::Corrupt(
+                    "a stored key-state record names another publisher",
+                ));
+            }
+            // Nothing was changed by reading it, except to move it to key records.
+            if stored.len() == header_len {
+                keys.take_changed();
+            }
+            keys
         }
-        return Ok(keys);
-    }
-    let mut keys = PublisherKeys::new(publisher);
-    for index in storage.key_events(publisher)? {
-        let bytes = storage
-            .entry(index)?
-            .ok_or(StorageError::Corrupt("a key event's entry is missing"))?;
-        let entry = Entry::parse(&bytes)
-            .map_err(|_| StorageError::Corrupt("a logged key event does not parse"))?;
-        keys.apply(&entry, index)
-            .map_err(|_| StorageError::Corrupt("a logged key event breaks the key rules"))?;
+        None => {
+            let mut keys = PublisherKeys::new(publisher);
+            for index in storage.key_events(publisher)? {
+                let bytes = storage
+                    .entry(index)?
+                    .ok_or(StorageError::Corrupt("a key event's entry is missing"))?;
+                let entry = Entry::parse(&bytes)
+                    .map_err(|_| StorageError::Corrupt("a logged key event does not parse"))?;
+                keys.apply(&entry, index).map_err(|_| {
+                    StorageError::Corrupt("a logged key event breaks the key rules")
+                })?;
+            }
+            keys
+        }
+    };
+    if keys.keys().len() >= LOG_LOADS_FROM_KEYS {
+        tracing::info!(
+            publisher,
+            keys = keys.keys().len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "loaded a publisher's key state"
+        );
     }
     Ok(keys)
 }
@@ -439,10 +475,20 @@ impl Sequencer {
         batch.state.size = size;
         batch.state.range = range.hashes().to_vec();
         batch.state.checkpoint = checkpoint.clone();
-        batch.key_states = touched
-            .iter()
-            .filter_map(|p| self.publishers.get(p).map(|k| (p.clone(), k.to_record())))
-            .collect();
+        // Only what changed: each touched publisher's header and the
+        // records of the keys this batch changed.
+        batch.key_states.clear();
+        batch.key_records.clear();
+        for p in touched {
+            let Some(keys) = self.publishers.get_mut(p) else {
+                continue;
+            };
+            batch.key_states.push((p.clone(), keys.record_header()));
+            for h in keys.take_changed() {
+                let rec = keys.key(&h).expect("a changed key is a key").encode();
+                batch.key_records.push((p.clone(), h, rec));
+            }
+        }
         let started = Instant::now();
         if let Err(e) = self.log.storage().commit(batch) {
             tracing::error!(error = %e, first_index = batch.first_index, entries = batch.entries.len(), "committing a batch failed");

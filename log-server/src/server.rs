@@ -1,14 +1,26 @@
 //! Running the server: the data directory, the database, the HTTP listener
 //! (with a header-read timeout and a connection limit) and graceful shutdown.
 //!
+//! Connections: up to `--max-connections` are served at once. An artifact
+//! request takes one of the `--max-artifact-transfers` artifact slots and
+//! gives its connection's general slot back, so artifact traffic never holds
+//! the slots that checkpoints, tiles, proofs and submissions need; the
+//! connection closes after the transfer. Every connection is watched once a
+//! second: one whose client has read nothing of a response for
+//! `--send-timeout-secs` is closed, and so is an artifact transfer that moves
+//! fewer than `--artifact-min-rate` bytes a second over any 10 s.
+//!
 //! Shutdown order: stop accepting connections; let requests in flight
 //! finish (their submissions are still sequenced); then stop the sequencer,
 //! which first sequences whatever is still queued.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -16,11 +28,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use thiserror::Error;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::api::{app, AppOptions, AppState};
-use crate::artifacts::ArtifactStore;
+use crate::artifacts::{ArtifactLimits, ArtifactStore};
 use crate::config::ServeConfig;
 use crate::datadir::{DataDir, DataDirError};
 use crate::log::OpenError;
@@ -52,9 +65,14 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
-    /// An empty admin token file.
-    #[error("the admin token file {0} is empty: put a long random token in it")]
-    EmptyAdminToken(String),
+    /// An admin token too weak to guard the operator path.
+    #[error("the admin token in {path} is too weak: {reason}; a token needs at least 128 bits: 32 or more hex digits, or 22 or more other characters (at least 8 different ones), and not an example's; make one with `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {path}`")]
+    WeakAdminToken {
+        /// The file.
+        path: String,
+        /// What is wrong with the token.
+        reason: &'static str,
+    },
     /// The artifact directory.
     #[error("cannot prepare the artifact store in {path}: {source}")]
     Artifacts {
@@ -82,6 +100,41 @@ pub struct ListenOptions {
     pub max_connections: usize,
     /// Longest wait for requests in flight at shutdown.
     pub drain_timeout: Duration,
+    /// Longest wait for a client to read any of a response.
+    pub send_timeout: Duration,
+    /// Slowest artifact transfer kept, in bytes per second (0: any).
+    pub artifact_min_rate: u64,
+}
+
+/// The token the compose example shipped; refused as an admin token.
+pub const EXAMPLE_ADMIN_TOKEN: &str = "replace-me-with-a-long-random-token";
+
+/// Checks that an admin token carries at least 128 bits: counted as 4 bits
+/// per character for a token of hex digits only, 6 bits per character
+/// otherwise, with at least 8 different characters, and not the example's.
+pub fn check_admin_token(token: &str) -> Result<(), &'static str> {
+    if token.is_empty() {
+        return Err("the file is empty");
+    }
+    if token == EXAMPLE_ADMIN_TOKEN {
+        return Err("it is the example token that sealwax shipped");
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it holds white space or control characters");
+    }
+    let bits_per_char = if token.chars().all(|c| c.is_ascii_hexdigit()) {
+        4
+    } else {
+        6
+    };
+    if token.chars().count() * bits_per_char < 128 {
+        return Err("it is too short");
+    }
+    let distinct: std::collections::HashSet<char> = token.chars().collect();
+    if distinct.len() < 8 {
+        return Err("it repeats too few different characters");
+    }
+    Ok(())
 }
 
 /// Opens everything `config` names and returns the app state (sequencer running).
@@ -95,23 +148,14 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
                 source,
             })?;
             let t = t.trim().to_string();
-            if t.is_empty() {
-                return Err(ServeError::EmptyAdminToken(p.display().to_string()));
-            }
+            check_admin_token(&t).map_err(|reason| ServeError::WeakAdminToken {
+                path: p.display().to_string(),
+                reason,
+            })?;
             Some(t)
         }
         None => None,
     };
-    let artifacts =
-        match config.max_artifact_bytes {
-            Some(max) => Some(ArtifactStore::open(&dir.artifacts_path(), max).map_err(
-                |source| ServeError::Artifacts {
-                    path: dir.artifacts_path().display().to_string(),
-                    source,
-                },
-            )?),
-            None => None,
-        };
     let db_path = dir.db_path();
     let storage =
         RocksStorage::open_with_cache(&db_path, config.cache_bytes).map_err(|source| {
@@ -120,12 +164,31 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
                 source,
             }
         })?;
+    let artifacts = match config.max_artifact_bytes {
+        Some(max_bytes) => {
+            let limits = ArtifactLimits {
+                max_bytes,
+                quota_bytes: config.artifact_quota_bytes,
+                publisher_quota_bytes: config.artifact_publisher_quota_bytes,
+            };
+            let store = ArtifactStore::open_with(&config.artifact_dir, limits, |sha| {
+                artifact_owner(&storage, sha)
+            })
+            .map_err(|source| ServeError::Artifacts {
+                path: config.artifact_dir.display().to_string(),
+                source,
+            })?;
+            Some(store)
+        }
+        None => None,
+    };
     let state = AppState::start(
         Arc::new(storage),
         key,
         AppOptions {
             admin_token,
             artifacts,
+            max_artifact_transfers: config.max_artifact_transfers,
             request_timeout: config.request_timeout,
             artifact_timeout: config.artifact_timeout,
             sequencer: SequencerConfig {
@@ -139,6 +202,21 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
         },
     )?;
     Ok(state)
+}
+
+/// The publisher of the first logged signature of the artifact `sha256`,
+/// whose quota the artifact counts against.
+pub fn artifact_owner(storage: &dyn crate::storage::Storage, sha256: &[u8; 32]) -> Option<String> {
+    let first = storage
+        .signatures_by_sha256(sha256)
+        .ok()?
+        .into_iter()
+        .min()?;
+    let bytes = storage.entry(first).ok()??;
+    match sealwax_proto::entry::Entry::parse(&bytes).ok()? {
+        sealwax_proto::entry::Entry::Signature(s) => Some(s.release().ok()?.publisher),
+        _ => None,
+    }
 }
 
 /// Runs the server for `config` until `shutdown` completes, then shuts down gracefully.
@@ -168,6 +246,8 @@ pub async fn run(
             header_timeout: config.header_timeout,
             max_connections: config.max_connections,
             drain_timeout: config.artifact_timeout.max(config.request_timeout),
+            send_timeout: config.send_timeout,
+            artifact_min_rate: config.artifact_min_rate,
         },
         shutdown,
     )
@@ -214,12 +294,16 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        // The peer address, for per-client limits.
+        let conn = Arc::new(Conn::new(permit));
+        let handle = ConnHandle(conn.clone());
+        // The peer address, for per-client limits, and the connection, for
+        // the artifact routes.
         let service = TowerToHyperService::new(tower::ServiceExt::map_request(
             router.clone(),
             move |mut req: axum::http::Request<hyper::body::Incoming>| {
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
+                req.extensions_mut().insert(handle.clone());
                 req
             },
         ));
@@ -228,13 +312,21 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(opts.header_timeout)
             .keep_alive(true);
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let io = TokioIo::new(Counted {
+            io: stream,
+            conn: conn.clone(),
+        });
+        let served = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            tokio::select! {
+                r = served => if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                },
+                why = watchdog(&conn, opts.send_timeout, opts.artifact_min_rate) => {
+                    tracing::debug!(%peer, "closing a connection: {why}");
+                }
             }
-            drop(permit);
+            conn.release();
         });
     }
     drop(listener);
@@ -244,5 +336,182 @@ pub async fn serve(
         _ = tokio::time::sleep(opts.drain_timeout) => {
             tracing::warn!("requests still in flight after {:?}; closing them", opts.drain_timeout);
         }
+    }
+}
+
+/// How long an artifact transfer's rate is averaged over.
+pub const ARTIFACT_RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// One connection: its byte counters, its slot and whether it carries an
+/// artifact transfer.
+struct Conn {
+    started: Instant,
+    /// Bytes read from and written to the client.
+    moved: AtomicU64,
+    /// Milliseconds since `started` (plus one) when a write began waiting
+    /// for the client; 0 when none is waiting.
+    write_waiting: AtomicU64,
+    /// Whether the connection is held to the artifact transfer rate.
+    transfer: AtomicBool,
+    /// The general connection slot, or the artifact slot that replaced it.
+    slot: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+impl Conn {
+    fn new(slot: OwnedSemaphorePermit) -> Conn {
+        Conn {
+            started: Instant::now(),
+            moved: AtomicU64::new(0),
+            write_waiting: AtomicU64::new(0),
+            transfer: AtomicBool::new(false),
+            slot: Mutex::new(Some(slot)),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn wrote<T>(&self, r: &Poll<std::io::Result<T>>, n: impl Fn(&T) -> usize) {
+        match r {
+            Poll::Pending => {
+                let now = self.now_ms() + 1;
+                let _ = self.write_waiting.compare_exchange(
+                    0,
+                    now,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            Poll::Ready(r) => {
+                if let Ok(v) = r {
+                    self.moved.fetch_add(n(v) as u64, Ordering::Relaxed);
+                }
+                self.write_waiting.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn release(&self) {
+        self.slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+/// The connection a request came on (a request extension set by [`serve`]).
+#[derive(Clone)]
+pub struct ConnHandle(Arc<Conn>);
+
+impl ConnHandle {
+    /// Moves the connection from its general slot to the artifact slot
+    /// `permit` and holds it to the artifact transfer rate.
+    pub fn enter_artifact(&self, permit: OwnedSemaphorePermit) {
+        *self.0.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(permit);
+        self.0.transfer.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops holding the connection to the transfer rate (an upload's body
+    /// has arrived; the server is busy, not the client).
+    pub fn transfer_done(&self) {
+        self.0.transfer.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Resolves (with the reason) once `conn` should be closed.
+async fn watchdog(conn: &Conn, send_timeout: Duration, min_rate: u64) -> String {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let send_ms = u64::try_from(send_timeout.as_millis()).unwrap_or(u64::MAX);
+    let mut window: Option<(Instant, u64)> = None;
+    loop {
+        tick.tick().await;
+        let waiting = conn.write_waiting.load(Ordering::Relaxed);
+        if waiting != 0 && conn.now_ms().saturating_sub(waiting - 1) > send_ms {
+            return format!(
+                "the client read nothing of the response for {} s (--send-timeout-secs)",
+                send_timeout.as_secs()
+            );
+        }
+        if min_rate == 0 || !conn.transfer.load(Ordering::Relaxed) {
+            window = None;
+            continue;
+        }
+        let moved = conn.moved.load(Ordering::Relaxed);
+        match window {
+            None => window = Some((Instant::now(), moved)),
+            Some((since, at)) if since.elapsed() >= ARTIFACT_RATE_WINDOW => {
+                let want = min_rate.saturating_mul(ARTIFACT_RATE_WINDOW.as_secs());
+                if moved - at < want {
+                    return format!(
+                        "an artifact transfer moved {} bytes in {} s, under --artifact-min-rate {min_rate} bytes/s",
+                        moved - at,
+                        ARTIFACT_RATE_WINDOW.as_secs()
+                    );
+                }
+                window = Some((Instant::now(), moved));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// A TCP stream that counts what moves through it for its [`Conn`].
+struct Counted {
+    io: TcpStream,
+    conn: Arc<Conn>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.io).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            let n = buf.filled().len() - before;
+            this.conn.moved.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.conn.wrote(&r, |n| *n);
+        r
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.conn.wrote(&r, |n| *n);
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }

@@ -121,10 +121,14 @@ async fn installer_fold(log: &TestLog, publisher: &str) -> Option<PublisherKeys>
     Some(keys)
 }
 
-/// The log's own view of `publisher`: the key-state record it stored.
+/// The log's own view of `publisher`: the key-state header and key records it stored.
 fn sequencer_state(storage: &dyn Storage, publisher: &str) -> Option<PublisherKeys> {
-    let record = storage.key_state(publisher).expect("storage reads")?;
-    Some(PublisherKeys::from_record(&record).expect("a stored record parses"))
+    let header = storage.key_state(publisher).expect("storage reads")?;
+    let records = storage.key_records(publisher).expect("storage reads");
+    Some(
+        PublisherKeys::from_parts(&header, records.iter().map(Vec::as_slice))
+            .expect("the stored records parse"),
+    )
 }
 
 async fn restart(log: TestLog, storage: &Arc<dyn Storage>, key: &LogKey) -> TestLog {

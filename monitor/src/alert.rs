@@ -80,10 +80,14 @@ pub enum Problem {
     BadEntrySignature,
     /// A logged entry breaks the rules given its publisher's key history.
     RuleViolation,
+    /// The very same entry was logged twice (an honest log never does).
+    DuplicateEntry,
     /// The log could not be read for too long.
     Unreachable,
     /// The log has not grown for too long.
     Stale,
+    /// The log grew by more than one poll reads (`[health] max_entries_per_poll`).
+    OutranPollBudget,
 }
 
 impl Problem {
@@ -102,8 +106,10 @@ impl Problem {
             Problem::UnparseableEntry => "unparseable-entry",
             Problem::BadEntrySignature => "bad-entry-signature",
             Problem::RuleViolation => "rule-violation",
+            Problem::DuplicateEntry => "duplicate-entry",
             Problem::Unreachable => "unreachable",
             Problem::Stale => "stale",
+            Problem::OutranPollBudget => "outran-poll-budget",
         }
     }
 }

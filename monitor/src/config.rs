@@ -26,6 +26,7 @@
 //! [health]
 //! max_unreachable_secs = 900          # alert when the log could not be read for this long
 //! max_stale_secs = 86400              # alert when the log has not grown for this long
+//! max_entries_per_poll = 10000000     # read at most this many entries per poll, then resume
 //! ```
 //!
 //! A `[[watch]]` names one publisher (at most once) with either `keys` (an
@@ -99,13 +100,29 @@ impl Default for AlertsConfig {
     }
 }
 
+/// The default poll budget: entries read per poll (about a minute of catch-up).
+pub const DEFAULT_MAX_ENTRIES_PER_POLL: u64 = 10_000_000;
+
 /// Limits for health alerts; `None` disables one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthConfig {
     /// Alert when the log could not be read for this long.
     pub max_unreachable: Option<Duration>,
     /// Alert when the log has not grown for this long.
     pub max_stale: Option<Duration>,
+    /// The poll budget: a poll reads at most this many entries (rounded up
+    /// to a whole bundle), saves its progress and alerts `outran-poll-budget`.
+    pub max_entries_per_poll: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            max_unreachable: None,
+            max_stale: None,
+            max_entries_per_poll: DEFAULT_MAX_ENTRIES_PER_POLL,
+        }
+    }
 }
 
 /// The whole, validated config.
@@ -167,6 +184,7 @@ struct RawAlerts {
 struct RawHealth {
     max_unreachable_secs: Option<u64>,
     max_stale_secs: Option<u64>,
+    max_entries_per_poll: Option<u64>,
 }
 
 impl Config {
@@ -297,6 +315,15 @@ impl Config {
                 raw.health.max_unreachable_secs,
             )?,
             max_stale: positive("[health] max_stale_secs", raw.health.max_stale_secs)?,
+            max_entries_per_poll: match raw.health.max_entries_per_poll {
+                Some(0) => {
+                    return Err(invalid(
+                        "[health] max_entries_per_poll must be at least 1".to_string(),
+                    ))
+                }
+                Some(n) => n,
+                None => DEFAULT_MAX_ENTRIES_PER_POLL,
+            },
         };
         Ok(config)
     }
@@ -384,6 +411,7 @@ mod tests {
             [health]
             max_unreachable_secs = 60
             max_stale_secs = 3600
+            max_entries_per_poll = 5000
             "#,
         )
         .unwrap();
@@ -400,6 +428,7 @@ mod tests {
         assert_eq!(c.alerts.command_timeout, Duration::from_secs(7));
         assert_eq!(c.health.max_unreachable, Some(Duration::from_secs(60)));
         assert_eq!(c.health.max_stale, Some(Duration::from_secs(3600)));
+        assert_eq!(c.health.max_entries_per_poll, 5000);
         assert!(c.watches_anything());
     }
 
@@ -426,6 +455,11 @@ mod tests {
             ("bad webhook", "[alerts]\nwebhook = \"ftp://x/y\"", "not an http(s) URL"),
             ("empty command", "[alerts]\ncommand = \" \"", "command is empty"),
             ("zero health", "[health]\nmax_stale_secs = 0", "at least 1 second"),
+            (
+                "zero budget",
+                "[health]\nmax_entries_per_poll = 0",
+                "at least 1",
+            ),
             ("wrong type", "[health]\nmax_stale_secs = \"1h\"", "does not parse"),
         ];
         for (desc, text, want) in cases {

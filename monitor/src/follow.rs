@@ -19,12 +19,37 @@
 //! - finally the compact range's root must equal the checkpoint's root
 //!   (`inconsistent-tree`). Only then is the new state kept.
 //!
-//! Alerts are delivered as they are found, bundle by bundle; the state is
-//! saved after the poll, so a crash before that repeats them.
+//! Alerts are delivered as they are found, bundle by bundle, and the
+//! catch-up's [`Progress`] is saved at the end of a bundle about once a
+//! second: a monitor killed mid catch-up resumes near where it was, and a
+//! crash between delivery and save repeats the alerts of that second (same
+//! ids), never loses one. The tree read so far is kept apart from the verified one
+//! until the root checks out.
+//!
+//! A poll reads at most `[health] max_entries_per_poll` entries (rounded up
+//! to a whole bundle). A log that grew by more is caught up over several
+//! polls: the poll saves its progress, alerts `outran-poll-budget` once per
+//! target checkpoint, and ends; the next poll goes on from there. A saved
+//! catch-up is finished before a newer checkpoint is started.
+//!
+//! Duplicate entries: an honest log never appends the same entry twice. The
+//! catch-up remembers the leaf hashes of the last [`DUPLICATE_WINDOW`]
+//! entries (a hash set, about 5 MiB); a leaf seen again is one
+//! `duplicate-entry` alert per catch-up, and the copy is not judged again
+//! (its bytes were judged at their first index). A log padded with one
+//! repeated entry is thus reported at its first copy instead of producing an
+//! alert per entry. The reported entry is saved with the progress, so a
+//! resumed catch-up skips its copies too.
+//!
+//! A panic while parsing or checking a bundle's entries (a bug, or a bundle
+//! crafted to trigger one) is a `bad-bundle` alert and fails the catch-up;
+//! the process keeps running.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
@@ -39,8 +64,8 @@ use crate::alert::{Alert, AlertKind, Problem};
 use crate::config::Config;
 use crate::deliver::Dispatcher;
 use crate::source::LogSource;
-use crate::state::{State, StateDir};
-use crate::watch::{prepare, PreparedEntry, Tracker};
+use crate::state::{Progress, ProgressView, State, StateDir};
+use crate::watch::{prepare_bundle, PreparedEntry, Tracker};
 use crate::{unix_now, MonitorError};
 
 /// How a [`Follower`] runs.
@@ -54,6 +79,12 @@ pub struct FollowerOptions {
     pub prefetch: usize,
     /// The log's origin, if not the log key's name.
     pub origin: Option<String>,
+    /// Alert on entries logged twice ([`DUPLICATE_WINDOW`]); off only to measure its cost.
+    pub duplicate_check: bool,
+    /// Save the catch-up's progress on the way; off only to measure its cost.
+    pub save_progress: bool,
+    /// Test hook: panic (once) while parsing entry bundle N.
+    pub panic_in_bundle: Option<u64>,
 }
 
 impl Default for FollowerOptions {
@@ -63,7 +94,48 @@ impl Default for FollowerOptions {
             crash_after_alert: false,
             prefetch: 16,
             origin: None,
+            duplicate_check: true,
+            save_progress: true,
+            panic_in_bundle: None,
         }
+    }
+}
+
+/// How many of the latest leaf hashes a catch-up checks new ones against.
+pub const DUPLICATE_WINDOW: usize = 65_536;
+
+/// How often a catch-up saves its progress.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The test hook panics once per process.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// The leaf hashes of the latest [`DUPLICATE_WINDOW`] entries, with their indexes.
+struct RecentLeaves {
+    index: HashMap<Hash, u64>,
+    order: VecDeque<Hash>,
+}
+
+impl RecentLeaves {
+    fn new() -> RecentLeaves {
+        RecentLeaves {
+            index: HashMap::with_capacity(DUPLICATE_WINDOW),
+            order: VecDeque::with_capacity(DUPLICATE_WINDOW),
+        }
+    }
+
+    /// Records `leaf` at `at`; the index of an earlier copy if there is one.
+    fn seen(&mut self, leaf: Hash, at: u64) -> Option<u64> {
+        if let Some(&first) = self.index.get(&leaf) {
+            return Some(first);
+        }
+        if self.order.len() == DUPLICATE_WINDOW {
+            let old = self.order.pop_front().expect("full");
+            self.index.remove(&old);
+        }
+        self.index.insert(leaf, at);
+        self.order.push_back(leaf);
+        None
     }
 }
 
@@ -72,7 +144,7 @@ impl Default for FollowerOptions {
 pub struct PollOutcome {
     /// Alerts delivered.
     pub alerts: u64,
-    /// Entries read and verified.
+    /// Entries read (verified, or saved as progress towards a checkpoint).
     pub entries: u64,
     /// The verified tree size after the poll.
     pub size: u64,
@@ -101,6 +173,8 @@ enum CatchUp {
         keys: sealwax_proto::rules::MemoryLogState,
         learned: std::collections::BTreeMap<String, std::collections::BTreeSet<Hash>>,
     },
+    /// The poll budget ran out; the progress is in the state.
+    Paused,
     Failed,
 }
 
@@ -111,10 +185,30 @@ struct PendingTile {
     hashes: Vec<Hash>,
 }
 
-/// A fetched bundle with its level-0 tile, its entries prepared.
+/// A fetched bundle with its level-0 tile, its entries prepared (or what
+/// is wrong with the bundle).
 struct FetchedBundle {
     tile0: Vec<u8>,
-    entries: Result<Vec<PreparedEntry>, ProtoError>,
+    entries: Result<Vec<PreparedEntry>, String>,
+}
+
+/// What a panic said.
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string()),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn panicked(what: &str, e: tokio::task::JoinError) -> String {
+    format!(
+        "could not be checked: {what} panicked ({}). This is a bug in sealwax-monitor, or a bundle crafted to trigger one: keep the bundle as evidence and report it. The monitor keeps running and tries again when the log serves a new checkpoint",
+        panic_message(e)
+    )
 }
 
 type Fetched = Result<FetchedBundle, MonitorError>;
@@ -185,6 +279,14 @@ impl Follower {
         &self.origin
     }
 
+    /// The checkpoint a saved catch-up is heading for (checked on load).
+    fn progress_target(&self) -> Option<Checkpoint> {
+        let p = self.state.progress.as_ref()?;
+        open_checkpoint(&p.checkpoint, &self.origin, &self.verifier)
+            .ok()
+            .map(|(cp, _)| cp)
+    }
+
     async fn deliver(&mut self, alerts: &mut Vec<Alert>) -> Result<u64, MonitorError> {
         let n = alerts.len() as u64;
         for a in alerts.drain(..) {
@@ -234,65 +336,103 @@ impl Follower {
                 return Ok(outcome);
             }
         };
-        if cp.size < old {
+        // The latest checkpoint known good: a catch-up's target, or the verified one.
+        let target = self.progress_target();
+        let (known_size, known_root, known_text) = match &target {
+            Some(t) => (
+                t.size,
+                t.root,
+                self.state.progress.as_ref().map(|p| p.checkpoint.clone()),
+            ),
+            None => (old, self.state.range.root(), self.state.checkpoint.clone()),
+        };
+        if cp.size < known_size {
             let mut a = Alert::misbehaviour(
                 Problem::Rollback,
                 &self.origin,
                 format!(
-                    "the log's checkpoint has size {} but a checkpoint of size {old} was already verified: the log rolled back (or a mirror serves an old state). Keep both checkpoints as evidence",
+                    "the log's checkpoint has size {} but it already signed a checkpoint of size {known_size}: the log rolled back (or a mirror serves an old state). Keep both checkpoints as evidence",
                     cp.size
                 ),
             );
             a.tree_size = Some(cp.size);
             a.checkpoint = Some(text.clone());
-            a.previous_checkpoint = self.state.checkpoint.clone();
+            a.previous_checkpoint = known_text;
             alerts.push(a.seal());
-        } else if cp.size == old {
-            if cp.root != self.state.range.root() {
-                let mut a = Alert::misbehaviour(
-                    Problem::Fork,
-                    &self.origin,
-                    format!(
-                        "the log signed two different roots for tree size {old}: the log forked (shows different histories to different readers). Keep both checkpoints as evidence"
-                    ),
-                );
-                a.tree_size = Some(cp.size);
-                a.checkpoint = Some(text.clone());
-                a.previous_checkpoint = self.state.checkpoint.clone();
-                alerts.push(a.seal());
-            } else {
-                if self.state.checkpoint.is_none() {
-                    // The empty log: remember its verified checkpoint.
-                    self.state.checkpoint = Some(text.clone());
-                    dirty = true;
-                }
-                if let Some(a) = self.stale_alert(now) {
-                    alerts.push(a);
-                    self.state.health.stale_alerted = true;
-                    dirty = true;
-                }
+        } else if cp.size == known_size && cp.root != known_root {
+            let mut a = Alert::misbehaviour(
+                Problem::Fork,
+                &self.origin,
+                format!(
+                    "the log signed two different roots for tree size {known_size}: the log forked (shows different histories to different readers). Keep both checkpoints as evidence"
+                ),
+            );
+            a.tree_size = Some(cp.size);
+            a.checkpoint = Some(text.clone());
+            a.previous_checkpoint = known_text;
+            alerts.push(a.seal());
+        } else if cp.size == old && target.is_none() {
+            if self.state.checkpoint.is_none() {
+                // The empty log: remember its verified checkpoint.
+                self.state.checkpoint = Some(text.clone());
+                dirty = true;
+            }
+            if let Some(a) = self.stale_alert(now) {
+                alerts.push(a);
+                self.state.health.stale_alerted = true;
+                dirty = true;
             }
         } else {
-            match self.catch_up(&cp, &mut outcome).await? {
-                CatchUp::Verified {
-                    range,
-                    keys,
-                    learned,
-                } => {
-                    self.state.range = range;
-                    self.state.keys = keys;
-                    self.state.learned = learned;
-                    self.state.checkpoint = Some(text.clone());
-                    self.state.health.last_growth = now;
-                    self.state.health.stale_alerted = false;
-                    outcome.entries = cp.size - old;
-                    outcome.size = cp.size;
-                    dirty = true;
-                }
-                CatchUp::Failed => {
-                    self.reported.insert(text_hash);
+            // Finish a saved catch-up first, then go on to this checkpoint.
+            let mut budget = self.config.health.max_entries_per_poll;
+            loop {
+                let (goal, goal_text) = match self.progress_target() {
+                    Some(t) => {
+                        let text = self
+                            .state
+                            .progress
+                            .as_ref()
+                            .map(|p| p.checkpoint.clone())
+                            .expect("a target has a progress");
+                        (t, text)
+                    }
+                    None => (cp.clone(), text.clone()),
+                };
+                let before = self.state.size();
+                match self
+                    .catch_up(&goal, &goal_text, &mut budget, &mut outcome)
+                    .await?
+                {
+                    CatchUp::Verified {
+                        range,
+                        keys,
+                        learned,
+                    } => {
+                        self.state.range = range;
+                        self.state.keys = keys;
+                        self.state.learned = learned;
+                        self.state.checkpoint = Some(goal_text);
+                        self.state.progress = None;
+                        self.state.health.last_growth = now;
+                        self.state.health.stale_alerted = false;
+                        tracing::debug!(from = before, to = goal.size, "caught up");
+                        dirty = true;
+                        if goal.size >= cp.size {
+                            break;
+                        }
+                    }
+                    CatchUp::Paused => {
+                        dirty = true;
+                        break;
+                    }
+                    CatchUp::Failed => {
+                        self.reported.insert(text_hash);
+                        dirty = true;
+                        break;
+                    }
                 }
             }
+            outcome.size = self.state.size();
         }
         if !alerts.is_empty() {
             if alerts[0].kind == AlertKind::LogMisbehaviour {
@@ -396,6 +536,8 @@ impl Follower {
         let source = self.source.clone();
         let config = Arc::clone(&self.config);
         let origin = self.origin.clone();
+        let panic_now = self.options.panic_in_bundle == Some(index);
+        let skip_copies = self.options.duplicate_check;
         let bundle =
             TileId::for_size(TileLevel::Entries, index, new).expect("bundle within the tree");
         let tile =
@@ -403,34 +545,73 @@ impl Follower {
         tokio::spawn(async move {
             let (b, t) = tokio::join!(source.tile(bundle), source.tile(tile));
             let (bundle_bytes, tile0) = (b?, t?);
-            let entries = tokio::task::spawn_blocking(move || {
+            let parsed = tokio::task::spawn_blocking(move || {
+                if panic_now && !PANICKED.swap(true, Ordering::SeqCst) {
+                    panic!("SEALWAX_MONITOR_PANIC_IN_BUNDLE={index}: test panic while parsing entry bundle {index}");
+                }
                 parse_bundle_exact(&bundle_bytes, bundle.width)
-                    .map(|es| es.iter().map(|e| prepare(&config, &origin, e)).collect())
+                    .map(|es| prepare_bundle(&config, &origin, &es, skip_copies))
+                    .map_err(|e: ProtoError| format!("does not parse ({e})"))
             })
-            .await
-            .expect("preparing entries does not panic");
+            .await;
+            let entries = match parsed {
+                Ok(r) => r,
+                Err(e) => Err(panicked("parsing it", e)),
+            };
             Ok(FetchedBundle { tile0, entries })
         })
     }
 
+    /// Saves the state with a catch-up's progress (after the alerts that led
+    /// to it were delivered).
+    fn save_progress(
+        &self,
+        view: ProgressView<'_>,
+        alerts_delivered: bool,
+    ) -> Result<(), MonitorError> {
+        if alerts_delivered && self.options.crash_after_alert {
+            eprintln!("sealwax-monitor: SEALWAX_MONITOR_CRASH_AFTER_ALERT is set: aborting after delivering alerts, before saving state");
+            std::process::abort();
+        }
+        self.state_dir.save_with(&self.state, Some(view))
+    }
+
+    /// Catches up from the verified tree (or the saved progress towards
+    /// `cp`) to `cp`, reading at most about `budget` entries.
     async fn catch_up(
         &mut self,
         cp: &Checkpoint,
+        text: &str,
+        budget: &mut u64,
         outcome: &mut PollOutcome,
     ) -> Result<CatchUp, MonitorError> {
-        let old = self.state.size();
         let new = cp.size;
-        tracing::info!(from = old, to = new, "verifying new entries");
         let config = Arc::clone(&self.config);
-        let mut tracker = Tracker::new(
-            &config,
-            &self.origin,
-            new,
-            self.state.keys.clone(),
-            self.state.learned.clone(),
-        );
-        let mut range = self.state.range.clone();
-        let old_nodes = right_edge_nodes(&self.state.range);
+        let saved = self.state.progress.take();
+        let resumed = saved.is_some();
+        let (mut range, mut tracker, mut duplicate, mut budget_alerted) = match saved {
+            Some(p) => (
+                p.range,
+                Tracker::resume(&config, &self.origin, new, p.keys, p.learned, p.learning),
+                p.duplicate,
+                p.budget_alerted,
+            ),
+            None => (
+                self.state.range.clone(),
+                Tracker::new(
+                    &config,
+                    &self.origin,
+                    new,
+                    self.state.keys.clone(),
+                    self.state.learned.clone(),
+                ),
+                None,
+                false,
+            ),
+        };
+        let old = range.size();
+        tracing::info!(from = old, to = new, resumed, "verifying new entries");
+        let old_nodes = right_edge_nodes(&range);
         let mut pending: Vec<Option<PendingTile>> = (0..TILE_HEIGHT).map(|_| None).collect();
         let first_bundle = old / TILE_WIDTH;
         let last_bundle = (new - 1) / TILE_WIDTH;
@@ -440,28 +621,39 @@ impl Follower {
         let mut alerts = Vec::new();
         let mut nodes: Vec<(u8, u64, Hash)> = Vec::new();
         let mut leaves: Vec<Hash> = Vec::with_capacity(TILE_WIDTH as usize);
+        let mut recent = self.options.duplicate_check.then(RecentLeaves::new);
         let window = self.options.prefetch.max(1) as u64;
+        let mut last_save = Instant::now();
+        let mut unsaved_alerts = false;
+        // Ok(None): reached `new`; Ok(Some(true)): paused; Ok(Some(false)): failed.
         let result = async {
             for k in first_bundle..=last_bundle {
                 while next <= last_bundle && next < k + window {
                     queue.push_back(self.spawn_fetch(next, new));
                     next += 1;
                 }
-                let FetchedBundle { tile0, entries } = queue
+                let fetched = queue
                     .pop_front()
                     .expect("the queue holds bundle k")
                     .await
-                    .expect("fetch tasks do not panic")?;
+                    .map_err(|e| panicked("fetching it", e));
                 let bundle_id = TileId::for_size(TileLevel::Entries, k, new).expect("bundle within the tree");
+                let (tile0, entries) = match fetched {
+                    Ok(f) => {
+                        let FetchedBundle { tile0, entries } = f?;
+                        (tile0, entries)
+                    }
+                    Err(why) => (Vec::new(), Err(why)),
+                };
                 let width = usize::from(bundle_id.width);
                 let entries = match entries {
                     Ok(e) => e,
-                    Err(e) => {
+                    Err(why) => {
                         let mut a = Alert::misbehaviour(
                             Problem::BadBundle,
                             &self.origin,
                             format!(
-                                "the entry bundle {} does not parse ({e}): the log serves entries that cannot be checked against its checkpoint of size {new}",
+                                "the entry bundle {} {why}: the log serves entries that cannot be checked against its checkpoint of size {new}",
                                 bundle_id.path()
                             ),
                         );
@@ -469,7 +661,7 @@ impl Follower {
                         a.tile = Some(bundle_id.path());
                         alerts.push(a.seal());
                         outcome.alerts += self.deliver(&mut alerts).await?;
-                        return Ok(false);
+                        return Ok(Some(false));
                     }
                 };
                 leaves.clear();
@@ -488,7 +680,20 @@ impl Follower {
                 for (i, entry) in entries.into_iter().enumerate().skip(start) {
                     let index = k * TILE_WIDTH + i as u64;
                     let leaf = entry.leaf;
-                    tracker.apply(index, entry, &mut alerts);
+                    let copy_of = match (&mut recent, duplicate) {
+                        (None, _) => None,
+                        // The copy already reported (maybe before a resume).
+                        (Some(_), Some((h, first))) if h == leaf => Some(first),
+                        (Some(r), _) => r.seen(leaf, index),
+                    };
+                    match copy_of {
+                        None => tracker.apply(index, entry, &mut alerts),
+                        Some(first) if duplicate.is_none() => {
+                            duplicate = Some((leaf, first));
+                            alerts.push(self.duplicate_alert(index, first, &leaf, bundle_id, new));
+                        }
+                        Some(_) => {}
+                    }
                     range.append(leaf, |level, idx, h| {
                         if level > 0 && level % TILE_HEIGHT == 0 {
                             nodes.push((level / TILE_HEIGHT, idx, *h));
@@ -515,9 +720,54 @@ impl Follower {
                         }
                     }
                 }
-                outcome.alerts += self.deliver(&mut alerts).await?;
+                let delivered = self.deliver(&mut alerts).await?;
+                outcome.alerts += delivered;
+                unsaved_alerts |= delivered > 0;
                 if let Some(pb) = &progress {
                     pb.inc((width - start) as u64);
+                }
+                if k == last_bundle {
+                    break;
+                }
+                let read = range.size() - old;
+                let out_of_budget = read >= *budget;
+                if out_of_budget && !budget_alerted {
+                    let mut a = Alert::new(
+                        AlertKind::LogUnhealthy,
+                        &self.origin,
+                        format!(
+                            "the log outran the poll budget: its checkpoint of size {new} is {} entries ahead, more than one poll reads ([health] max_entries_per_poll = {}). Verified up to entry {} so far; the next poll goes on from there. If the log is honest and this persists, raise the budget; a log that keeps growing faster than it can be read may be burying entries out of sight (see any duplicate-entry alert)",
+                            new - self.state.size(),
+                            self.config.health.max_entries_per_poll,
+                            range.size()
+                        ),
+                    );
+                    a.problem = Some(Problem::OutranPollBudget);
+                    a.tree_size = Some(new);
+                    a.index = Some(range.size());
+                    a.checkpoint = Some(text.to_string());
+                    let mut v = vec![a.seal()];
+                    outcome.alerts += self.deliver(&mut v).await?;
+                    budget_alerted = true;
+                    unsaved_alerts = true;
+                }
+                if out_of_budget || (self.options.save_progress && last_save.elapsed() >= SAVE_EVERY) {
+                    let view = ProgressView {
+                        checkpoint: text,
+                        range: &range,
+                        keys: tracker.keys(),
+                        learned: tracker.learned(),
+                        learning: tracker.learning(),
+                        duplicate,
+                        budget_alerted,
+                    };
+                    self.save_progress(view, unsaved_alerts)?;
+                    last_save = Instant::now();
+                    unsaved_alerts = false;
+                }
+                if out_of_budget {
+                    tracing::info!(at = range.size(), to = new, "poll budget spent; progress saved");
+                    return Ok(Some(true));
                 }
             }
             for tl in 1..TILE_HEIGHT {
@@ -528,7 +778,7 @@ impl Follower {
                 }
             }
             outcome.alerts += self.deliver(&mut alerts).await?;
-            Ok::<bool, MonitorError>(true)
+            Ok::<Option<bool>, MonitorError>(None)
         }
         .await;
         for h in &queue {
@@ -537,15 +787,45 @@ impl Follower {
         if let Some(pb) = progress {
             pb.finish_and_clear();
         }
-        if !result? {
-            return Ok(CatchUp::Failed);
+        let read = range.size() - old;
+        outcome.entries += read;
+        *budget = budget.saturating_sub(read);
+        let keep_progress = |range: CompactRange, tracker: Tracker<'_>| {
+            let (keys, learned, learning) = tracker.pause();
+            Progress {
+                checkpoint: text.to_string(),
+                range,
+                keys,
+                learned,
+                learning,
+                duplicate,
+                budget_alerted,
+            }
+        };
+        let failed = match result {
+            Ok(None) => None,
+            Ok(Some(true)) => {
+                self.state.progress = Some(keep_progress(range, tracker));
+                return Ok(CatchUp::Paused);
+            }
+            Ok(Some(false)) => Some(Ok(CatchUp::Failed)),
+            Err(e) => Some(Err(e)),
+        };
+        if let Some(failed) = failed {
+            // Keep what was read before the failing bundle, to resume from.
+            if range.size() > self.state.size() && range.size() < new {
+                self.state.progress = Some(keep_progress(range, tracker));
+            }
+            return failed;
         }
         if range.root() != cp.root {
             let mut a = Alert::misbehaviour(
                 Problem::InconsistentTree,
                 &self.origin,
                 format!(
-                    "the log's entries {old}..{new} do not hash to its signed root for size {new} (starting from the verified tree of size {old}, they give root {}, the checkpoint says {}): the checkpoint is not consistent with the history already verified, or the entries served are not the ones logged. Keep both checkpoints as evidence",
+                    "the log's entries {}..{new} do not hash to its signed root for size {new} (starting from the verified tree of size {}, they give root {}, the checkpoint says {}): the checkpoint is not consistent with the history already verified, or the entries served are not the ones logged. Keep both checkpoints as evidence",
+                    self.state.size(),
+                    self.state.size(),
                     hex::encode(range.root()),
                     hex::encode(cp.root)
                 ),
@@ -564,6 +844,29 @@ impl Follower {
             keys,
             learned,
         })
+    }
+
+    fn duplicate_alert(
+        &self,
+        index: u64,
+        first: u64,
+        leaf: &Hash,
+        bundle: TileId,
+        new: u64,
+    ) -> Alert {
+        let mut a = Alert::misbehaviour(
+            Problem::DuplicateEntry,
+            &self.origin,
+            format!(
+                "entry {index} is the very same entry as entry {first} (leaf hash {}): an honest log never logs an entry twice (it answers a resubmission with the first index). Copies can pad a log so that monitors never reach what comes after them; this monitor reads every entry but reports only the first copy of this catch-up. Keep the checkpoint and bundle {} as evidence",
+                hex::encode(leaf),
+                bundle.path()
+            ),
+        );
+        a.index = Some(index);
+        a.tree_size = Some(new);
+        a.tile = Some(bundle.path());
+        a.seal()
     }
 
     fn progress_bar(&self, entries: u64) -> Option<ProgressBar> {
@@ -739,7 +1042,20 @@ fn check_saved(s: &State, origin: &str, verifier: &NoteVerifier) -> Result<(), S
             }
             Ok(())
         }
+    }?;
+    if let Some(p) = &s.progress {
+        let (cp, _) = open_checkpoint(&p.checkpoint, origin, verifier)
+            .map_err(|e| format!("its catch-up checkpoint: {e}"))?;
+        if !(s.size() <= p.range.size() && p.range.size() < cp.size) {
+            return Err(format!(
+                "its catch-up is at size {}, not between the verified size {} and its checkpoint's size {}",
+                p.range.size(),
+                s.size(),
+                cp.size
+            ));
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -133,6 +133,16 @@ pub enum MonitorError {
         /// What went wrong (connection error, HTTP status).
         reason: String,
     },
+    /// The log sent a body larger than anything it may serve at that URL.
+    #[error("{url} sent more than {limit} bytes, the limit for {what}: the monitor stopped reading it. The log is misbehaving, or --log is not a sealwax log")]
+    TooLarge {
+        /// The URL requested.
+        url: String,
+        /// What was requested ("a checkpoint", "an entry bundle", ...).
+        what: &'static str,
+        /// The most bytes such a body can have.
+        limit: usize,
+    },
     /// An alert could not be delivered; the state was not advanced.
     #[error("could not deliver an alert to the {channel}: {reason}; the state was not advanced, so the alert will be sent again")]
     Delivery {
@@ -146,7 +156,10 @@ pub enum MonitorError {
 impl MonitorError {
     /// Whether this error means the log could not be read (for health alerts).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, MonitorError::Unreachable { .. })
+        matches!(
+            self,
+            MonitorError::Unreachable { .. } | MonitorError::TooLarge { .. }
+        )
     }
 }
 

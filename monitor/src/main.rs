@@ -96,6 +96,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         crash_after_alert: std::env::var_os("SEALWAX_MONITOR_CRASH_AFTER_ALERT")
             .is_some_and(|v| v == "1"),
         origin: cli.origin.clone(),
+        // Test hook (debug builds only): panic while parsing entry bundle N.
+        panic_in_bundle: if cfg!(debug_assertions) {
+            std::env::var("SEALWAX_MONITOR_PANIC_IN_BUNDLE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        } else {
+            None
+        },
         ..FollowerOptions::default()
     };
     let mut follower = Follower::open(source, verifier, config, dispatcher, state_dir, options)
@@ -154,7 +162,7 @@ async fn daemon(follower: &mut Follower, interval: Duration) -> anyhow::Result<E
                 )
             }
             Some(Ok(_)) => tracing::debug!("no new entries"),
-            Some(Err(e @ MonitorError::Unreachable { .. })) => {
+            Some(Err(e @ (MonitorError::Unreachable { .. } | MonitorError::TooLarge { .. }))) => {
                 tracing::warn!("{e}");
                 if let Err(d) = follower.report_unreachable(&e).await {
                     tracing::error!("{d}");

@@ -5,12 +5,39 @@
 //! once the full one exists (C2SP tlog-tiles), so a partial tile that is
 //! gone (404) is read from the full tile and cut to its width. Connection
 //! errors and 5xx answers are retried a few times before giving up.
+//!
+//! Every body is read up to a limit, the most such a body can be, and the
+//! read stops there ([`MonitorError::TooLarge`]), so a log that sends an
+//! endless answer costs a bounded amount of memory: [`MAX_CHECKPOINT_BYTES`]
+//! for a checkpoint, 32 bytes a hash for a hash tile (8 KiB when full), and
+//! 2 + [`MAX_ENTRY_SIZE`] bytes an entry for an entry bundle (about 16 MiB
+//! when full).
 
 use std::time::Duration;
 
+use sealwax_proto::entry::MAX_ENTRY_SIZE;
 use sealwax_proto::tile::{TileId, TileLevel, TILE_WIDTH};
 
 use crate::MonitorError;
+
+/// The largest checkpoint read: a few lines, and at most 100 signature lines.
+pub const MAX_CHECKPOINT_BYTES: usize = 64 * 1024;
+
+/// The largest body tile `id` can have.
+pub fn max_tile_bytes(id: TileId) -> usize {
+    let width = usize::from(id.width);
+    match id.level {
+        TileLevel::Hashes(_) => width * 32,
+        TileLevel::Entries => width * (2 + MAX_ENTRY_SIZE),
+    }
+}
+
+fn what(id: TileId) -> &'static str {
+    match id.level {
+        TileLevel::Hashes(_) => "a hash tile",
+        TileLevel::Entries => "an entry bundle",
+    }
+}
 
 const ATTEMPTS: u32 = 3;
 const RETRY_DELAY: Duration = Duration::from_millis(200);
@@ -54,7 +81,7 @@ impl LogSource {
     pub async fn checkpoint(&self) -> Result<String, MonitorError> {
         let url = self.base.join("checkpoint").expect("a relative path joins");
         let body = self
-            .get(&url)
+            .get(&url, MAX_CHECKPOINT_BYTES, "a checkpoint")
             .await?
             .ok_or_else(|| MonitorError::Unreachable {
                 url: url.to_string(),
@@ -70,7 +97,7 @@ impl LogSource {
     /// partial tile is read from the full one and cut to the width.
     pub async fn tile(&self, id: TileId) -> Result<Vec<u8>, MonitorError> {
         let url = self.base.join(&id.path()).expect("a tile path joins");
-        if let Some(body) = self.get(&url).await? {
+        if let Some(body) = self.get(&url, max_tile_bytes(id), what(id)).await? {
             return Ok(body);
         }
         if !id.is_full() {
@@ -79,7 +106,10 @@ impl LogSource {
                 ..id
             };
             let full_url = self.base.join(&full.path()).expect("a tile path joins");
-            if let Some(body) = self.get(&full_url).await? {
+            if let Some(body) = self
+                .get(&full_url, max_tile_bytes(full), what(full))
+                .await?
+            {
                 return Ok(cut_tile(id, body));
             }
         }
@@ -89,8 +119,13 @@ impl LogSource {
         })
     }
 
-    /// GET with retries; `Ok(None)` for 404.
-    async fn get(&self, url: &reqwest::Url) -> Result<Option<Vec<u8>>, MonitorError> {
+    /// GET with retries, reading at most `limit` bytes of body; `Ok(None)` for 404.
+    async fn get(
+        &self,
+        url: &reqwest::Url,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<Option<Vec<u8>>, MonitorError> {
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -98,9 +133,16 @@ impl LogSource {
             }
             match self.http.get(url.clone()).send().await {
                 Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
-                Ok(resp) if resp.status().is_success() => match resp.bytes().await {
-                    Ok(b) => return Ok(Some(Vec::from(b))),
-                    Err(e) => last = format!("reading the body: {e}"),
+                Ok(resp) if resp.status().is_success() => match read_limited(resp, limit).await {
+                    Ok(Some(b)) => return Ok(Some(b)),
+                    Ok(None) => {
+                        return Err(MonitorError::TooLarge {
+                            url: url.to_string(),
+                            what,
+                            limit,
+                        })
+                    }
+                    Err(e) => last = format!("reading the body: {}", error_chain(&e)),
                 },
                 Ok(resp) if resp.status().is_server_error() => {
                     last = format!("HTTP {}", resp.status())
@@ -119,6 +161,24 @@ impl LogSource {
             reason: format!("{last} (after {ATTEMPTS} attempts)"),
         })
     }
+}
+
+/// The body of `resp`, or `None` as soon as it is longer than `limit` bytes.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(resp.content_length().map_or(0, |n| n as usize));
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// The first `id.width` hashes or entries of a full tile (or all of it if shorter).

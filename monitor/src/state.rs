@@ -10,8 +10,17 @@
 //! their count, so a crash leaves at most an unused tail, cut on load. `DIR/lock` is held (advisory lock) while a monitor runs,
 //! so two monitors never share a state.
 //!
-//! Invariant: the state only ever holds a checkpoint the monitor verified,
-//! and it is saved only after the alerts that led to it were delivered.
+//! A catch-up saves its [`Progress`] on the way (at the end of a bundle
+//! about once a second, and when the poll budget runs out): the checkpoint it is catching up to, the tree and key histories of
+//! the entries read so far. They sit beside the verified ones, which stay
+//! as they were until the whole tree checks out, so a tree that turns out
+//! inconsistent is dropped without losing the last verified state. The
+//! progress's releases extend the verified ones in `releases.bin`.
+//!
+//! Invariant: the state only ever holds a checkpoint the monitor verified
+//! (the progress's target is signature-checked; its tree is marked as not
+//! yet verified), and it is saved only after the alerts that led to it were
+//! delivered.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
@@ -69,6 +78,134 @@ pub struct State {
     pub learned: BTreeMap<String, BTreeSet<Hash>>,
     /// Health bookkeeping.
     pub health: Health,
+    /// A catch-up under way: how far it got.
+    pub progress: Option<Progress>,
+}
+
+/// A catch-up that stopped before reaching its checkpoint: where it got to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// The checkpoint being caught up to (signature verified, tree not yet).
+    pub checkpoint: String,
+    /// The tree of the entries read so far (checked against no root yet).
+    pub range: CompactRange,
+    /// Every publisher's key history after those entries.
+    pub keys: MemoryLogState,
+    /// Learned key sets after those entries.
+    pub learned: BTreeMap<String, BTreeSet<Hash>>,
+    /// `learn = true` watches still learning, with the keys seen so far.
+    pub learning: BTreeMap<String, BTreeSet<Hash>>,
+    /// The entry a `duplicate-entry` alert of this catch-up reported: its
+    /// leaf hash and first index (later copies of it are skipped, also after
+    /// a resume).
+    pub duplicate: Option<(Hash, u64)>,
+    /// An `outran-poll-budget` alert was delivered during this catch-up.
+    pub budget_alerted: bool,
+}
+
+/// A borrowed [`Progress`], to save a catch-up's progress without copying it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgressView<'a> {
+    /// See [`Progress::checkpoint`].
+    pub checkpoint: &'a str,
+    /// See [`Progress::range`].
+    pub range: &'a CompactRange,
+    /// See [`Progress::keys`].
+    pub keys: &'a MemoryLogState,
+    /// See [`Progress::learned`].
+    pub learned: &'a BTreeMap<String, BTreeSet<Hash>>,
+    /// See [`Progress::learning`].
+    pub learning: &'a BTreeMap<String, BTreeSet<Hash>>,
+    /// See [`Progress::duplicate`].
+    pub duplicate: Option<(Hash, u64)>,
+    /// See [`Progress::budget_alerted`].
+    pub budget_alerted: bool,
+}
+
+impl Progress {
+    /// This progress, borrowed.
+    pub fn view(&self) -> ProgressView<'_> {
+        ProgressView {
+            checkpoint: &self.checkpoint,
+            range: &self.range,
+            keys: &self.keys,
+            learned: &self.learned,
+            learning: &self.learning,
+            duplicate: self.duplicate,
+            budget_alerted: self.budget_alerted,
+        }
+    }
+}
+
+fn hash_sets(sets: &BTreeMap<String, BTreeSet<Hash>>) -> BTreeMap<String, Vec<String>> {
+    sets.iter()
+        .map(|(p, keys)| (p.clone(), keys.iter().map(hex::encode).collect()))
+        .collect()
+}
+
+fn parse_hash_sets(
+    sets: BTreeMap<String, Vec<String>>,
+) -> Result<BTreeMap<String, BTreeSet<Hash>>, String> {
+    let mut out = BTreeMap::new();
+    for (publisher, hashes) in sets {
+        let set = hashes
+            .iter()
+            .map(|h| parse_hash(h))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        out.insert(publisher, set);
+    }
+    Ok(out)
+}
+
+fn publisher_records(keys: &MemoryLogState) -> BTreeMap<String, String> {
+    keys.publishers()
+        .map(|p| (p.publisher.clone(), B64.encode(p.to_record())))
+        .collect()
+}
+
+/// Key histories from their records and the first `count` release records.
+fn parse_keys(
+    records: BTreeMap<String, String>,
+    count: u64,
+    releases: &[u8],
+) -> Result<MemoryLogState, String> {
+    let mut keys = MemoryLogState::default();
+    for (publisher, record) in records {
+        let bytes = B64
+            .decode(record)
+            .map_err(|e| format!("publisher {publisher:?}: the record is not base64: {e}"))?;
+        let pk = PublisherKeys::from_record(&bytes)
+            .map_err(|e| format!("publisher {publisher:?}: {e}"))?;
+        if pk.publisher != publisher {
+            return Err(format!(
+                "the record under {publisher:?} names {:?}",
+                pk.publisher
+            ));
+        }
+        keys.insert_publisher(pk).map_err(|e| e.to_string())?;
+    }
+    let want = usize::try_from(count)
+        .ok()
+        .and_then(|n| n.checked_mul(RELEASE_RECORD))
+        .filter(|&n| n <= releases.len())
+        .ok_or_else(|| {
+            format!(
+                "the state names {count} releases but {RELEASES_FILE} holds {}",
+                releases.len() / RELEASE_RECORD
+            )
+        })?;
+    for r in releases[..want].chunks_exact(RELEASE_RECORD) {
+        let (digest, rest) = r.split_at(32);
+        let (index, sha) = rest.split_at(8);
+        keys.insert_release(
+            digest.try_into().expect("32 bytes"),
+            ReleaseRecord {
+                index: u64::from_be_bytes(index.try_into().expect("8 bytes")),
+                sha256: sha.try_into().expect("32 bytes"),
+            },
+        );
+    }
+    Ok(keys)
 }
 
 impl State {
@@ -82,6 +219,7 @@ impl State {
             keys: MemoryLogState::default(),
             learned: BTreeMap::new(),
             health: Health::default(),
+            progress: None,
         }
     }
 
@@ -93,6 +231,11 @@ impl State {
     /// Serialises to the file format (everything but the releases, which
     /// [`StateDir::save`] appends to their own file).
     pub fn to_json(&self) -> Vec<u8> {
+        self.to_json_with(self.progress.as_ref().map(Progress::view))
+    }
+
+    /// Serialises with `progress` in place of [`State::progress`].
+    pub fn to_json_with(&self, progress: Option<ProgressView<'_>>) -> Vec<u8> {
         let file = StateFile {
             version: STATE_VERSION,
             log_key: self.log_key.clone(),
@@ -100,18 +243,24 @@ impl State {
             checkpoint: self.checkpoint.clone(),
             tree_size: self.range.size(),
             compact_range: self.range.hashes().iter().map(hex::encode).collect(),
-            publishers: self
-                .keys
-                .publishers()
-                .map(|p| (p.publisher.clone(), B64.encode(p.to_record())))
-                .collect(),
+            publishers: publisher_records(&self.keys),
             releases: self.keys.releases().len() as u64,
-            learned: self
-                .learned
-                .iter()
-                .map(|(p, keys)| (p.clone(), keys.iter().map(hex::encode).collect()))
-                .collect(),
+            learned: hash_sets(&self.learned),
             health: self.health,
+            catch_up: progress.map(|p| ProgressFile {
+                checkpoint: p.checkpoint.to_string(),
+                tree_size: p.range.size(),
+                compact_range: p.range.hashes().iter().map(hex::encode).collect(),
+                publishers: publisher_records(p.keys),
+                releases: p.keys.releases().len() as u64,
+                learned: hash_sets(p.learned),
+                learning: hash_sets(p.learning),
+                duplicate: p.duplicate.map(|(h, first)| DuplicateFile {
+                    leaf_hash: hex::encode(h),
+                    first_index: first,
+                }),
+                budget_alerted: p.budget_alerted,
+            }),
         };
         serde_json::to_vec_pretty(&file).expect("the state always serialises")
     }
@@ -142,51 +291,36 @@ impl State {
             .map(|h| parse_hash(h))
             .collect::<Result<Vec<_>, _>>()?;
         let range = CompactRange::from_hashes(file.tree_size, hashes).map_err(|e| e.to_string())?;
-        let mut keys = MemoryLogState::default();
-        for (publisher, record) in file.publishers {
-            let bytes = B64
-                .decode(record)
-                .map_err(|e| format!("publisher {publisher:?}: the record is not base64: {e}"))?;
-            let pk = PublisherKeys::from_record(&bytes)
-                .map_err(|e| format!("publisher {publisher:?}: {e}"))?;
-            if pk.publisher != publisher {
-                return Err(format!(
-                    "the record under {publisher:?} names {:?}",
-                    pk.publisher
-                ));
+        let keys = parse_keys(file.publishers, file.releases, releases)?;
+        let learned = parse_hash_sets(file.learned)?;
+        let progress = match file.catch_up {
+            None => None,
+            Some(p) => {
+                let hashes = p
+                    .compact_range
+                    .iter()
+                    .map(|h| parse_hash(h))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let range = CompactRange::from_hashes(p.tree_size, hashes)
+                    .map_err(|e| format!("catch_up: {e}"))?;
+                if p.releases < file.releases {
+                    return Err("catch_up names fewer releases than the verified state".into());
+                }
+                Some(Progress {
+                    checkpoint: p.checkpoint,
+                    range,
+                    keys: parse_keys(p.publishers, p.releases, releases)
+                        .map_err(|e| format!("catch_up: {e}"))?,
+                    learned: parse_hash_sets(p.learned)?,
+                    learning: parse_hash_sets(p.learning)?,
+                    duplicate: p
+                        .duplicate
+                        .map(|d| parse_hash(&d.leaf_hash).map(|h| (h, d.first_index)))
+                        .transpose()?,
+                    budget_alerted: p.budget_alerted,
+                })
             }
-            keys.insert_publisher(pk).map_err(|e| e.to_string())?;
-        }
-        let want = usize::try_from(file.releases)
-            .ok()
-            .and_then(|n| n.checked_mul(RELEASE_RECORD))
-            .filter(|&n| n <= releases.len())
-            .ok_or_else(|| {
-                format!(
-                    "the state names {} releases but {RELEASES_FILE} holds {}",
-                    file.releases,
-                    releases.len() / RELEASE_RECORD
-                )
-            })?;
-        for r in releases[..want].chunks_exact(RELEASE_RECORD) {
-            let (digest, rest) = r.split_at(32);
-            let (index, sha) = rest.split_at(8);
-            keys.insert_release(
-                digest.try_into().expect("32 bytes"),
-                ReleaseRecord {
-                    index: u64::from_be_bytes(index.try_into().expect("8 bytes")),
-                    sha256: sha.try_into().expect("32 bytes"),
-                },
-            );
-        }
-        let mut learned = BTreeMap::new();
-        for (publisher, hashes) in file.learned {
-            let set = hashes
-                .iter()
-                .map(|h| parse_hash(h))
-                .collect::<Result<BTreeSet<_>, _>>()?;
-            learned.insert(publisher, set);
-        }
+        };
         Ok(State {
             log_key: file.log_key,
             origin: file.origin,
@@ -195,6 +329,7 @@ impl State {
             keys,
             learned,
             health: file.health,
+            progress,
         })
     }
 }
@@ -229,6 +364,31 @@ struct StateFile {
     releases: u64,
     learned: BTreeMap<String, Vec<String>>,
     health: Health,
+    /// A catch-up under way (absent when caught up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    catch_up: Option<ProgressFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProgressFile {
+    checkpoint: String,
+    tree_size: u64,
+    compact_range: Vec<String>,
+    publishers: BTreeMap<String, String>,
+    releases: u64,
+    learned: BTreeMap<String, Vec<String>>,
+    learning: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    duplicate: Option<DuplicateFile>,
+    budget_alerted: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuplicateFile {
+    leaf_hash: String,
+    first_index: u64,
 }
 
 /// The state directory, locked for as long as this value lives.
@@ -297,7 +457,10 @@ impl StateDir {
         };
         let state = State::from_json(&bytes, &releases)
             .map_err(|reason| MonitorError::StateCorrupt { path: file, reason })?;
-        let n = state.keys.releases().len() as u64;
+        let n = match &state.progress {
+            Some(p) => p.keys.releases().len(),
+            None => state.keys.releases().len(),
+        } as u64;
         self.releases_saved
             .store(n, std::sync::atomic::Ordering::SeqCst);
         Ok(Some(state))
@@ -305,6 +468,15 @@ impl StateDir {
 
     /// Saves `state` atomically (temp file, fsync, rename, fsync of the directory).
     pub fn save(&self, state: &State) -> Result<(), MonitorError> {
+        self.save_with(state, state.progress.as_ref().map(Progress::view))
+    }
+
+    /// Saves `state` with `progress` in place of its own, atomically.
+    pub fn save_with(
+        &self,
+        state: &State,
+        progress: Option<ProgressView<'_>>,
+    ) -> Result<(), MonitorError> {
         let tmp = self.path.join(STATE_TMP);
         let dst = self.path.join(STATE_FILE);
         let io = |p: &Path| {
@@ -316,7 +488,10 @@ impl StateDir {
         let saved = self
             .releases_saved
             .load(std::sync::atomic::Ordering::SeqCst);
-        let all = state.keys.releases();
+        let all = match progress {
+            Some(p) => p.keys.releases(),
+            None => state.keys.releases(),
+        };
         let rel = self.path.join(RELEASES_FILE);
         let mut f = OpenOptions::new()
             .create(true)
@@ -337,7 +512,8 @@ impl StateDir {
         f.sync_all().map_err(io(&rel))?;
         drop(f);
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&state.to_json()).map_err(io(&tmp))?;
+        f.write_all(&state.to_json_with(progress))
+            .map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
         drop(f);
         std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
@@ -457,6 +633,49 @@ mod tests {
         sd.save(&loaded).unwrap();
         assert_eq!(
             std::fs::metadata(&rel).unwrap().len(),
+            RELEASE_RECORD as u64
+        );
+    }
+
+    #[test]
+    fn progress_round_trips_beside_the_verified_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir::open(dir.path()).unwrap();
+        let verified = sample_state();
+        let mut progress_keys = verified.keys.clone();
+        progress_keys.insert_release(
+            [8; 32],
+            ReleaseRecord {
+                index: 20,
+                sha256: [9; 32],
+            },
+        );
+        let mut range = verified.range.clone();
+        range.append([7; 32], |_, _, _| {});
+        let mut s = verified.clone();
+        s.progress = Some(Progress {
+            checkpoint: "target".into(),
+            range,
+            keys: progress_keys,
+            learned: BTreeMap::new(),
+            learning: BTreeMap::from([("bob".to_string(), BTreeSet::from([[4; 32]]))]),
+            duplicate: Some(([5; 32], 3)),
+            budget_alerted: false,
+        });
+        sd.save(&s).unwrap();
+        let back = sd.load().unwrap().unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.keys.releases().len(), 1, "the verified releases");
+        assert_eq!(back.progress.as_ref().unwrap().keys.releases().len(), 2);
+        // Dropping the progress cuts its releases off again.
+        let mut dropped = back;
+        dropped.progress = None;
+        sd.save(&dropped).unwrap();
+        assert_eq!(sd.load().unwrap().unwrap(), verified);
+        assert_eq!(
+            std::fs::metadata(dir.path().join(RELEASES_FILE))
+                .unwrap()
+                .len(),
             RELEASE_RECORD as u64
         );
     }

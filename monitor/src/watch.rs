@@ -29,6 +29,9 @@ use sealwax_proto::Hash;
 use crate::alert::{Alert, AlertKind, KeyRef, Problem};
 use crate::config::{Config, Expect, Watch};
 
+/// Key hashes by publisher: what a watch learned, or is learning.
+pub type KeySets = BTreeMap<String, BTreeSet<Hash>>;
+
 /// Applies a run's entries to a working copy of the key histories and
 /// produces the alerts they imply.
 #[derive(Debug)]
@@ -95,9 +98,44 @@ impl<'c> Tracker<'c> {
         }
     }
 
+    /// A tracker that resumes a saved catch-up: `learning` holds the
+    /// `learn = true` watches still learning, with the keys seen so far.
+    pub fn resume(
+        config: &'c Config,
+        origin: &str,
+        tree_size: u64,
+        keys: MemoryLogState,
+        learned: BTreeMap<String, BTreeSet<Hash>>,
+        learning: BTreeMap<String, BTreeSet<Hash>>,
+    ) -> Tracker<'c> {
+        let mut t = Tracker::new(config, origin, tree_size, keys, learned);
+        for (publisher, seen) in learning {
+            if let Some(s) = t.learning.get_mut(&publisher) {
+                s.extend(seen);
+            }
+        }
+        t
+    }
+
     /// The key histories as they are now.
     pub fn keys(&self) -> &MemoryLogState {
         &self.keys
+    }
+
+    /// The learned key sets as they are now (those learning excluded).
+    pub fn learned(&self) -> &BTreeMap<String, BTreeSet<Hash>> {
+        &self.learned
+    }
+
+    /// The `learn = true` watches still learning, with the keys seen so far.
+    pub fn learning(&self) -> &BTreeMap<String, BTreeSet<Hash>> {
+        &self.learning
+    }
+
+    /// Ends the run before its end: key histories, learned sets and the
+    /// watches still learning, to save as progress.
+    pub fn pause(self) -> (MemoryLogState, KeySets, KeySets) {
+        (self.keys, self.learned, self.learning)
     }
 
     /// Ends the run: the key histories and the learned sets to save. A
@@ -207,6 +245,7 @@ impl<'c> Tracker<'c> {
                 ));
                 return;
             }
+            Prep::Copy => return,
         };
         let watch = self.config.watch(&publisher);
         // The monitor judges every entry with the log's own rules.
@@ -500,6 +539,9 @@ enum Prep {
         publisher: String,
         release: Option<Release>,
     },
+    /// A copy of an earlier entry of its bundle, not parsed again: the
+    /// duplicate check reports it.
+    Copy,
 }
 
 /// Parses an entry, hashes it, and verifies its signatures if the config
@@ -513,6 +555,38 @@ pub fn prepare(config: &Config, origin: &str, bytes: &[u8]) -> PreparedEntry {
         len: bytes.len(),
         state,
     }
+}
+
+/// [`prepare`]s a bundle's entries; with `skip_copies`, an entry that
+/// repeats an earlier one of the bundle is only hashed (the duplicate check
+/// reports it and [`Tracker::apply`] ignores it), so a bundle of copies
+/// costs one signature check, not 256.
+pub fn prepare_bundle(
+    config: &Config,
+    origin: &str,
+    entries: &[&[u8]],
+    skip_copies: bool,
+) -> Vec<PreparedEntry> {
+    if !skip_copies {
+        return entries.iter().map(|e| prepare(config, origin, e)).collect();
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    entries
+        .iter()
+        .map(|e| {
+            let leaf = leaf_hash(e);
+            let state = if seen.insert(leaf) {
+                prepare_state(config, origin, e)
+            } else {
+                Prep::Copy
+            };
+            PreparedEntry {
+                leaf,
+                len: e.len(),
+                state,
+            }
+        })
+        .collect()
 }
 
 fn prepare_state(config: &Config, origin: &str, bytes: &[u8]) -> Prep {

@@ -27,12 +27,15 @@ const ORIGIN: &str = "follow.test/log";
 /// which keeps these large logs fast in debug builds.
 const UNWATCHED: &str = "";
 
-/// A log held in memory: entry 0 claims "pub", every later entry is the
-/// same signature (valid for the monitor's rules, and cheap to make).
+/// A log held in memory: entry 0 claims "pub", every later entry is a
+/// signature of version `1.0.<index>` (valid, and distinct as an honest
+/// log's entries are).
 struct MemLog {
     signer: NoteSigner,
-    claim: Vec<u8>,
-    signature: Vec<u8>,
+    key: SecretKey,
+    release: Release,
+    /// Entries made so far, by index (entry 0 is `claim`).
+    entries: Vec<Vec<u8>>,
     store: MemoryHashStore,
     checkpoint: String,
     /// (tile path, byte) to flip in answers.
@@ -52,13 +55,11 @@ impl MemLog {
             version: "1.0.0".into(),
             sha256: [7; 32],
         };
-        let signature =
-            Entry::Signature(SignatureEntry::sign(&key, &release, prehash(b"x")).unwrap())
-                .to_bytes();
         MemLog {
             signer: NoteSigner::generate(ORIGIN, &mut rng).unwrap(),
-            claim,
-            signature,
+            entries: vec![claim],
+            key,
+            release,
             store: MemoryHashStore::new(),
             checkpoint: String::new(),
             tamper: None,
@@ -66,16 +67,21 @@ impl MemLog {
     }
 
     fn entry(&self, i: u64) -> &[u8] {
-        if i == 0 {
-            &self.claim
-        } else {
-            &self.signature
-        }
+        &self.entries[i as usize]
     }
 
     fn grow_to(&mut self, size: u64) {
         while self.store.size() < size {
-            let h = leaf_hash(self.entry(self.store.size()));
+            let i = self.store.size();
+            if i as usize == self.entries.len() {
+                let release = Release {
+                    version: format!("1.0.{i}"),
+                    ..self.release.clone()
+                };
+                let sig = SignatureEntry::sign(&self.key, &release, prehash(b"x")).unwrap();
+                self.entries.push(Entry::Signature(sig).to_bytes());
+            }
+            let h = leaf_hash(self.entry(i));
             self.store.append(h);
         }
         let cp = Checkpoint::new(ORIGIN, size, self.store.root());

@@ -33,8 +33,15 @@
 //!
 //! Integers are big-endian; keys are in registration order. `standing` is
 //! derived from the rest; a record whose `standing` disagrees is refused.
+//!
+//! The record is its [header](PublisherKeys::record_header) (`version`,
+//! `publisher`, `count`) followed by each key's own canonical encoding
+//! ([`KeyRecord::encode`], the `key` rule above). The log stores them apart,
+//! a header per publisher and a record per key, so that a batch rewrites
+//! only the keys it changed ([`PublisherKeys::take_changed`]), and rebuilds
+//! the state from them with [`PublisherKeys::from_parts`] in one pass.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use sha2::{Digest, Sha256};
 
@@ -164,6 +171,47 @@ impl KeyRecord {
         }
     }
 
+    /// The key's canonical encoding: the `key` rule of the record (module docs).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(80 + self.vouchings.len() * 41);
+        self.encode_into(&mut out);
+        out
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        fn auth(out: &mut Vec<u8>, a: &AuthorizedBy) {
+            match a {
+                AuthorizedBy::Claim => out.push(0),
+                AuthorizedBy::Chain(h) => {
+                    out.push(1);
+                    out.extend_from_slice(h);
+                }
+                AuthorizedBy::Operator => out.push(2),
+            }
+        }
+        fn opt(out: &mut Vec<u8>, v: Option<u64>) {
+            match v {
+                None => out.push(0),
+                Some(i) => {
+                    out.push(1);
+                    out.extend_from_slice(&i.to_be_bytes());
+                }
+            }
+        }
+        out.extend_from_slice(&self.key.keynum);
+        out.extend_from_slice(&self.key.key);
+        out.extend_from_slice(&self.registered_at.to_be_bytes());
+        auth(out, &self.authorization);
+        out.extend_from_slice(&(self.vouchings.len() as u32).to_be_bytes());
+        for v in &self.vouchings {
+            out.extend_from_slice(&v.index.to_be_bytes());
+            auth(out, &v.by);
+        }
+        opt(out, self.retired_at);
+        opt(out, self.compromised_at);
+        out.push(u8::from(self.suspended.is_some()));
+    }
+
     /// The key's standing now, as messages and JSON name it.
     pub fn standing(&self) -> KeyStanding {
         if let Some(i) = self.compromised_at {
@@ -250,6 +298,9 @@ pub struct PublisherKeys {
     by_hash: HashMap<Hash, usize>,
     /// Keys whose current voucher is each key (the chain, downwards).
     children: HashMap<Hash, Vec<Hash>>,
+    /// Positions in `keys` of the keys changed since the last
+    /// [`take_changed`](Self::take_changed).
+    changed: BTreeSet<usize>,
 }
 
 impl PartialEq for PublisherKeys {
@@ -458,6 +509,7 @@ impl PublisherKeys {
                 let h = r.key.key_hash();
                 let by = AuthorizedBy::of(&r.authorization);
                 if let Some(&pos) = self.by_hash.get(&h) {
+                    self.changed.insert(pos);
                     let old = self.keys[pos].voucher();
                     self.unlink(&h, &old);
                     self.keys[pos].vouchings.push(Vouching { index, by });
@@ -465,6 +517,7 @@ impl PublisherKeys {
                     change.revouched = true;
                     change.reinstated = self.refresh_suspensions(h, &mut change.suspended);
                 } else {
+                    self.changed.insert(self.keys.len());
                     self.by_hash.insert(h, self.keys.len());
                     self.keys.push(KeyRecord {
                         key: r.key,
@@ -482,6 +535,7 @@ impl PublisherKeys {
             Entry::KeyRevocation(r) => {
                 let h = r.key.key_hash();
                 let pos = self.by_hash[&h];
+                self.changed.insert(pos);
                 match r.reason {
                     RevocationReason::Retired => self.keys[pos].retired_at = Some(index),
                     RevocationReason::Compromised => {
@@ -536,6 +590,9 @@ impl PublisherKeys {
             let pos = self.by_hash[&h];
             let new = self.derived_suspension(&self.keys[pos]);
             let old = std::mem::replace(&mut self.keys[pos].suspended, new);
+            if old != new {
+                self.changed.insert(pos);
+            }
             match (old.is_some(), new.is_some()) {
                 (false, true) => suspended.push(h),
                 (true, false) => reinstated.push(h),
@@ -622,45 +679,37 @@ impl PublisherKeys {
 
     // ----- the canonical record -----
 
-    /// The canonical record of this key state (see the module docs).
-    pub fn to_record(&self) -> Vec<u8> {
-        fn auth(out: &mut Vec<u8>, a: &AuthorizedBy) {
-            match a {
-                AuthorizedBy::Claim => out.push(0),
-                AuthorizedBy::Chain(h) => {
-                    out.push(1);
-                    out.extend_from_slice(h);
-                }
-                AuthorizedBy::Operator => out.push(2),
-            }
-        }
-        fn opt(out: &mut Vec<u8>, v: Option<u64>) {
-            match v {
-                None => out.push(0),
-                Some(i) => {
-                    out.push(1);
-                    out.extend_from_slice(&i.to_be_bytes());
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(8 + self.publisher.len() + self.keys.len() * 110);
+    /// The keys changed (registered, re-vouched, revoked, suspended or
+    /// reinstated) since the last call, by key hash, in registration order;
+    /// the log writes their [encodings](KeyRecord::encode) and nothing else.
+    pub fn take_changed(&mut self) -> Vec<Hash> {
+        std::mem::take(&mut self.changed)
+            .into_iter()
+            .map(|i| self.keys[i].key_hash)
+            .collect()
+    }
+
+    /// Counts every key as changed, for a state that must be written whole.
+    pub fn mark_all_changed(&mut self) {
+        self.changed = (0..self.keys.len()).collect();
+    }
+
+    /// The record's header: `version:u8 (=1) || str8 publisher || count:u32`.
+    pub fn record_header(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(6 + self.publisher.len());
         out.push(RECORD_VERSION);
         out.push(self.publisher.len() as u8);
         out.extend_from_slice(self.publisher.as_bytes());
         out.extend_from_slice(&(self.keys.len() as u32).to_be_bytes());
+        out
+    }
+
+    /// The canonical record of this key state (see the module docs).
+    pub fn to_record(&self) -> Vec<u8> {
+        let mut out = self.record_header();
+        out.reserve(self.keys.len() * 110);
         for k in &self.keys {
-            out.extend_from_slice(&k.key.keynum);
-            out.extend_from_slice(&k.key.key);
-            out.extend_from_slice(&k.registered_at.to_be_bytes());
-            auth(&mut out, &k.authorization);
-            out.extend_from_slice(&(k.vouchings.len() as u32).to_be_bytes());
-            for v in &k.vouchings {
-                out.extend_from_slice(&v.index.to_be_bytes());
-                auth(&mut out, &v.by);
-            }
-            opt(&mut out, k.retired_at);
-            opt(&mut out, k.compromised_at);
-            out.push(u8::from(k.suspended.is_some()));
+            k.encode_into(&mut out);
         }
         out
     }
@@ -676,89 +725,88 @@ impl PublisherKeys {
     /// produce (a chain from an unknown key, a wrong standing byte, keys out
     /// of order) is refused.
     pub fn from_record(bytes: &[u8]) -> Result<PublisherKeys> {
-        let bad = Error::MalformedKeyRecord;
         let mut r = RecordReader { buf: bytes };
-        if r.u8()? != RECORD_VERSION {
-            return Err(bad("unknown record version (this sealwax reads version 1)"));
-        }
-        let n = r.u8()? as usize;
-        let publisher = std::str::from_utf8(r.take(n)?)
-            .map_err(|_| bad("the publisher is not UTF-8"))?
-            .to_string();
-        validate_publisher(&publisher)?;
-        let count = r.u32()? as usize;
-        if count > MAX_KEYS_PER_PUBLISHER {
-            return Err(bad("more keys than a publisher may have"));
-        }
-        let mut pk = PublisherKeys::new(&publisher);
-        let mut standings = Vec::with_capacity(count.min(1024));
-        let mut last_index = None;
+        let (publisher, count) = r.header()?;
+        let mut keys = Vec::with_capacity(count.min(1024));
         for _ in 0..count {
-            let key = PublicKey {
-                keynum: r.array()?,
-                key: r.array()?,
-            };
-            let registered_at = r.u64()?;
-            if last_index.is_some_and(|l| registered_at <= l) {
-                return Err(bad("keys are not in registration order"));
-            }
-            last_index = Some(registered_at);
-            let authorization = r.auth()?;
-            let nv = r.u32()? as usize;
-            if nv > MAX_VOUCHINGS_PER_KEY {
-                return Err(bad("more re-vouchings than a key may have"));
-            }
-            let mut vouchings = Vec::with_capacity(nv);
-            for _ in 0..nv {
-                let index = r.u64()?;
-                let by = r.auth()?;
-                if by == AuthorizedBy::Claim {
-                    return Err(bad("a re-vouching cannot be a claim"));
-                }
-                vouchings.push(Vouching { index, by });
-            }
-            let retired_at = r.opt()?;
-            let compromised_at = r.opt()?;
-            let standing = match r.u8()? {
-                0 => false,
-                1 => true,
-                _ => return Err(bad("unknown standing byte")),
-            };
-            standings.push(standing);
-            let h = key.key_hash();
-            if pk.by_hash.insert(h, pk.keys.len()).is_some() {
-                return Err(bad("a key appears twice"));
-            }
-            pk.keys.push(KeyRecord {
-                key,
-                key_hash: h,
-                registered_at,
-                authorization,
-                vouchings,
-                retired_at,
-                compromised_at,
-                suspended: None,
-            });
+            keys.push(r.key()?);
         }
         if !r.buf.is_empty() {
-            return Err(bad("trailing bytes after the record"));
+            return Err(Error::MalformedKeyRecord("trailing bytes after the record"));
+        }
+        PublisherKeys::build(publisher, keys)
+    }
+
+    /// Rebuilds a state from its [header](Self::record_header) and its keys'
+    /// [encodings](KeyRecord::encode), in any order, with the checks of
+    /// [`from_record`](Self::from_record): the same state as parsing the
+    /// record they make. One pass over the keys, whatever their chains.
+    pub fn from_parts<'a>(
+        header: &[u8],
+        keys: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<PublisherKeys> {
+        let bad = Error::MalformedKeyRecord;
+        let mut r = RecordReader { buf: header };
+        let (publisher, count) = r.header()?;
+        if !r.buf.is_empty() {
+            return Err(bad("trailing bytes after the record header"));
+        }
+        let mut parsed = Vec::with_capacity(count.min(1024));
+        for k in keys {
+            if parsed.len() == count {
+                return Err(bad("more keys than the record header counts"));
+            }
+            let mut r = RecordReader { buf: k };
+            parsed.push(r.key()?);
+            if !r.buf.is_empty() {
+                return Err(bad("trailing bytes after a key's record"));
+            }
+        }
+        if parsed.len() != count {
+            return Err(bad("fewer keys than the record header counts"));
+        }
+        parsed.sort_by_key(|(k, _)| k.registered_at);
+        PublisherKeys::build(publisher, parsed)
+    }
+
+    /// The state of `publisher` with these keys (and standing bytes), in
+    /// registration order, checked as [`from_record`](Self::from_record) says.
+    fn build(publisher: String, keys: Vec<(KeyRecord, bool)>) -> Result<PublisherKeys> {
+        let bad = Error::MalformedKeyRecord;
+        let mut pk = PublisherKeys::new(&publisher);
+        let mut standings = Vec::with_capacity(keys.len());
+        let mut last_index = None;
+        pk.keys.reserve(keys.len());
+        for (rec, standing) in keys {
+            if last_index.is_some_and(|l| rec.registered_at <= l) {
+                return Err(bad("keys are not in registration order"));
+            }
+            last_index = Some(rec.registered_at);
+            if pk.by_hash.insert(rec.key_hash, pk.keys.len()).is_some() {
+                return Err(bad("a key appears twice"));
+            }
+            standings.push(standing);
+            pk.keys.push(rec);
         }
         pk.check_record_shape()?;
-        let hashes: Vec<Hash> = pk.keys.iter().map(|k| k.key_hash).collect();
-        for (i, h) in hashes.iter().enumerate() {
-            let by = pk.keys[i].voucher();
-            pk.link(*h, &by);
+        for i in 0..pk.keys.len() {
+            let (h, by) = (pk.keys[i].key_hash, pk.keys[i].voucher());
+            pk.link(h, &by);
         }
-        // Suspensions from the roots down (vouchers form a forest).
+        // Suspensions from the roots down: the current vouchers must form a
+        // forest, so every key is reached from a root, exactly once.
         let roots: Vec<Hash> = pk
             .keys
             .iter()
             .filter(|k| k.voucher().key().is_none())
             .map(|k| k.key_hash)
             .collect();
-        let mut ignored = Vec::new();
+        let mut reached = 0;
         for root in roots {
-            pk.refresh_suspensions(root, &mut ignored);
+            reached += pk.derive_suspensions(root);
+        }
+        if reached != pk.keys.len() {
+            return Err(bad("the chains of authorisation form a cycle"));
         }
         for (k, standing) in pk.keys.iter().zip(standings) {
             if k.suspended.is_some() != standing {
@@ -766,6 +814,25 @@ impl PublisherKeys {
             }
         }
         Ok(pk)
+    }
+
+    /// Sets the suspension of `root` and of every key below it, parents
+    /// before children; the number of keys it reached.
+    fn derive_suspensions(&mut self, root: Hash) -> usize {
+        let mut queue = VecDeque::from([root]);
+        let mut reached = 0;
+        while let Some(h) = queue.pop_front() {
+            reached += 1;
+            if reached > self.keys.len() {
+                break; // a cycle below a root: cannot happen in a forest
+            }
+            let pos = self.by_hash[&h];
+            self.keys[pos].suspended = self.derived_suspension(&self.keys[pos]);
+            if let Some(c) = self.children.get(&h) {
+                queue.extend(c.iter().copied());
+            }
+        }
+        reached
     }
 
     /// The structural rules a record must meet (the event rules, replayed
@@ -799,18 +866,6 @@ impl PublisherKeys {
                 if at <= k.registered_at {
                     return Err(bad("a key is revoked before it was registered"));
                 }
-            }
-        }
-        // The current vouchers must form a forest: walk each chain.
-        for k in &self.keys {
-            let mut steps = 0;
-            let mut cur = k.voucher();
-            while let AuthorizedBy::Chain(p) = cur {
-                steps += 1;
-                if steps > self.keys.len() {
-                    return Err(bad("the chains of authorisation form a cycle"));
-                }
-                cur = self.key(&p).expect("checked above").voucher();
             }
         }
         Ok(())
@@ -860,6 +915,66 @@ impl<'a> RecordReader<'a> {
             )),
         }
     }
+    /// `version || str8 publisher || count`: the publisher and the count.
+    fn header(&mut self) -> Result<(String, usize)> {
+        let bad = Error::MalformedKeyRecord;
+        if self.u8()? != RECORD_VERSION {
+            return Err(bad("unknown record version (this sealwax reads version 1)"));
+        }
+        let n = self.u8()? as usize;
+        let publisher = std::str::from_utf8(self.take(n)?)
+            .map_err(|_| bad("the publisher is not UTF-8"))?
+            .to_string();
+        validate_publisher(&publisher)?;
+        let count = self.u32()? as usize;
+        if count > MAX_KEYS_PER_PUBLISHER {
+            return Err(bad("more keys than a publisher may have"));
+        }
+        Ok((publisher, count))
+    }
+
+    /// One key's encoding: the key (not yet suspended) and its standing byte.
+    fn key(&mut self) -> Result<(KeyRecord, bool)> {
+        let bad = Error::MalformedKeyRecord;
+        let key = PublicKey {
+            keynum: self.array()?,
+            key: self.array()?,
+        };
+        let registered_at = self.u64()?;
+        let authorization = self.auth()?;
+        let nv = self.u32()? as usize;
+        if nv > MAX_VOUCHINGS_PER_KEY {
+            return Err(bad("more re-vouchings than a key may have"));
+        }
+        let mut vouchings = Vec::with_capacity(nv);
+        for _ in 0..nv {
+            let index = self.u64()?;
+            let by = self.auth()?;
+            if by == AuthorizedBy::Claim {
+                return Err(bad("a re-vouching cannot be a claim"));
+            }
+            vouchings.push(Vouching { index, by });
+        }
+        let retired_at = self.opt()?;
+        let compromised_at = self.opt()?;
+        let standing = match self.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(bad("unknown standing byte")),
+        };
+        let rec = KeyRecord {
+            key_hash: key.key_hash(),
+            key,
+            registered_at,
+            authorization,
+            vouchings,
+            retired_at,
+            compromised_at,
+            suspended: None,
+        };
+        Ok((rec, standing))
+    }
+
     fn auth(&mut self) -> Result<AuthorizedBy> {
         match self.u8()? {
             0 => Ok(AuthorizedBy::Claim),

@@ -10,7 +10,7 @@ use sealwax_proto::entry::{
 use sealwax_proto::error::Rejection;
 use sealwax_proto::keys::{AuthorizedBy, KeyStatus, PublisherKeys};
 use sealwax_proto::minisign::{prehash, SecretKey};
-use sealwax_proto::rules::{MemoryLogState, ReleaseName};
+use sealwax_proto::rules::{LogState, MemoryLogState, ReleaseName};
 use sealwax_proto::trust::{decide, NotFirstUse, Trust};
 use sealwax_proto::Error;
 
@@ -249,6 +249,59 @@ fn records_round_trip_and_refuse_what_no_history_makes() {
     let mut long = rec.clone();
     long.push(0);
     assert!(PublisherKeys::from_record(&long).is_err());
+
+    // The header and the keys' encodings, in any order, make the same state.
+    let header = st.record_header();
+    assert!(rec.starts_with(&header));
+    let mut parts: Vec<Vec<u8>> = st.keys().iter().map(|k| k.encode()).collect();
+    assert_eq!([header.clone(), parts.concat()].concat(), rec);
+    parts.reverse();
+    let rebuilt = PublisherKeys::from_parts(&header, parts.iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(rebuilt, st);
+    // A key missing, one too many, or one twice: refused.
+    assert!(PublisherKeys::from_parts(&header, parts[1..].iter().map(Vec::as_slice)).is_err());
+    let twice: Vec<&[u8]> = vec![&parts[0], &parts[0], &parts[1]];
+    assert!(PublisherKeys::from_parts(&header, twice).is_err());
+    let mut more = parts.clone();
+    more.push(parts[0].clone());
+    assert!(PublisherKeys::from_parts(&header, more.iter().map(Vec::as_slice)).is_err());
+}
+
+#[test]
+fn a_record_whose_chains_form_a_cycle_is_refused() {
+    // k1 claims, k2 is chained from k1, then k1 claims to be re-vouched by
+    // k2: a loop no history can make (k2 hangs from k1).
+    let (k1, k2) = (key(), key());
+    let mut st = PublisherKeys::new("erin");
+    st.apply(&claim("erin", &k1), 0).unwrap();
+    st.apply(&chain("erin", &k2, &k1), 1).unwrap();
+    let mut first = st.keys()[0].clone();
+    first.vouchings.push(sealwax_proto::keys::Vouching {
+        index: 5,
+        by: AuthorizedBy::Chain(h(&k2)),
+    });
+    let parts = [first.encode(), st.keys()[1].encode()];
+    let got = PublisherKeys::from_parts(&st.record_header(), parts.iter().map(Vec::as_slice));
+    assert!(
+        matches!(got, Err(Error::MalformedKeyRecord(m)) if m.contains("cycle")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn changed_keys_are_reported_once_each() {
+    let (k1, k2, k3) = (key(), key(), key());
+    let mut st = PublisherKeys::new("fred");
+    st.apply(&claim("fred", &k1), 0).unwrap();
+    st.apply(&chain("fred", &k2, &k1), 1).unwrap();
+    st.apply(&chain("fred", &k3, &k2), 2).unwrap();
+    assert_eq!(st.take_changed(), vec![h(&k1), h(&k2), h(&k3)]);
+    assert!(st.take_changed().is_empty());
+    // A compromise changes the revoked key and every key it suspends.
+    st.apply(&revoke("fred", &k1, RevocationReason::Compromised, &k1), 3)
+        .unwrap();
+    assert_eq!(st.take_changed(), vec![h(&k1), h(&k2), h(&k3)]);
+    assert!(st.take_changed().is_empty());
 }
 
 #[test]
@@ -362,6 +415,8 @@ proptest! {
         let names = ["p0", "p1"];
         let mut log = MemoryLogState::default();
         let mut index = 0u64;
+        // What the log stores: a record per key, rewritten when it changes.
+        let mut stored: std::collections::BTreeMap<(&str, sealwax_proto::Hash), Vec<u8>> = Default::default();
         for o in ops {
             let e = match o {
                 Op::Claim(p, k) => claim(names[p], &keys[k]),
@@ -384,6 +439,28 @@ proptest! {
                 let now = log.get(&old.publisher).expect("publishers stay");
                 prop_assert_eq!(now.contradiction(&old), None);
             }
+            for name in names {
+                if log.get(name).is_some() {
+                    let pk = log.publisher_keys(name).expect("infallible");
+                    for kh in pk.take_changed() {
+                        let rec = pk.key(&kh).expect("a changed key is a key").encode();
+                        stored.insert((name, kh), rec);
+                    }
+                }
+            }
+            // Every key whose encoding changed was reported changed.
+            for p in log.publishers() {
+                for k in p.keys() {
+                    let name = names.iter().find(|n| **n == p.publisher).expect("a name");
+                    prop_assert_eq!(stored.get(&(*name, k.key_hash)), Some(&k.encode()));
+                }
+            }
+        }
+        for p in log.publishers() {
+            let parts = stored.iter().filter(|((n, _), _)| *n == p.publisher).map(|(_, r)| r.as_slice());
+            let back = PublisherKeys::from_parts(&p.record_header(), parts).expect("stored key records rebuild the state");
+            prop_assert_eq!(&back, p);
+            prop_assert_eq!(back.to_record(), p.to_record());
         }
         for p in log.publishers() {
             let back = PublisherKeys::from_record(&p.to_record()).expect("a real history's record parses");

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 pub mod mixed_order;
+pub mod padlog;
 pub mod proxy;
+pub mod slow;
 
 /// Path of a workspace binary, next to the test executable's `deps/` folder,
 /// or in `SEALWAX_BIN_DIR` when set (to run the attacks against another build).

@@ -17,8 +17,18 @@
 //! The HTTP client is a minimal HTTP/1.1 one written for this tool: it
 //! keeps the load generator's own cost low and needs no client crate.
 //!
+//! With `--heavy-key`, it measures whether one publisher's key writes
+//! stall everyone else's: it submits half the entries alone (the
+//! baseline), then the other half while one more connection registers
+//! `--heavy-writes` new keys for `--heavy-publisher` (authorised by the
+//! key in `--heavy-key`, e.g. the newest of the chain `sealwax-log-fill
+//! --keys` wrote), and prints the other publishers' latency in both halves
+//! and their ratio.
+//!
 //! ```text
 //! sealwax-log-bench --url http://127.0.0.1:8080 --concurrency 64 --entries 20000
+//! sealwax-log-bench --url http://127.0.0.1:8080 --entries 20000 \
+//!     --heavy-publisher big --heavy-key big.key --heavy-writes 500
 //! ```
 
 use std::collections::BTreeMap;
@@ -70,6 +80,16 @@ struct Args {
     /// `--entries 0`, only proofs are timed.
     #[arg(long, default_value_t = 0)]
     proofs: usize,
+    /// An unencrypted secret key of `--heavy-publisher`, in good standing:
+    /// measure the others' latency while it registers keys.
+    #[arg(long, requires = "heavy_publisher")]
+    heavy_key: Option<std::path::PathBuf>,
+    /// The publisher `--heavy-key` belongs to.
+    #[arg(long, requires = "heavy_key")]
+    heavy_publisher: Option<String>,
+    /// Keys to register for `--heavy-publisher` during the second half.
+    #[arg(long, default_value_t = 200)]
+    heavy_writes: usize,
 }
 
 /// Largest response head or body this client reads.
@@ -462,6 +482,49 @@ async fn time_proofs(
     Ok(())
 }
 
+/// Prints the other publishers' latency without and with the heavy
+/// publisher's key writes, and fails unless every write was accepted.
+fn report_heavy(heavy: &str, alone: Tally, with: Tally, writes: Tally) -> anyhow::Result<()> {
+    let mut tallies = [alone, with, writes];
+    for t in &mut tallies {
+        t.latencies_us.sort_unstable();
+    }
+    let [alone, with, writes] = &tallies;
+    let line = |what: &str, t: &Tally| {
+        println!(
+            "{what:<34} {:>6} accepted, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            t.latencies_us.len(),
+            percentile(&t.latencies_us, 50.0).as_secs_f64() * 1e3,
+            percentile(&t.latencies_us, 99.0).as_secs_f64() * 1e3,
+            percentile(&t.latencies_us, 100.0).as_secs_f64() * 1e3
+        );
+    };
+    line("others alone (baseline):", alone);
+    line(&format!("others while {heavy} writes keys:"), with);
+    line(&format!("{heavy}'s key registrations:"), writes);
+    let p99 = |t: &Tally| percentile(&t.latencies_us, 99.0).as_secs_f64();
+    println!(
+        "ratio:                             p99 {:.2}x the baseline's",
+        p99(with) / p99(alone).max(1e-6)
+    );
+    for t in &tallies {
+        for (status, n) in t.by_status.iter().filter(|(k, _)| k.as_str() != "200") {
+            let sample = t.samples.get(status).map_or("", String::as_str);
+            println!("  {status}: {n}  (first: {})", sample.trim());
+        }
+    }
+    let refused: u64 = tallies
+        .iter()
+        .flat_map(|t| t.by_status.iter())
+        .filter(|(k, _)| k.as_str() != "200")
+        .map(|(_, v)| v)
+        .sum();
+    if refused > 0 {
+        bail!("{refused} submissions were not accepted");
+    }
+    Ok(())
+}
+
 fn percentile(sorted: &[u64], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -579,6 +642,69 @@ fn main() -> anyhow::Result<()> {
         build_started.elapsed().as_secs_f64(),
         args.concurrency
     );
+
+    if let (Some(file), Some(heavy)) = (&args.heavy_key, &args.heavy_publisher) {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read --heavy-key {}", file.display()))?;
+        let key = SecretKey::parse(&text, None).map_err(|e| {
+            anyhow!(
+                "--heavy-key {}: {e} (it must be unencrypted)",
+                file.display()
+            )
+        })?;
+        let heavy_bodies = (0..args.heavy_writes)
+            .map(|_| {
+                let new = SecretKey::generate(&mut rand::rngs::OsRng);
+                let reg = KeyRegistration::chain(&origin, heavy, &new, &key)?;
+                Ok(submit_body(&Entry::KeyRegistration(reg)))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let half = bodies.len() / 2;
+        let baseline = Arc::new(bodies[..half].to_vec());
+        let contended = Arc::new(bodies[half..].to_vec());
+        let timeout = Duration::from_secs(args.timeout_secs.max(1));
+        let phase = |bodies: Arc<Vec<Vec<u8>>>, heavy: Option<Arc<Vec<Vec<u8>>>>| {
+            runtime.block_on(async {
+                // The other publishers share one cursor over their bodies.
+                let next = Arc::new(AtomicUsize::new(0));
+                let others: Vec<_> = (0..args.concurrency)
+                    .map(|_| {
+                        tokio::spawn(submitter(
+                            addr,
+                            host.clone(),
+                            entry_path.clone(),
+                            bodies.clone(),
+                            next.clone(),
+                            timeout,
+                        ))
+                    })
+                    .collect();
+                // The heavy publisher writes one key at a time, on its own connection.
+                let heavy = heavy.map(|h| {
+                    tokio::spawn(submitter(
+                        addr,
+                        host.clone(),
+                        entry_path.clone(),
+                        h,
+                        Arc::new(AtomicUsize::new(0)),
+                        timeout,
+                    ))
+                });
+                let mut total = Tally::default();
+                for t in others {
+                    total.merge(t.await.context("a submitting task panicked")?);
+                }
+                let heavy = match heavy {
+                    Some(h) => Some(h.await.context("the heavy writer panicked")?),
+                    None => None,
+                };
+                anyhow::Ok((total, heavy))
+            })
+        };
+        let (alone, _) = phase(baseline, None)?;
+        let (with, heavy_tally) = phase(contended, Some(Arc::new(heavy_bodies)))?;
+        return report_heavy(heavy, alone, with, heavy_tally.unwrap_or_default());
+    }
 
     // The clock runs from the first submission to the last answer.
     let next = Arc::new(AtomicUsize::new(0));

@@ -8,8 +8,15 @@
 //! would, in synced batches with signed checkpoints. At the end it times
 //! in-process inclusion proofs at the new size.
 //!
+//! With `--keys N` it first gives one publisher a chain of N keys: a
+//! claim, then each key registered by the one before it (the deepest
+//! chain of authorisation there is), and writes the newest key's secret
+//! key, unencrypted, to `--last-key-out`.
+//!
 //! ```text
 //! sealwax-log-fill --data-dir ./data --origin bench.test/log --to 1000000
+//! sealwax-log-fill --data-dir ./data --origin bench.test/log --keys 100000 \
+//!     --key-publisher big --last-key-out big.key --proofs 0
 //! ```
 
 use std::collections::VecDeque;
@@ -44,9 +51,19 @@ struct Args {
     /// The log's origin (needed only when the data directory is new).
     #[arg(long)]
     origin: Option<String>,
-    /// Tree size to grow the log to.
-    #[arg(long)]
+    /// Tree size to grow the log to (after the keys of `--keys`).
+    #[arg(long, default_value_t = 0)]
     to: u64,
+    /// Register this many keys for `--key-publisher` first: a claim, then
+    /// each key authorised by the one before it.
+    #[arg(long, default_value_t = 0)]
+    keys: usize,
+    /// The publisher that gets the keys of `--keys`.
+    #[arg(long, default_value = "fill-keys")]
+    key_publisher: String,
+    /// Where to write the newest key of `--keys` (an unencrypted Minisign secret key file).
+    #[arg(long)]
+    last_key_out: Option<PathBuf>,
     /// Entries per sequencer batch.
     #[arg(long, default_value_t = 4096)]
     batch: usize,
@@ -123,6 +140,10 @@ fn main() -> anyhow::Result<()> {
     let storage = Arc::new(storage);
     let (log, range) = Log::open(storage.clone(), key)?;
     let log = Arc::new(log);
+    let mut range = range;
+    if args.keys > 0 {
+        range = fill_keys(&args, &log, range, &origin)?;
+    }
     let start_size = range.size();
     if start_size >= args.to {
         println!(
@@ -153,6 +174,103 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the log's verifier and sequencer threads on `log`, as the server
+/// does; `verifiers` 0 is one per core (which may reorder submissions).
+fn start_sequencer(
+    args: &Args,
+    log: &Arc<Log>,
+    range: sealwax_proto::merkle::CompactRange,
+    verifiers: usize,
+) -> SequencerHandle {
+    SequencerHandle::start(
+        log.clone(),
+        range,
+        SequencerConfig {
+            batch_size: args.batch,
+            batch_wait: Duration::from_millis(20),
+            queue_capacity: WINDOW * 2,
+            verifiers,
+        },
+        Arc::new(Metrics::new()),
+    )
+}
+
+/// Gives `args.key_publisher` a chain of `args.keys` keys; returns the new
+/// compact range for the signatures that may follow.
+fn fill_keys(
+    args: &Args,
+    log: &Arc<Log>,
+    range: sealwax_proto::merkle::CompactRange,
+    origin: &str,
+) -> anyhow::Result<sealwax_proto::merkle::CompactRange> {
+    let start_size = range.size();
+    // One verifier keeps the submissions in order: each key is authorised
+    // by the one before it, which must be sequenced first.
+    let seq = start_sequencer(args, log, range, 1);
+    let publisher = args.key_publisher.clone();
+    let count = args.keys;
+    // Signing runs on its own thread, ahead of the verifier and sequencer.
+    let (entries_tx, entries_rx) = mpsc::sync_channel::<Entry>(WINDOW);
+    let signer = {
+        let origin = origin.to_string();
+        std::thread::spawn(move || -> anyhow::Result<SecretKey> {
+            let mut previous = SecretKey::generate(&mut rand::rngs::OsRng);
+            let claim = KeyRegistration::claim(&origin, &publisher, &previous)?;
+            if entries_tx.send(Entry::KeyRegistration(claim)).is_err() {
+                return Ok(previous);
+            }
+            for _ in 1..count {
+                let key = SecretKey::generate(&mut rand::rngs::OsRng);
+                let reg = KeyRegistration::chain(&origin, &publisher, &key, &previous)?;
+                if entries_tx.send(Entry::KeyRegistration(reg)).is_err() {
+                    break;
+                }
+                previous = key;
+            }
+            Ok(previous)
+        })
+    };
+    let started = Instant::now();
+    // Each key needs the one before it sequenced: the claim goes alone.
+    let mut entries = entries_rx.into_iter();
+    if let Some(claim) = entries.next() {
+        settle(submit(&seq, origin, claim)?)?;
+    }
+    let mut pending = VecDeque::with_capacity(WINDOW);
+    for entry in entries {
+        if pending.len() >= WINDOW {
+            settle(pending.pop_front().expect("window is full"))?;
+        }
+        pending.push_back(submit(&seq, origin, entry)?);
+    }
+    for rx in pending {
+        settle(rx)?;
+    }
+    let last = signer
+        .join()
+        .map_err(|_| anyhow!("the signing thread panicked"))??;
+    seq.shutdown();
+    let state = log
+        .storage()
+        .tree_state()?
+        .ok_or_else(|| anyhow!("the log has no tree state after sequencing"))?;
+    let size = state.size;
+    let log_range = sealwax_proto::merkle::CompactRange::from_hashes(state.size, state.range)
+        .map_err(|e| anyhow!("the stored tree state is not a compact range: {e}"))?;
+    println!(
+        "keys:                 {count} for publisher {} in {:.1} s (tree size {start_size} -> {size})",
+        args.key_publisher,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.last_key_out {
+        let text = last.to_file_string(None, &mut rand::rngs::OsRng);
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write the newest key to {}", path.display()))?;
+        println!("newest key:           {}", path.display());
+    }
+    Ok(log_range)
+}
+
 /// Appends signed signature entries until the log has `args.to` entries.
 fn fill(
     args: &Args,
@@ -162,18 +280,7 @@ fn fill(
 ) -> anyhow::Result<()> {
     let start_size = range.size();
     let origin = origin.to_string();
-    let metrics = Arc::new(Metrics::new());
-    let seq = SequencerHandle::start(
-        log.clone(),
-        range,
-        SequencerConfig {
-            batch_size: args.batch,
-            batch_wait: Duration::from_millis(20),
-            queue_capacity: WINDOW * 2,
-            verifiers: 0,
-        },
-        metrics,
-    );
+    let seq = start_sequencer(args, log, range, 0);
 
     // Fresh publishers for this run, each claiming its name.
     let run = format!("{:08x}", rand::random::<u32>());

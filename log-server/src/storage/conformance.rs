@@ -34,6 +34,8 @@ macro_rules! storage_conformance_tests {
             lookup_keys_do_not_bleed_into_each_other,
             subtrees_of_complete_tiles_match_their_nodes,
             a_log_without_every_level_has_no_subtrees,
+            key_records_are_per_publisher_and_overwritten,
+            key_event_pages_start_where_asked,
         );
     };
     (@cases $backend:ty; $($case:ident),* $(,)?) => {
@@ -116,6 +118,8 @@ pub(crate) fn empty_storage_has_nothing(b: &mut impl Backend) {
     assert!(s.key_events("alice").unwrap().is_empty());
     assert_eq!(s.key_owner(&[1; 32]).unwrap(), None);
     assert_eq!(s.key_state("alice").unwrap(), None);
+    assert!(s.key_records("alice").unwrap().is_empty());
+    assert!(s.key_events_page("alice", 0, 10).unwrap().is_empty());
     assert!(s.signatures_by_sha256(&[1; 32]).unwrap().is_empty());
     assert!(s
         .signatures_by_release("alice", "p", None)
@@ -426,4 +430,55 @@ pub(crate) fn a_log_without_every_level_has_no_subtrees(b: &mut impl Backend) {
         );
     }
     assert_subtree_matches_nodes(s, 0, 3);
+}
+
+pub(crate) fn key_records_are_per_publisher_and_overwritten(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let mut b1 = make_batch(&mut range, "k", 3);
+    b1.key_states = vec![("a".into(), b"header a".to_vec())];
+    b1.key_records = vec![
+        ("a".into(), [2; 32], b"a2 first".to_vec()),
+        ("a".into(), [1; 32], b"a1".to_vec()),
+        // "ab" must not show among the records of "a".
+        ("ab".into(), [0; 32], b"ab0".to_vec()),
+    ];
+    b.storage().commit(&b1).unwrap();
+    let mut b2 = make_batch(&mut range, "k", 1);
+    b2.key_states = vec![("a".into(), b"header a 2".to_vec())];
+    b2.key_records = vec![("a".into(), [2; 32], b"a2 second".to_vec())];
+    b.storage().commit(&b2).unwrap();
+    for _ in 0..2 {
+        let s = b.storage();
+        assert_eq!(
+            s.key_state("a").unwrap().as_deref(),
+            Some(&b"header a 2"[..])
+        );
+        assert_eq!(
+            s.key_records("a").unwrap(),
+            vec![b"a1".to_vec(), b"a2 second".to_vec()],
+            "in key-hash order, the newest record of each key"
+        );
+        assert_eq!(s.key_records("ab").unwrap(), vec![b"ab0".to_vec()]);
+        assert!(s.key_records("b").unwrap().is_empty());
+        b.reopen();
+    }
+}
+
+pub(crate) fn key_event_pages_start_where_asked(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let mut batch = make_batch(&mut range, "p", 300);
+    batch.key_events = [0u64, 3, 256, 257, 299]
+        .iter()
+        .map(|&i| ("pub".to_string(), i))
+        .chain([("pu".to_string(), 1), ("pubs".to_string(), 2)])
+        .collect();
+    b.storage().commit(&batch).unwrap();
+    let s = b.storage();
+    assert_eq!(s.key_events_page("pub", 0, 2).unwrap(), vec![0, 3]);
+    assert_eq!(s.key_events_page("pub", 4, 2).unwrap(), vec![256, 257]);
+    assert_eq!(s.key_events_page("pub", 257, 10).unwrap(), vec![257, 299]);
+    assert!(s.key_events_page("pub", 300, 10).unwrap().is_empty());
+    assert!(s.key_events_page("pub", 0, 0).unwrap().is_empty());
+    assert_eq!(s.key_events_page("pu", 0, 10).unwrap(), vec![1]);
+    assert_eq!(s.key_events("pub").unwrap(), vec![0, 3, 256, 257, 299]);
 }

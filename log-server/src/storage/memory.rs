@@ -16,6 +16,7 @@ struct Inner {
     key_events: HashMap<String, BTreeSet<u64>>,
     key_owners: HashMap<Hash, String>,
     key_states: HashMap<String, Vec<u8>>,
+    key_records: BTreeMap<(String, Hash), Vec<u8>>,
     by_sha256: HashMap<[u8; 32], BTreeSet<u64>>,
     /// (publisher, package) -> version -> indexes
     by_release: HashMap<(String, String), BTreeMap<String, BTreeSet<u64>>>,
@@ -68,6 +69,9 @@ impl Storage for MemoryStorage {
         }
         for (p, r) in &batch.key_states {
             inner.key_states.insert(p.clone(), r.clone());
+        }
+        for (p, h, r) in &batch.key_records {
+            inner.key_records.insert((p.clone(), *h), r.clone());
         }
         for s in &batch.signatures {
             inner.by_sha256.entry(s.sha256).or_default().insert(s.index);
@@ -128,8 +132,27 @@ impl Storage for MemoryStorage {
             .unwrap_or_default())
     }
 
+    fn key_events_page(&self, publisher: &str, from: u64, limit: usize) -> StorageResult<Vec<u64>> {
+        Ok(self
+            .read()?
+            .key_events
+            .get(publisher)
+            .map(|s| s.range(from..).take(limit).copied().collect())
+            .unwrap_or_default())
+    }
+
     fn key_state(&self, publisher: &str) -> StorageResult<Option<Vec<u8>>> {
         Ok(self.read()?.key_states.get(publisher).cloned())
+    }
+
+    fn key_records(&self, publisher: &str) -> StorageResult<Vec<Vec<u8>>> {
+        let g = self.read()?;
+        let from = (publisher.to_string(), [0u8; 32]);
+        Ok(g.key_records
+            .range(from..)
+            .take_while(|((p, _), _)| p == publisher)
+            .map(|(_, r)| r.clone())
+            .collect())
     }
 
     fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>> {

@@ -159,9 +159,12 @@ pub struct Batch {
     pub key_owners: Vec<(Hash, String)>,
     /// Newly logged signatures.
     pub signatures: Vec<SignatureRef>,
-    /// The canonical key-state record of every publisher whose keys changed
-    /// ([`PublisherKeys::to_record`](sealwax_proto::keys::PublisherKeys::to_record)).
+    /// The key-state record header of every publisher whose keys changed
+    /// ([`PublisherKeys::record_header`](sealwax_proto::keys::PublisherKeys::record_header)).
     pub key_states: Vec<(String, Vec<u8>)>,
+    /// The record of every key the batch changed: (publisher, key hash,
+    /// [`KeyRecord::encode`](sealwax_proto::keys::KeyRecord::encode)).
+    pub key_records: Vec<(String, Hash, Vec<u8>)>,
     /// The tree state after the batch.
     pub state: TreeState,
 }
@@ -249,9 +252,18 @@ pub trait Storage: Send + Sync + 'static {
     /// Indexes of the key registrations and revocations of a publisher, ascending.
     fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>>;
 
-    /// The stored key-state record of a publisher; `None` if it has none,
-    /// or its log was written before records were stored.
+    /// Indexes of a publisher's key events from index `from` on, ascending,
+    /// at most `limit` of them: one page of [`key_events`](Storage::key_events).
+    fn key_events_page(&self, publisher: &str, from: u64, limit: usize) -> StorageResult<Vec<u64>>;
+
+    /// The stored key-state record header of a publisher; `None` if it has
+    /// none, or its log was written before records were stored. A log
+    /// written before per-key records were stored holds the whole record
+    /// here (the header followed by every key).
     fn key_state(&self, publisher: &str) -> StorageResult<Option<Vec<u8>>>;
+
+    /// The stored record of every key of a publisher, in key-hash order.
+    fn key_records(&self, publisher: &str) -> StorageResult<Vec<Vec<u8>>>;
 
     /// The publisher a key (by key hash) is registered to.
     fn key_owner(&self, key_hash: &Hash) -> StorageResult<Option<String>>;

@@ -11,7 +11,8 @@
 //! | `subtrees`   | tile level:u8 · tile index:u64 | 511 × hash:32, a complete tile's [`Subtree`] |
 //! | `key_events` | str16 publisher · index:u64 | empty |
 //! | `key_owners` | key hash:32 | publisher |
-//! | `key_states` | publisher | canonical key-state record (proto `keys`) |
+//! | `key_states` | publisher | key-state record header (proto `keys`); a log written before `key_records` holds the whole record |
+//! | `key_records`| str16 publisher · key hash:32 | one key's canonical encoding (proto `KeyRecord::encode`) |
 //! | `sig_sha256` | sha256:32 · index:u64 | empty |
 //! | `sig_release`| str16 publisher · str16 package · str16 version · index:u64 | empty |
 //! | `meta`       | `tree_state` | size:u64 · n:u8 · n×hash:32 · checkpoint text |
@@ -45,11 +46,12 @@ const CF_NODES: &str = "nodes";
 const CF_KEY_EVENTS: &str = "key_events";
 const CF_KEY_OWNERS: &str = "key_owners";
 const CF_KEY_STATES: &str = "key_states";
+const CF_KEY_RECORDS: &str = "key_records";
 const CF_SIG_SHA256: &str = "sig_sha256";
 const CF_SIG_RELEASE: &str = "sig_release";
 const CF_META: &str = "meta";
 const CF_SUBTREES: &str = "subtrees";
-const ALL_CFS: [&str; 10] = [
+const ALL_CFS: [&str; 11] = [
     CF_ENTRIES,
     CF_LEAVES,
     CF_NODES,
@@ -57,6 +59,7 @@ const ALL_CFS: [&str; 10] = [
     CF_KEY_EVENTS,
     CF_KEY_OWNERS,
     CF_KEY_STATES,
+    CF_KEY_RECORDS,
     CF_SIG_SHA256,
     CF_SIG_RELEASE,
     CF_META,
@@ -310,6 +313,13 @@ impl Storage for RocksStorage {
         for (publisher, record) in &batch.key_states {
             wb.put_cf(key_states, publisher.as_bytes(), record);
         }
+        let key_records = self.cf(CF_KEY_RECORDS)?;
+        for (publisher, key_hash, record) in &batch.key_records {
+            let mut k = Vec::with_capacity(34 + publisher.len());
+            str16(&mut k, publisher);
+            k.extend_from_slice(key_hash);
+            wb.put_cf(key_records, k, record);
+        }
         let (by_sha, by_release) = (self.cf(CF_SIG_SHA256)?, self.cf(CF_SIG_RELEASE)?);
         for s in &batch.signatures {
             let mut k = s.sha256.to_vec();
@@ -390,6 +400,52 @@ impl Storage for RocksStorage {
         let mut prefix = Vec::new();
         str16(&mut prefix, publisher);
         self.indexes_with_prefix(CF_KEY_EVENTS, &prefix)
+    }
+
+    fn key_events_page(&self, publisher: &str, from: u64, limit: usize) -> StorageResult<Vec<u64>> {
+        let mut prefix = Vec::new();
+        str16(&mut prefix, publisher);
+        let mut first = prefix.clone();
+        first.extend_from_slice(&from.to_be_bytes());
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_KEY_EVENTS)?,
+            IteratorMode::From(&first, Direction::Forward),
+        );
+        for item in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(index_suffix(&k)?);
+        }
+        Ok(out)
+    }
+
+    fn key_records(&self, publisher: &str) -> StorageResult<Vec<Vec<u8>>> {
+        let mut prefix = Vec::new();
+        str16(&mut prefix, publisher);
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_KEY_RECORDS)?,
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if k.len() != prefix.len() + 32 {
+                return Err(StorageError::Corrupt(
+                    "a key record's key is not publisher and key hash",
+                ));
+            }
+            out.push(v.to_vec());
+        }
+        Ok(out)
     }
 
     fn key_state(&self, publisher: &str) -> StorageResult<Option<Vec<u8>>> {

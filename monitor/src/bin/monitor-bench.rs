@@ -24,6 +24,11 @@
 //!    child then measures raw SHA-256 leaf hashing of entries of the same
 //!    average size, as a baseline.
 //!
+//! The full-size catch-up runs twice more, alternately with the duplicate
+//! check and per-bundle progress saves off (`FollowerOptions`
+//! `duplicate_check` and `save_progress`) and on, and the best rate of each
+//! is printed with their ratio: the cost of those two defences.
+//!
 //! The default config watches ten publishers (`learn = true`, so their
 //! signature entries are verified too) and every key event (`publisher =
 //! "*"`); key registrations and revocations are always verified. One more
@@ -88,6 +93,9 @@ enum Cmd {
         size: u64,
         #[arg(long)]
         verify_all: bool,
+        /// Duplicate check and progress saves off.
+        #[arg(long)]
+        lean: bool,
     },
 }
 
@@ -116,7 +124,8 @@ fn main() -> anyhow::Result<()> {
             vkey,
             size,
             verify_all,
-        }) => measure(&url, &vkey, size, verify_all),
+            lean,
+        }) => measure(&url, &vkey, size, verify_all, lean),
         None => run(cli.run),
     }
 }
@@ -159,11 +168,26 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         args.publishers,
         cores()
     );
-    let mut runs = vec![(args.entries / 4, false), (args.entries, false)];
+    // (size, verify all signatures, lean: duplicate check and progress
+    // saves off, paired: one of the ON/OFF comparison runs)
+    let mut runs = vec![
+        (args.entries / 4, false, false, false),
+        (args.entries, false, false, false),
+    ];
     if args.verify_all_entries > 0 {
-        runs.push((args.verify_all_entries.min(args.entries), true));
+        runs.push((
+            args.verify_all_entries.min(args.entries),
+            true,
+            false,
+            false,
+        ));
     }
-    for (size, verify_all) in runs {
+    for _ in 0..2 {
+        runs.push((args.entries, false, true, true));
+        runs.push((args.entries, false, false, true));
+    }
+    let (mut best_on, mut best_off) = (0f64, 0f64);
+    for (size, verify_all, lean, paired) in runs {
         let mut cmd = Command::new(&exe);
         cmd.args([
             "measure",
@@ -177,15 +201,29 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         if verify_all {
             cmd.arg("--verify-all");
         }
+        if lean {
+            cmd.arg("--lean");
+        }
         let out = cmd.stderr(Stdio::inherit()).output()?;
         if !out.status.success() {
             bail!("measure run failed: {}", out.status);
         }
         let r: serde_json::Value = serde_json::from_slice(&out.stdout).context("measure output")?;
+        let rate = r["rate"].as_f64().unwrap_or(0.0);
+        if paired {
+            let best = if lean { &mut best_off } else { &mut best_on };
+            *best = best.max(rate);
+        }
         println!(
             "catch-up {:>9} entries{}: {:>8.0} entries/s ({:.2} s), peak RSS {} KiB, {} alerts | raw SHA-256 leaf hashing: {:.0} entries/s ({:.0} MB/s, avg entry {} B)",
             r["entries"],
-            if verify_all { " (all signatures verified)" } else { "" },
+            if verify_all {
+                " (all signatures verified)"
+            } else if lean {
+                " (duplicate check and progress saves OFF)"
+            } else {
+                ""
+            },
             r["rate"].as_f64().unwrap_or(0.0),
             r["secs"].as_f64().unwrap_or(0.0),
             r["vmhwm_kib"],
@@ -195,6 +233,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             r["avg_entry_bytes"],
         );
     }
+    println!(
+        "duplicate check and progress saves: ON {best_on:.0} entries/s, OFF {best_off:.0} entries/s, ON/OFF = {:.3} (best of 2 each, {} entries)",
+        best_on / best_off.max(1.0),
+        args.entries
+    );
     Ok(())
 }
 
@@ -466,7 +509,7 @@ fn serve(dir: &Path, port: u16) -> anyhow::Result<()> {
 
 // ----- measuring -----
 
-fn measure(url: &str, vkey: &str, size: u64, verify_all: bool) -> anyhow::Result<()> {
+fn measure(url: &str, vkey: &str, size: u64, verify_all: bool, lean: bool) -> anyhow::Result<()> {
     // The tile server serves the checkpoint of each built size under its own prefix.
     let base = format!("{url}/bench-size/{size}/");
     let mut config_text = String::from("[[watch]]\npublisher = \"*\"\n");
@@ -478,6 +521,7 @@ fn measure(url: &str, vkey: &str, size: u64, verify_all: bool) -> anyhow::Result
     if verify_all {
         config_text.push_str("[verify]\nall_signatures = true\n");
     }
+    config_text.push_str(&format!("[health]\nmax_entries_per_poll = {size}\n"));
     let config = Config::parse(&config_text, Path::new("bench.toml"))?;
     let verifier = NoteVerifier::parse(vkey)?;
     let state = tempfile::tempdir()?;
@@ -492,6 +536,8 @@ fn measure(url: &str, vkey: &str, size: u64, verify_all: bool) -> anyhow::Result
             StateDir::open(state.path())?,
             FollowerOptions {
                 progress: false,
+                duplicate_check: !lean,
+                save_progress: !lean,
                 ..FollowerOptions::default()
             },
         )?;

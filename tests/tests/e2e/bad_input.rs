@@ -28,7 +28,7 @@ use sealwax_tests::{LogServer, ServerOptions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const TOKEN: &str = "bad-input-admin-token";
+const TOKEN: &str = "bad-input-admin-token-4f1c9e";
 
 /// A request, written byte for byte as given.
 struct Req {

@@ -499,7 +499,7 @@ fn rotation_is_trusted_through_the_logged_chain() {
 #[test]
 fn operator_registration_recovers_a_claimed_name() {
     let w = World::with(ServerOptions {
-        admin_token: Some("s3cret-token".into()),
+        admin_token: Some("s3cret-token-7d2b0a9e4c".into()),
         ..Default::default()
     });
     let alice = w.client("alice");

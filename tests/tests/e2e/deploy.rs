@@ -502,7 +502,7 @@ fn systemd_exec_start_lines_run_the_built_binaries() {
     let creds = dir.path().join("credentials");
     fs::create_dir_all(&creds).unwrap();
     assert!(text.contains("LoadCredential=admin-token:"));
-    fs::write(creds.join("admin-token"), "unit-test-admin-token\n").unwrap();
+    fs::write(creds.join("admin-token"), "unit-test-admin-token-5e9b2c\n").unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
     env.insert("STATE_DIRECTORY".into(), s(&state).into());
     env.insert("CREDENTIALS_DIRECTORY".into(), s(&creds).into());
@@ -533,7 +533,7 @@ fn systemd_exec_start_lines_run_the_built_binaries() {
         matches!(refused, Err((401 | 403, _))),
         "a wrong token: {refused:?}"
     );
-    submit_entry(&url, &reg.to_bytes(), Some("unit-test-admin-token"))
+    submit_entry(&url, &reg.to_bytes(), Some("unit-test-admin-token-5e9b2c"))
         .expect("the credential's token opens the operator path");
     let vkey = Command::new(bin("sealwax-log"))
         .args(["key", "--data-dir", s(&state)])

@@ -7,6 +7,8 @@ mod client;
 mod crashloop;
 mod deploy;
 mod downloads;
+mod keys_scale;
 mod monitor;
 mod scenarios;
 mod server;
+mod starve;

@@ -814,3 +814,241 @@ fn daemon_alerts_as_the_log_grows_and_stops_on_sigterm() {
     let r = m.run();
     assert_eq!(r.code(), Some(0), "{}", r.debug());
 }
+
+// ----- logs that try to silence or crash the monitor -----
+
+/// Runs `c` (stdout captured as JSON alerts) and fails the test if it does
+/// not exit within `secs` seconds (it is killed then).
+fn run_within(mut c: Command, secs: u64) -> (Run, std::time::Duration) {
+    use std::io::Read;
+    let t = std::time::Instant::now();
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sealwax-monitor");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let outs = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let errs = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > std::time::Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&errs.join().unwrap()).into_owned();
+            panic!("sealwax-monitor did not finish within {secs} s; stderr:\n{stderr}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let elapsed = t.elapsed();
+    let out = Output {
+        status,
+        stdout: outs.join().unwrap(),
+        stderr: errs.join().unwrap(),
+    };
+    let alerts = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout {l:?}: {e}")))
+        .collect();
+    (Run { out, alerts }, elapsed)
+}
+
+/// A monitor of a fake log, watching `alice` with one key that is not the rogue one.
+fn pad_monitor(dir: &Path, log: &sealwax_tests::padlog::PadLog, extra: &str) -> Monitor {
+    let alice = SecretKey::generate(&mut rand::rngs::OsRng);
+    let m = Monitor {
+        state: dir.join("monitor-state"),
+        config: dir.join("monitor.toml"),
+        log: log.url.clone(),
+        vkey: log.vkey.clone(),
+    };
+    m.set_config(&format!("{}{extra}", watch_keys("alice", &[&alice])));
+    m
+}
+
+/// The catch-up progress saved in the monitor's state: the tree size it reached.
+fn saved_progress(m: &Monitor) -> Option<u64> {
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(m.state.join("state.json")).unwrap()).unwrap();
+    state["catch_up"]["tree_size"].as_u64()
+}
+
+#[test]
+fn a_log_padded_to_2_pow_40_entries_cannot_stall_the_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = sealwax_tests::padlog::PadLog::start(1 << 40);
+    let m = pad_monitor(dir.path(), &log, "[health]\nmax_entries_per_poll = 20000\n");
+    let mut c = m.command();
+    c.arg("--no-progress");
+    let (r, took) = run_within(c, 60);
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "took {took:?}: {}",
+        r.debug()
+    );
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    let kinds = r.kinds();
+    assert!(
+        kinds.contains(&"log-misbehaviour/duplicate-entry".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"log-unhealthy/outran-poll-budget".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.len() <= 3,
+        "one alert per problem, not per entry: {kinds:?}"
+    );
+    let dup = r
+        .alerts
+        .iter()
+        .find(|a| a["problem"] == "duplicate-entry")
+        .unwrap();
+    assert_eq!(dup["index"], 1, "{dup}");
+    // Progress was saved: the next run resumes near where this one stopped,
+    // and does not repeat what it already reported.
+    let first = saved_progress(&m).expect("catch-up progress in the state");
+    assert!((20_000..=20_000 + 256).contains(&first), "{first}");
+    let mut c = m.command();
+    c.arg("--no-progress");
+    let (r2, _) = run_within(c, 60);
+    assert_eq!(r2.code(), Some(0), "nothing new to report: {}", r2.debug());
+    let second = saved_progress(&m).expect("still catching up");
+    assert!(second >= first + 20_000, "{first} then {second}");
+}
+
+#[test]
+fn a_small_padded_log_reaches_the_rogue_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = sealwax_tests::padlog::PadLog::start(1000);
+    let m = pad_monitor(dir.path(), &log, "");
+    let mut c = m.command();
+    c.arg("--no-progress");
+    let (r, _) = run_within(c, 60);
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    let kinds = r.kinds();
+    assert_eq!(
+        kinds,
+        ["log-misbehaviour/duplicate-entry", "unexpected-key"],
+        "{}",
+        r.debug()
+    );
+    let key = &r.alerts[1];
+    assert_eq!(key["index"], 999);
+    assert_eq!(key["publisher"], "alice");
+    assert_eq!(key["key"]["public_key"], log.rogue.to_base64());
+    // The tree verified: the fake log is otherwise valid, and the state moved on.
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "{}", r.debug());
+    assert_eq!(saved_progress(&m), None, "caught up");
+}
+
+#[test]
+fn a_panic_while_parsing_a_bundle_is_an_alert_and_the_daemon_keeps_going() {
+    use std::io::BufRead;
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let (a, b) = (minisign_key(dir.path(), "a"), minisign_key(dir.path(), "b"));
+    claim(&server, "alice", &a);
+    let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
+    let mut c = m.base_command();
+    c.args(["--json", "--interval", "1"])
+        .env("SEALWAX_MONITOR_PANIC_IN_BUNDLE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the panic is reported as an alert");
+    let alert: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(alert["kind"], "log-misbehaviour", "{alert}");
+    assert_eq!(alert["problem"], "bad-bundle", "{alert}");
+    assert!(
+        alert["message"].as_str().unwrap().contains("panicked"),
+        "{alert}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the daemon is still running"
+    );
+    // The next poll works: a new entry is verified and reported.
+    let index = submit(
+        &server,
+        &Entry::KeyRegistration(KeyRegistration::operator(&server.origin, "alice", &b).unwrap()),
+        true,
+    );
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the daemon reports the new key after the panic");
+    let alert: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(alert["kind"], "unexpected-key", "{alert}");
+    assert_eq!(alert["index"], index);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn an_endless_answer_is_cut_off_at_its_size_limit() {
+    use sealwax_tests::padlog::{EndlessLog, PadLog};
+    let dir = tempfile::tempdir().unwrap();
+    // An endless checkpoint, and a valid checkpoint with endless tiles and bundles.
+    let real = PadLog::start(1000);
+    // What it may have sent: a few bodies up to their limit (64 KiB for a
+    // checkpoint, 16 MiB for a bundle) plus socket buffers; a reader without
+    // a limit takes all ENDLESS_CAP (256 MiB) of every answer.
+    for (name, checkpoint, bound) in [
+        ("checkpoint", None, 16u64 << 20),
+        ("tiles", Some(real.checkpoint.clone()), 128 << 20),
+    ] {
+        let endless = EndlessLog::start(checkpoint);
+        let m = Monitor {
+            state: dir.path().join(format!("state-{name}")),
+            config: dir.path().join("monitor.toml"),
+            log: endless.url.clone(),
+            vkey: real.vkey.clone(),
+        };
+        m.set_config("");
+        let mut c = m.command();
+        c.arg("--no-progress");
+        let (r, _) = run_within(c, 60);
+        let stderr = r.stderr();
+        let short: String = r.debug().chars().take(2000).collect();
+        assert_eq!(r.code(), Some(2), "{name}: {short}");
+        assert!(
+            stderr.contains("bytes") && stderr.contains("limit"),
+            "{name}: {short}"
+        );
+        // Cut off at the limit, so memory stays bounded.
+        let sent = endless.sent();
+        assert!(sent < bound, "{name}: it sent {sent} bytes");
+    }
+}

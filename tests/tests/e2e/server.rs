@@ -26,7 +26,7 @@ use sealwax_tests::{bin, free_port, LogServer, ServerOptions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const TOKEN: &str = "e2e-admin-token";
+const TOKEN: &str = "e2e-admin-token-8a3f5c1d";
 
 /// Unencrypted Minisign secret keys made for these tests (the tests crate
 /// has no random number generator to call `SecretKey::generate` with).
