@@ -58,6 +58,18 @@ struct Limited<R> {
     limit: u64,
 }
 
+impl<R> Limited<R> {
+    /// `inner`, cut off with [`DownloadTooLarge`] past `limit` bytes.
+    fn new(inner: R, limit: u64, url: &str) -> Limited<R> {
+        Limited {
+            inner,
+            left: limit,
+            url: url.to_string(),
+            limit,
+        }
+    }
+}
+
 impl<R: Read> Read for Limited<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // Ask for one byte past the limit, so an answer of exactly `limit`
@@ -258,16 +270,14 @@ impl LogClient {
             return Err(too_large());
         }
         let mut body = Vec::new();
-        resp.take(limit + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| ClientError::LogUnreachable {
+        match Limited::new(resp, limit, url).read_to_end(&mut body) {
+            Ok(_) => Ok(body),
+            Err(e) if e.get_ref().is_some_and(|e| e.is::<DownloadTooLarge>()) => Err(too_large()),
+            Err(e) => Err(ClientError::LogUnreachable {
                 url: url.to_string(),
                 reason: format!("the answer broke off: {e}"),
-            })?;
-        if body.len() as u64 > limit {
-            return Err(too_large());
+            }),
         }
-        Ok(body)
     }
 
     /// The body of `resp` as UTF-8 text of at most `limit` bytes.
@@ -479,13 +489,7 @@ impl LogClient {
             });
         }
         let limit = len.unwrap_or(self.max_download).min(self.max_download);
-        let body = Limited {
-            inner: resp,
-            left: limit,
-            url: url.to_string(),
-            limit,
-        };
-        Ok((Box::new(body), len))
+        Ok((Box::new(Limited::new(resp, limit, url)), len))
     }
 
     /// `GET <url>` of a small text file; `None` on 404.

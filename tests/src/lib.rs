@@ -418,6 +418,51 @@ pub struct TerminalRun {
     pub text: String,
 }
 
+/// Runs `cmd` to its end with its output captured, and how long it took;
+/// fails the test, with its stderr, if it runs longer than `limit` (it is
+/// killed then). Output is drained as it comes, so a chatty command cannot
+/// block on a full pipe.
+pub fn run_within(mut cmd: Command, limit: Duration) -> (Output, Duration) {
+    use std::io::Read;
+    fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = r.read_to_end(&mut b);
+            b
+        })
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {:?}: {e}", cmd.get_program()));
+    let out = drain(child.stdout.take().expect("piped stdout"));
+    let err = drain(child.stderr.take().expect("piped stderr"));
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for the command") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned();
+            panic!(
+                "{:?} did not finish within {limit:?}; stderr:\n{stderr}",
+                cmd.get_program()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = start.elapsed();
+    let output = Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    };
+    (output, took)
+}
+
 /// Asserts that a finished command (`what`, for the message) succeeded, and
 /// returns its stdout.
 pub fn succeeds(out: Output, what: &str) -> String {

@@ -4,36 +4,12 @@
 //! left behind, and must show a log's error text without obeying it.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sealwax_tests::proxy::{EditingProxy, Forged};
-use sealwax_tests::{fails_with, path_str as s, succeeds, Client};
+use sealwax_tests::{fails_with, run_within, succeeds, Client};
 
-use crate::scenarios::{generate, publish_as, Story, EXIT_LOG};
-
-/// Runs `cmd` to its end, failing the test if it takes longer than `limit`
-/// (a client that never cuts an endless body off would read for ever).
-fn run_within(mut cmd: Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sealwax");
-    let start = Instant::now();
-    while child.try_wait().expect("wait for sealwax").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("reap sealwax");
-            panic!(
-                "sealwax did not finish within {limit:?}: it kept reading\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("collect sealwax's output")
-}
+use crate::scenarios::{generate, install, publish_as, refs, Story, EXIT_LOG};
 
 /// alice publishes `hello@1.0.0` on a fresh log; returns the story.
 fn alice_publishes() -> Story {
@@ -83,17 +59,13 @@ fn an_endless_artifact_is_cut_off_at_the_download_limit() {
     let to = st.path("bob-packages");
     let limit = 8u64 << 20;
     let mut cmd = bob.cmd();
-    cmd.args([
-        "install",
-        "alice/hello@1.0.0",
-        "--to",
-        s(&to),
-        "--trust-new-keys",
-        "--max-download",
-        &limit.to_string(),
-    ]);
+    cmd.args(install(
+        "1.0.0",
+        &to,
+        &["--trust-new-keys", "--max-download", &limit.to_string()],
+    ));
     let err = fails_with(
-        run_within(cmd, Duration::from_secs(60)),
+        run_within(cmd, Duration::from_secs(60)).0,
         EXIT_LOG,
         "an install whose artifact never ends",
     );
@@ -111,15 +83,11 @@ fn an_endless_artifact_is_cut_off_at_the_download_limit() {
     // The same install from the honest log works: the limit is only a limit.
     let honest = st.client("bob");
     succeeds(
-        honest.run(&[
-            "install",
-            "alice/hello@1.0.0",
-            "--to",
-            s(&to),
-            "--trust-new-keys",
-            "--max-download",
-            "4000",
-        ]),
+        honest.run(&refs(&install(
+            "1.0.0",
+            &to,
+            &["--trust-new-keys", "--max-download", "4000"],
+        ))),
         "the install from the honest log, with a limit of exactly its size",
     );
 }
@@ -140,15 +108,13 @@ fn an_endless_answer_from_the_log_is_cut_off_at_its_limit() {
         });
         let bob = behind(&st, &proxy.url);
         let mut cmd = bob.cmd();
-        cmd.args([
-            "install",
-            "alice/hello@1.0.0",
-            "--to",
-            s(&st.path("bob-packages")),
-            "--trust-new-keys",
-        ]);
+        cmd.args(install(
+            "1.0.0",
+            &st.path("bob-packages"),
+            &["--trust-new-keys"],
+        ));
         let err = fails_with(
-            run_within(cmd, Duration::from_secs(60)),
+            run_within(cmd, Duration::from_secs(60)).0,
             EXIT_LOG,
             &format!("an install whose {path} never ends"),
         );
@@ -175,13 +141,11 @@ fn a_logs_error_text_is_shown_escaped_never_obeyed() {
         });
         let bob = behind(&st, &proxy.url);
         let err = fails_with(
-            bob.run(&[
-                "install",
-                "alice/hello@1.0.0",
-                "--to",
-                s(&st.path("bob-packages")),
-                "--trust-new-keys",
-            ]),
+            bob.run(&refs(&install(
+                "1.0.0",
+                &st.path("bob-packages"),
+                &["--trust-new-keys"],
+            ))),
             EXIT_LOG,
             "an install whose log answers with terminal escapes",
         );

@@ -819,48 +819,13 @@ fn daemon_alerts_as_the_log_grows_and_stops_on_sigterm() {
 
 /// Runs `c` (stdout captured as JSON alerts) and fails the test if it does
 /// not exit within `secs` seconds (it is killed then).
-fn run_within(mut c: Command, secs: u64) -> (Run, std::time::Duration) {
-    use std::io::Read;
-    let t = std::time::Instant::now();
-    let mut child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sealwax-monitor");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let outs = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out.read_to_end(&mut b);
-        b
-    });
-    let errs = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = err.read_to_end(&mut b);
-        b
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > std::time::Duration::from_secs(secs) {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = String::from_utf8_lossy(&errs.join().unwrap()).into_owned();
-            panic!("sealwax-monitor did not finish within {secs} s; stderr:\n{stderr}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let elapsed = t.elapsed();
-    let out = Output {
-        status,
-        stdout: outs.join().unwrap(),
-        stderr: errs.join().unwrap(),
-    };
+fn run_within(c: Command, secs: u64) -> (Run, std::time::Duration) {
+    let (out, took) = sealwax_tests::run_within(c, std::time::Duration::from_secs(secs));
     let alerts = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout {l:?}: {e}")))
         .collect();
-    (Run { out, alerts }, elapsed)
+    (Run { out, alerts }, took)
 }
 
 /// A monitor of a fake log, watching `alice` with one key that is not the rogue one.
