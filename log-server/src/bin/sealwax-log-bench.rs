@@ -403,6 +403,36 @@ async fn submitter(
 }
 
 /// The log's checkpoint: (origin, size).
+/// `connections` submitters sharing one cursor over `bodies`, each on its
+/// own connection; their merged tally.
+async fn submit_all(
+    connections: usize,
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    timeout: Duration,
+) -> anyhow::Result<Tally> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            tokio::spawn(submitter(
+                addr,
+                host.to_string(),
+                path.to_string(),
+                bodies.clone(),
+                next.clone(),
+                timeout,
+            ))
+        })
+        .collect();
+    let mut total = Tally::default();
+    for t in tasks {
+        total.merge(t.await.context("a submitting task panicked")?);
+    }
+    Ok(total)
+}
+
 async fn checkpoint(addr: SocketAddr, host: &str, prefix: &str) -> anyhow::Result<(String, u64)> {
     let mut c = Conn::open(addr, host).await.with_context(|| {
         format!("cannot connect to the log at {addr}: is `sealwax-log serve` running?")
@@ -665,37 +695,16 @@ fn main() -> anyhow::Result<()> {
         let timeout = Duration::from_secs(args.timeout_secs.max(1));
         let phase = |bodies: Arc<Vec<Vec<u8>>>, heavy: Option<Arc<Vec<Vec<u8>>>>| {
             runtime.block_on(async {
-                // The other publishers share one cursor over their bodies.
-                let next = Arc::new(AtomicUsize::new(0));
-                let others: Vec<_> = (0..args.concurrency)
-                    .map(|_| {
-                        tokio::spawn(submitter(
-                            addr,
-                            host.clone(),
-                            entry_path.clone(),
-                            bodies.clone(),
-                            next.clone(),
-                            timeout,
-                        ))
-                    })
-                    .collect();
-                // The heavy publisher writes one key at a time, on its own connection.
+                // The heavy publisher writes one key at a time, on its own
+                // connection, beside the other publishers.
                 let heavy = heavy.map(|h| {
-                    tokio::spawn(submitter(
-                        addr,
-                        host.clone(),
-                        entry_path.clone(),
-                        h,
-                        Arc::new(AtomicUsize::new(0)),
-                        timeout,
-                    ))
+                    let (host, path) = (host.clone(), entry_path.clone());
+                    tokio::spawn(async move { submit_all(1, addr, &host, &path, h, timeout).await })
                 });
-                let mut total = Tally::default();
-                for t in others {
-                    total.merge(t.await.context("a submitting task panicked")?);
-                }
+                let total =
+                    submit_all(args.concurrency, addr, &host, &entry_path, bodies, timeout).await?;
                 let heavy = match heavy {
-                    Some(h) => Some(h.await.context("the heavy writer panicked")?),
+                    Some(h) => Some(h.await.context("the heavy writer panicked")??),
                     None => None,
                 };
                 anyhow::Ok((total, heavy))
@@ -707,29 +716,17 @@ fn main() -> anyhow::Result<()> {
     }
 
     // The clock runs from the first submission to the last answer.
-    let next = Arc::new(AtomicUsize::new(0));
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
     let cpu_before = own_cpu();
     let started = Instant::now();
-    let mut tally = runtime.block_on(async {
-        let tasks: Vec<_> = (0..args.concurrency)
-            .map(|_| {
-                tokio::spawn(submitter(
-                    addr,
-                    host.clone(),
-                    entry_path.clone(),
-                    bodies.clone(),
-                    next.clone(),
-                    timeout,
-                ))
-            })
-            .collect();
-        let mut total = Tally::default();
-        for t in tasks {
-            total.merge(t.await.context("a submitting task panicked")?);
-        }
-        anyhow::Ok(total)
-    })?;
+    let mut tally = runtime.block_on(submit_all(
+        args.concurrency,
+        addr,
+        &host,
+        &entry_path,
+        bodies.clone(),
+        timeout,
+    ))?;
     let wall = started.elapsed();
     let client_cpu = own_cpu().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
     let (_, size_after) = runtime.block_on(checkpoint(addr, &host, &prefix))?;

@@ -761,57 +761,97 @@ fn bad_config_or_unreachable_log_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("checkpoint"));
 }
 
+/// A log where alice has claimed key `a`, and a `sealwax-monitor --json
+/// --interval 1` daemon watching her (with `env` set): the daemon, its
+/// stdout lines as they come, and alice's second key `b`, not yet logged.
+struct Daemon {
+    _dir: tempfile::TempDir,
+    server: LogServer,
+    m: Monitor,
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    b: SecretKey,
+}
+
+impl Daemon {
+    fn start(env: &[(&str, &str)]) -> Daemon {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let server = start_log(&dir.path().join("log"));
+        let (a, b) = (minisign_key(dir.path(), "a"), minisign_key(dir.path(), "b"));
+        claim(&server, "alice", &a);
+        let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
+        let mut c = m.base_command();
+        c.args(["--json", "--interval", "1"])
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        Daemon {
+            _dir: dir,
+            server,
+            m,
+            child,
+            lines,
+            b,
+        }
+    }
+
+    /// The next alert the daemon prints, within `secs` seconds.
+    fn alert(&self, secs: u64, what: &str) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(std::time::Duration::from_secs(secs))
+            .expect(what);
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// The operator registers `b` for alice; its index.
+    fn operator_adds_b(&self) -> u64 {
+        let reg = KeyRegistration::operator(&self.server.origin, "alice", &self.b).unwrap();
+        submit(&self.server, &Entry::KeyRegistration(reg), true)
+    }
+
+    /// Sends SIGTERM; the daemon's exit code.
+    fn stop(&mut self) -> Option<i32> {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        self.child.wait().unwrap().code()
+    }
+}
+
 #[test]
 fn daemon_alerts_as_the_log_grows_and_stops_on_sigterm() {
-    use std::io::BufRead;
     if !have_tool("minisign") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_log(&dir.path().join("log"));
-    let (a, b) = (minisign_key(dir.path(), "a"), minisign_key(dir.path(), "b"));
-    claim(&server, "alice", &a);
-    let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
-    let mut c = m.base_command();
-    c.args(["--json", "--interval", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let mut d = Daemon::start(&[]);
     // Nothing alarming yet.
-    assert!(rx
+    assert!(d
+        .lines
         .recv_timeout(std::time::Duration::from_millis(1500))
         .is_err());
-    let index = submit(
-        &server,
-        &Entry::KeyRegistration(KeyRegistration::operator(&server.origin, "alice", &b).unwrap()),
-        true,
-    );
-    let line = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("the daemon reports the new key within a few polls");
-    let alert: Value = serde_json::from_str(&line).unwrap();
+    let index = d.operator_adds_b();
+    let alert = d.alert(10, "the daemon reports the new key within a few polls");
     assert_eq!(alert["kind"], "unexpected-key");
     assert_eq!(alert["index"], index);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
+    assert_eq!(d.stop(), Some(0), "SIGTERM is a clean stop");
     // The alert was saved as delivered: a later run has nothing new.
-    let r = m.run();
+    let r = d.m.run();
     assert_eq!(r.code(), Some(0), "{}", r.debug());
 }
 
@@ -921,35 +961,11 @@ fn a_small_padded_log_reaches_the_rogue_key() {
 
 #[test]
 fn a_panic_while_parsing_a_bundle_is_an_alert_and_the_daemon_keeps_going() {
-    use std::io::BufRead;
     if !have_tool("minisign") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_log(&dir.path().join("log"));
-    let (a, b) = (minisign_key(dir.path(), "a"), minisign_key(dir.path(), "b"));
-    claim(&server, "alice", &a);
-    let m = Monitor::new(dir.path(), &server, &watch_keys("alice", &[&a]));
-    let mut c = m.base_command();
-    c.args(["--json", "--interval", "1"])
-        .env("SEALWAX_MONITOR_PANIC_IN_BUNDLE", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("the panic is reported as an alert");
-    let alert: Value = serde_json::from_str(&line).unwrap();
+    let mut d = Daemon::start(&[("SEALWAX_MONITOR_PANIC_IN_BUNDLE", "0")]);
+    let alert = d.alert(10, "the panic is reported as an alert");
     assert_eq!(alert["kind"], "log-misbehaviour", "{alert}");
     assert_eq!(alert["problem"], "bad-bundle", "{alert}");
     assert!(
@@ -958,27 +974,15 @@ fn a_panic_while_parsing_a_bundle_is_an_alert_and_the_daemon_keeps_going() {
     );
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(
-        child.try_wait().unwrap().is_none(),
+        d.child.try_wait().unwrap().is_none(),
         "the daemon is still running"
     );
     // The next poll works: a new entry is verified and reported.
-    let index = submit(
-        &server,
-        &Entry::KeyRegistration(KeyRegistration::operator(&server.origin, "alice", &b).unwrap()),
-        true,
-    );
-    let line = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("the daemon reports the new key after the panic");
-    let alert: Value = serde_json::from_str(&line).unwrap();
+    let index = d.operator_adds_b();
+    let alert = d.alert(10, "the daemon reports the new key after the panic");
     assert_eq!(alert["kind"], "unexpected-key", "{alert}");
     assert_eq!(alert["index"], index);
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(d.stop(), Some(0));
 }
 
 #[test]

@@ -301,20 +301,24 @@ fn files_in(dir: &Path) -> Vec<String> {
 fn artifact_quotas_refuse_uploads_but_never_entries() {
     let dir = tempfile::tempdir().unwrap();
     let artifacts = dir.path().join("artifacts");
-    let server = LogServer::start(
-        &dir.path().join("log"),
-        &ServerOptions {
-            extra_args: vec![
-                "--artifact-dir".into(),
-                artifacts.display().to_string(),
-                "--artifact-quota-bytes".into(),
-                (3u64 << 20).to_string(),
-                "--artifact-publisher-quota-bytes".into(),
-                (2u64 << 20).to_string(),
-            ],
-            ..ServerOptions::default()
-        },
-    );
+    // A 3 MiB store, at most 2 MiB of it for one publisher.
+    let start = || {
+        LogServer::start(
+            &dir.path().join("log"),
+            &ServerOptions {
+                extra_args: vec![
+                    "--artifact-dir".into(),
+                    artifacts.display().to_string(),
+                    "--artifact-quota-bytes".into(),
+                    (3u64 << 20).to_string(),
+                    "--artifact-publisher-quota-bytes".into(),
+                    (2u64 << 20).to_string(),
+                ],
+                ..ServerOptions::default()
+            },
+        )
+    };
+    let server = start();
     let alice = Publisher::claim(&server, "alice");
     let bob = Publisher::claim(&server, "bob");
     let a1 = data(1_500_000, 1);
@@ -345,20 +349,7 @@ fn artifact_quotas_refuse_uploads_but_never_entries() {
     assert_eq!(left.len(), 2, "only the two stored artifacts: {left:?}");
     // The usage survives a restart: a new upload is still refused.
     drop(server);
-    let server = LogServer::start(
-        &dir.path().join("log"),
-        &ServerOptions {
-            extra_args: vec![
-                "--artifact-dir".into(),
-                artifacts.display().to_string(),
-                "--artifact-quota-bytes".into(),
-                (3u64 << 20).to_string(),
-                "--artifact-publisher-quota-bytes".into(),
-                (2u64 << 20).to_string(),
-            ],
-            ..ServerOptions::default()
-        },
-    );
+    let server = start();
     let bob = Publisher {
         url: server.url.clone(),
         ..bob
