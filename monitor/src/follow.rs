@@ -33,8 +33,8 @@
 //! catch-up is finished before a newer checkpoint is started.
 //!
 //! Duplicate entries: an honest log never appends the same entry twice. The
-//! catch-up remembers the leaf hashes of the last [`DUPLICATE_WINDOW`]
-//! entries (a hash set, about 5 MiB); a leaf seen again is one
+//! catch-up remembers the leaf hashes of at least the last [`DUPLICATE_WINDOW`]
+//! entries ([`crate::recent`], about 6 MiB); a leaf seen again is one
 //! `duplicate-entry` alert per catch-up, and the copy is not judged again
 //! (its bytes were judged at their first index). A log padded with one
 //! repeated entry is thus reported at its first copy instead of producing an
@@ -63,6 +63,7 @@ use tokio::task::JoinHandle;
 use crate::alert::{Alert, AlertKind, Problem};
 use crate::config::Config;
 use crate::deliver::Dispatcher;
+use crate::recent::RecentLeaves;
 use crate::source::LogSource;
 use crate::state::{Progress, ProgressView, State, StateDir};
 use crate::watch::{prepare_bundle, PreparedEntry, Tracker};
@@ -101,43 +102,14 @@ impl Default for FollowerOptions {
     }
 }
 
-/// How many of the latest leaf hashes a catch-up checks new ones against.
-pub const DUPLICATE_WINDOW: usize = 65_536;
+/// How many of the latest leaf hashes a catch-up checks new ones against (at least).
+pub use crate::recent::WINDOW as DUPLICATE_WINDOW;
 
 /// How often a catch-up saves its progress.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// The test hook panics once per process.
 static PANICKED: AtomicBool = AtomicBool::new(false);
-
-/// The leaf hashes of the latest [`DUPLICATE_WINDOW`] entries, with their indexes.
-struct RecentLeaves {
-    index: HashMap<Hash, u64>,
-    order: VecDeque<Hash>,
-}
-
-impl RecentLeaves {
-    fn new() -> RecentLeaves {
-        RecentLeaves {
-            index: HashMap::with_capacity(DUPLICATE_WINDOW),
-            order: VecDeque::with_capacity(DUPLICATE_WINDOW),
-        }
-    }
-
-    /// Records `leaf` at `at`; the index of an earlier copy if there is one.
-    fn seen(&mut self, leaf: Hash, at: u64) -> Option<u64> {
-        if let Some(&first) = self.index.get(&leaf) {
-            return Some(first);
-        }
-        if self.order.len() == DUPLICATE_WINDOW {
-            let old = self.order.pop_front().expect("full");
-            self.index.remove(&old);
-        }
-        self.index.insert(leaf, at);
-        self.order.push_back(leaf);
-        None
-    }
-}
 
 /// What one poll did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -622,6 +594,7 @@ impl Follower {
         let mut nodes: Vec<(u8, u64, Hash)> = Vec::new();
         let mut leaves: Vec<Hash> = Vec::with_capacity(TILE_WIDTH as usize);
         let mut recent = self.options.duplicate_check.then(RecentLeaves::new);
+        let mut copies: Vec<Option<u64>> = Vec::with_capacity(TILE_WIDTH as usize);
         let window = self.options.prefetch.max(1) as u64;
         let mut last_save = Instant::now();
         let mut unsaved_alerts = false;
@@ -677,14 +650,21 @@ impl Follower {
                             .flatten()
                     });
                 alerts.extend(tile_alert);
+                // One tight pass over the bundle's leaves first, so that the
+                // window's memory reads overlap instead of waiting in turn.
+                copies.clear();
+                if let Some(r) = &mut recent {
+                    let base = k * TILE_WIDTH;
+                    copies.extend(leaves.iter().enumerate().skip(start).map(|(i, l)| r.seen(l, base + i as u64)));
+                }
                 for (i, entry) in entries.into_iter().enumerate().skip(start) {
                     let index = k * TILE_WIDTH + i as u64;
                     let leaf = entry.leaf;
-                    let copy_of = match (&mut recent, duplicate) {
-                        (None, _) => None,
+                    let copy_of = match duplicate {
+                        _ if recent.is_none() => None,
                         // The copy already reported (maybe before a resume).
-                        (Some(_), Some((h, first))) if h == leaf => Some(first),
-                        (Some(r), _) => r.seen(leaf, index),
+                        Some((h, first)) if h == leaf => Some(first),
+                        _ => copies[i - start],
                     };
                     match copy_of {
                         None => tracker.apply(index, entry, &mut alerts),

@@ -38,6 +38,7 @@ pub mod alert;
 pub mod config;
 pub mod deliver;
 pub mod follow;
+pub mod recent;
 pub mod source;
 pub mod state;
 pub mod watch;

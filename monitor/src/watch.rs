@@ -570,7 +570,8 @@ pub fn prepare_bundle(
     if !skip_copies {
         return entries.iter().map(|e| prepare(config, origin, e)).collect();
     }
-    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    let mut seen =
+        crate::recent::LeafSet::with_capacity_and_hasher(entries.len(), Default::default());
     entries
         .iter()
         .map(|e| {
