@@ -92,9 +92,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dispatcher = Dispatcher::new(&config.alerts, cli.json, Box::new(std::io::stdout()));
     let options = FollowerOptions {
         progress: !cli.no_progress,
-        // Test hook for the "crash between delivery and save" end-to-end test.
-        crash_after_alert: std::env::var_os("SEALWAX_MONITOR_CRASH_AFTER_ALERT")
-            .is_some_and(|v| v == "1"),
+        // Test hook (debug builds only) for the "crash between delivery and
+        // save" end-to-end test.
+        crash_after_alert: cfg!(debug_assertions)
+            && std::env::var_os("SEALWAX_MONITOR_CRASH_AFTER_ALERT").is_some_and(|v| v == "1"),
         origin: cli.origin.clone(),
         // Test hook (debug builds only): panic while parsing entry bundle N.
         panic_in_bundle: if cfg!(debug_assertions) {
