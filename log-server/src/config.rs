@@ -380,164 +380,170 @@ impl ServeArgs {
 
     /// Merges these flags with an already parsed config file and the defaults.
     pub fn merge(self, file: FileConfig) -> Result<ServeConfig, ConfigError> {
-        let data_dir = self
-            .data_dir
-            .or(file.data_dir)
-            .ok_or(ConfigError::NoDataDir)?;
-        let listen = self.listen.or(file.listen).unwrap_or_else(|| {
-            DEFAULT_LISTEN
-                .parse()
-                .expect("default listen address parses")
-        });
-        let batch_size = self
-            .batch_size
-            .or(file.batch_size)
-            .unwrap_or(DEFAULT_BATCH_SIZE);
-        if batch_size == 0 {
-            return Err(ConfigError::Invalid {
-                name: "batch_size",
-                reason: "must be at least 1",
-            });
-        }
-        let queue_capacity = self
-            .queue_capacity
-            .or(file.queue_capacity)
-            .unwrap_or(DEFAULT_QUEUE_CAPACITY);
-        if queue_capacity == 0 {
-            return Err(ConfigError::Invalid {
-                name: "queue_capacity",
-                reason: "must be at least 1",
-            });
-        }
-        let max_connections = self
-            .max_connections
-            .or(file.max_connections)
-            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
-        if max_connections == 0 {
-            return Err(ConfigError::Invalid {
-                name: "max_connections",
-                reason: "must be at least 1",
-            });
-        }
-        let cache_mib = self
-            .cache_mib
-            .or(file.cache_mib)
-            .unwrap_or(DEFAULT_CACHE_MIB);
-        let cache_bytes = match cache_mib.checked_mul(1 << 20) {
-            Some(b) if cache_mib >= 1 => b,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: "cache_mib",
-                    reason: "must be at least 1 (MiB) and fit in memory",
-                })
-            }
-        };
-        let secs = |flag: Option<u64>, file: Option<u64>, default: u64, name: &'static str| {
-            let s = flag.or(file).unwrap_or(default);
-            if s == 0 {
-                Err(ConfigError::Invalid {
-                    name,
-                    reason: "must be at least 1 second",
-                })
-            } else {
-                Ok(Duration::from_secs(s))
-            }
-        };
-        let artifacts_on = !self.no_artifacts && file.artifacts.unwrap_or(true);
-        let max_artifact_transfers = self
-            .max_artifact_transfers
-            .or(file.max_artifact_transfers)
-            .unwrap_or(DEFAULT_MAX_ARTIFACT_TRANSFERS);
-        if max_artifact_transfers == 0 {
-            return Err(ConfigError::Invalid {
-                name: "max_artifact_transfers",
-                reason: "must be at least 1 (turn the store off with --no-artifacts)",
-            });
-        }
-        let artifact_dir = self
-            .artifact_dir
-            .or(file.artifact_dir)
-            .unwrap_or_else(|| data_dir.join(DEFAULT_ARTIFACT_SUBDIR));
-        let client_ip_header = match self.client_ip_header.or(file.client_ip_header) {
-            Some(h) => Some(axum::http::HeaderName::try_from(h.trim()).map_err(|_| {
-                ConfigError::Invalid {
-                    name: "client_ip_header",
-                    reason: "must be an HTTP header name, e.g. X-Real-IP",
+        self.over(file).into_config()
+    }
+
+    /// Every setting from the flags and environment where given, else from the file.
+    fn over(self, file: FileConfig) -> FileConfig {
+        macro_rules! first {
+            ($($field:ident),* $(,)?) => {
+                FileConfig {
+                    $($field: self.$field.or(file.$field),)*
+                    artifacts: if self.no_artifacts { Some(false) } else { file.artifacts },
                 }
-            })?),
-            None => None,
-        };
-        Ok(ServeConfig {
+            };
+        }
+        first!(
             data_dir,
             listen,
-            origin: self.origin.or(file.origin),
-            admin_token_file: self.admin_token_file.or(file.admin_token_file),
+            origin,
+            admin_token_file,
             batch_size,
-            batch_wait: Duration::from_millis(
-                self.batch_wait_ms
-                    .or(file.batch_wait_ms)
-                    .unwrap_or(DEFAULT_BATCH_WAIT_MS),
-            ),
+            batch_wait_ms,
             queue_capacity,
+            max_artifact_bytes,
+            artifact_dir,
+            artifact_quota_bytes,
+            artifact_publisher_quota_bytes,
+            max_artifact_transfers,
+            artifact_min_rate,
+            send_timeout_secs,
+            request_timeout_secs,
+            artifact_timeout_secs,
+            header_timeout_secs,
+            max_connections,
+            log_format,
+            write_rate,
+            write_burst,
+            client_ip_header,
+            cache_mib,
+        )
+    }
+}
+
+impl FileConfig {
+    /// Fills what is unset with the defaults and checks every limit.
+    fn into_config(self) -> Result<ServeConfig, ConfigError> {
+        let data_dir = self.data_dir.ok_or(ConfigError::NoDataDir)?;
+        let artifacts_on = self.artifacts.unwrap_or(true);
+        Ok(ServeConfig {
+            listen: self.listen.unwrap_or_else(|| {
+                DEFAULT_LISTEN
+                    .parse()
+                    .expect("default listen address parses")
+            }),
+            origin: self.origin,
+            admin_token_file: self.admin_token_file,
+            batch_size: at_least_one(self.batch_size, DEFAULT_BATCH_SIZE, "batch_size", ONE)?,
+            batch_wait: Duration::from_millis(self.batch_wait_ms.unwrap_or(DEFAULT_BATCH_WAIT_MS)),
+            queue_capacity: at_least_one(
+                self.queue_capacity,
+                DEFAULT_QUEUE_CAPACITY,
+                "queue_capacity",
+                ONE,
+            )?,
             max_artifact_bytes: artifacts_on.then(|| {
                 self.max_artifact_bytes
-                    .or(file.max_artifact_bytes)
                     .unwrap_or(DEFAULT_MAX_ARTIFACT_BYTES)
             }),
-            artifact_dir,
+            artifact_dir: self
+                .artifact_dir
+                .unwrap_or_else(|| data_dir.join(DEFAULT_ARTIFACT_SUBDIR)),
+            data_dir,
             artifact_quota_bytes: self
                 .artifact_quota_bytes
-                .or(file.artifact_quota_bytes)
                 .unwrap_or(DEFAULT_ARTIFACT_QUOTA_BYTES),
             artifact_publisher_quota_bytes: self
                 .artifact_publisher_quota_bytes
-                .or(file.artifact_publisher_quota_bytes)
                 .unwrap_or(DEFAULT_ARTIFACT_PUBLISHER_QUOTA_BYTES),
-            max_artifact_transfers,
-            artifact_min_rate: self
-                .artifact_min_rate
-                .or(file.artifact_min_rate)
-                .unwrap_or(DEFAULT_ARTIFACT_MIN_RATE),
-            send_timeout: secs(
+            max_artifact_transfers: at_least_one(
+                self.max_artifact_transfers,
+                DEFAULT_MAX_ARTIFACT_TRANSFERS,
+                "max_artifact_transfers",
+                "must be at least 1 (turn the store off with --no-artifacts)",
+            )?,
+            artifact_min_rate: self.artifact_min_rate.unwrap_or(DEFAULT_ARTIFACT_MIN_RATE),
+            send_timeout: seconds(
                 self.send_timeout_secs,
-                file.send_timeout_secs,
                 DEFAULT_SEND_TIMEOUT_SECS,
                 "send_timeout_secs",
             )?,
-            request_timeout: secs(
+            request_timeout: seconds(
                 self.request_timeout_secs,
-                file.request_timeout_secs,
                 DEFAULT_REQUEST_TIMEOUT_SECS,
                 "request_timeout_secs",
             )?,
-            artifact_timeout: secs(
+            artifact_timeout: seconds(
                 self.artifact_timeout_secs,
-                file.artifact_timeout_secs,
                 DEFAULT_ARTIFACT_TIMEOUT_SECS,
                 "artifact_timeout_secs",
             )?,
-            header_timeout: secs(
+            header_timeout: seconds(
                 self.header_timeout_secs,
-                file.header_timeout_secs,
                 DEFAULT_HEADER_TIMEOUT_SECS,
                 "header_timeout_secs",
             )?,
-            max_connections,
-            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            max_connections: at_least_one(
+                self.max_connections,
+                DEFAULT_MAX_CONNECTIONS,
+                "max_connections",
+                ONE,
+            )?,
+            log_format: self.log_format.unwrap_or_default(),
             write_limit: crate::ratelimit::WriteLimit {
-                per_second: self
-                    .write_rate
-                    .or(file.write_rate)
-                    .unwrap_or(DEFAULT_WRITE_RATE),
-                burst: self
-                    .write_burst
-                    .or(file.write_burst)
-                    .unwrap_or(DEFAULT_WRITE_BURST),
+                per_second: self.write_rate.unwrap_or(DEFAULT_WRITE_RATE),
+                burst: self.write_burst.unwrap_or(DEFAULT_WRITE_BURST),
             },
-            client_ip_header,
-            cache_bytes,
+            client_ip_header: self.client_ip_header.map(header_name).transpose()?,
+            cache_bytes: cache_bytes(self.cache_mib.unwrap_or(DEFAULT_CACHE_MIB))?,
         })
     }
+}
+
+/// The reason a count of 0 is refused.
+const ONE: &str = "must be at least 1";
+
+/// `value` (or `default`), refused with `reason` when it is 0.
+fn at_least_one(
+    value: Option<usize>,
+    default: usize,
+    name: &'static str,
+    reason: &'static str,
+) -> Result<usize, ConfigError> {
+    match value.unwrap_or(default) {
+        0 => Err(ConfigError::Invalid { name, reason }),
+        n => Ok(n),
+    }
+}
+
+/// A time limit of `value` (or `default`) seconds; 0 is refused.
+fn seconds(value: Option<u64>, default: u64, name: &'static str) -> Result<Duration, ConfigError> {
+    match value.unwrap_or(default) {
+        0 => Err(ConfigError::Invalid {
+            name,
+            reason: "must be at least 1 second",
+        }),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
+
+/// The block cache of `mib` MiB, in bytes: at least 1 MiB, and addressable.
+fn cache_bytes(mib: usize) -> Result<usize, ConfigError> {
+    match mib.checked_mul(1 << 20) {
+        Some(b) if mib >= 1 => Ok(b),
+        _ => Err(ConfigError::Invalid {
+            name: "cache_mib",
+            reason: "must be at least 1 (MiB) and fit in memory",
+        }),
+    }
+}
+
+/// The client-address header a trusted proxy sets, e.g. `X-Real-IP`.
+fn header_name(h: String) -> Result<axum::http::HeaderName, ConfigError> {
+    axum::http::HeaderName::try_from(h.trim()).map_err(|_| ConfigError::Invalid {
+        name: "client_ip_header",
+        reason: "must be an HTTP header name, e.g. X-Real-IP",
+    })
 }
 
 impl ServeConfig {

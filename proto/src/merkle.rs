@@ -64,7 +64,8 @@ fn split_point(n: u64) -> u64 {
 
 /// The tree root over the given leaf hashes, computed from scratch by the
 /// recursive definition of RFC 9162 §2.1.1. The reference the incremental
-/// code is tested against; O(n).
+/// code is tested against, and the root of a perfect subtree from its
+/// bottom row (as in a tile); O(n).
 pub fn root_from_leaves(leaf_hashes: &[Hash]) -> Hash {
     match leaf_hashes.len() {
         0 => EMPTY_ROOT,
@@ -99,24 +100,36 @@ impl<R: HashReader + ?Sized> HashReader for Arc<R> {
     }
 }
 
+/// The perfect subtrees `[0, size)` splits into, as `(start, size)`, largest first: 13 gives (0, 8), (8, 4), (12, 1).
+pub fn perfect_subtrees(size: u64) -> impl Iterator<Item = (u64, u64)> {
+    (0..64u32)
+        .rev()
+        .map(|bit| 1u64 << bit)
+        .filter(move |n| size & n != 0)
+        // The subtree of bit `n` starts after those of the higher bits.
+        .map(move |n| (size & !(n | (n - 1)), n))
+}
+
+/// The roots of the perfect subtrees of `[start, start + size)`, largest
+/// first, read from `r` (`start` is a multiple of the largest of them).
+fn read_subtrees(r: &impl HashReader, start: u64, size: u64) -> Result<Vec<Hash>> {
+    perfect_subtrees(size)
+        .map(|(offset, n)| {
+            let level = n.trailing_zeros() as u8;
+            r.read_hash(level, (start + offset) >> level)
+        })
+        .collect()
+}
+
 /// `MTH(D[start:end])` for a range that is a subtree of an RFC 9162 tree
 /// (`start` is a multiple of the largest power of two `<= end - start`).
 ///
 /// The range splits into complete subtrees of decreasing size, one per set
-/// bit of `end - start`; the hash is their right fold
+/// bit of `end - start` ([`perfect_subtrees`]); the hash is their right fold
 /// `node_hash(c1, node_hash(c2, … c_last))`. Reads popcount(end - start) hashes.
 fn range_hash(r: &impl HashReader, start: u64, end: u64) -> Result<Hash> {
     debug_assert!(start < end);
-    let size = end - start;
-    let mut pieces = Vec::with_capacity(size.count_ones() as usize);
-    let mut pos = start;
-    for level in (0..64u8).rev() {
-        if (size >> level) & 1 == 1 {
-            pieces.push(r.read_hash(level, pos >> level)?);
-            pos += 1 << level;
-        }
-    }
-    Ok(fold_right(&pieces))
+    Ok(fold_right(&read_subtrees(r, start, end - start)?))
 }
 
 /// Right fold of subtree roots, largest (leftmost) first, into one root.
@@ -379,14 +392,7 @@ impl CompactRange {
     /// Rebuilds the range of the first `size` leaves from stored hashes
     /// (popcount(size) reads), e.g. when a sequencer restarts.
     pub fn from_reader(r: &impl HashReader, size: u64) -> Result<Self> {
-        let mut hashes = Vec::with_capacity(size.count_ones() as usize);
-        let mut pos = 0u64;
-        for level in (0..64u8).rev() {
-            if (size >> level) & 1 == 1 {
-                hashes.push(r.read_hash(level, pos >> level)?);
-                pos += 1 << level;
-            }
-        }
+        let hashes = read_subtrees(r, 0, size)?;
         Ok(Self { size, hashes })
     }
 
@@ -472,16 +478,7 @@ impl MemoryHashStore {
 
     /// The root of the whole tree.
     pub fn root(&self) -> Hash {
-        let size = self.size();
-        let mut pieces = Vec::new();
-        let mut pos = 0u64;
-        for level in (0..64u8).rev() {
-            if (size >> level) & 1 == 1 {
-                pieces.push(self.levels[level as usize][(pos >> level) as usize]);
-                pos += 1 << level;
-            }
-        }
-        fold_right(&pieces)
+        tree_root(self, self.size()).expect("a memory store holds every complete subtree")
     }
 }
 
@@ -506,6 +503,19 @@ mod tests {
             assert!(k.is_power_of_two() && k < n && n <= 2 * k, "n={n} k={k}");
         }
         assert_eq!(split_point(u64::MAX), 1 << 63);
+    }
+
+    #[test]
+    fn perfect_subtrees_tile_the_size_largest_first() {
+        assert_eq!(
+            perfect_subtrees(13).collect::<Vec<_>>(),
+            vec![(0, 8), (8, 4), (12, 1)]
+        );
+        assert_eq!(perfect_subtrees(0).count(), 0);
+        let all = perfect_subtrees(u64::MAX).collect::<Vec<_>>();
+        assert_eq!(all.len(), 64);
+        assert_eq!(all[0], (0, 1 << 63));
+        assert_eq!(all[63], (u64::MAX - 1, 1));
     }
 
     #[test]

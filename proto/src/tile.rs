@@ -27,7 +27,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::merkle::{node_hash, HashReader};
+use crate::merkle::{root_from_leaves, HashReader};
 use crate::{Error, Hash, Result};
 
 /// Tile height: a tile spans 8 levels of the tree.
@@ -464,17 +464,12 @@ impl<T: TileReader> HashReader for TileHashReader<T> {
         let width = tile_width(self.size >> base_level, tile_index);
         let data = self.tile(tile_level, tile_index, width)?;
         let span = &data[offset * HASH_SIZE..(offset + (1 << height)) * HASH_SIZE];
-        let mut hashes: Vec<Hash> = span
+        let hashes: Vec<Hash> = span
             .chunks_exact(HASH_SIZE)
             .map(|c| c.try_into().expect("chunks are 32 bytes"))
             .collect();
-        while hashes.len() > 1 {
-            hashes = hashes
-                .chunks_exact(2)
-                .map(|pair| node_hash(&pair[0], &pair[1]))
-                .collect();
-        }
-        Ok(hashes[0])
+        // A perfect subtree: its root by the definition.
+        Ok(root_from_leaves(&hashes))
     }
 }
 

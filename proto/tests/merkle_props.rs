@@ -10,8 +10,9 @@ use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
 use sealwax_proto::merkle::{
-    leaf_hash, node_hash, prove_consistency, prove_inclusion, root_from_leaves, tree_root,
-    verify_consistency, verify_inclusion, CompactRange, HashReader, MemoryHashStore, EMPTY_ROOT,
+    leaf_hash, node_hash, perfect_subtrees, prove_consistency, prove_inclusion, root_from_leaves,
+    tree_root, verify_consistency, verify_inclusion, CompactRange, HashReader, MemoryHashStore,
+    EMPTY_ROOT,
 };
 use sealwax_proto::{Error, Hash, Result};
 
@@ -215,6 +216,34 @@ proptest! {
         let rebuilt = CompactRange::from_hashes(n, range.hashes().to_vec()).unwrap();
         prop_assert_eq!(&rebuilt, &range);
         prop_assert_eq!(CompactRange::from_reader(&store, n).unwrap(), range);
+    }
+
+    #[test]
+    fn perfect_subtrees_tile_the_tree_and_fold_to_its_root(
+        size in any::<u64>(),
+        small in 0u64..300,
+    ) {
+        // Contiguous from 0, strictly decreasing powers of two, each aligned.
+        let subtrees: Vec<(u64, u64)> = perfect_subtrees(size).collect();
+        prop_assert_eq!(subtrees.len() as u32, size.count_ones());
+        let mut next = 0u64;
+        for (i, &(start, n)) in subtrees.iter().enumerate() {
+            prop_assert!(n.is_power_of_two());
+            prop_assert_eq!(start, next);
+            prop_assert_eq!(start % n, 0);
+            if i > 0 {
+                prop_assert!(n < subtrees[i - 1].1);
+            }
+            next = start + n;
+        }
+        prop_assert_eq!(next, size);
+        // The right fold of the subtrees' roots is the tree root.
+        let leaves = leaves(small, 7);
+        let roots: Vec<Hash> = perfect_subtrees(small)
+            .map(|(start, n)| root_from_leaves(&leaves[start as usize..(start + n) as usize]))
+            .collect();
+        let folded = roots.iter().rev().copied().reduce(|acc, h| node_hash(&h, &acc));
+        prop_assert_eq!(folded.unwrap_or(EMPTY_ROOT), root_from_leaves(&leaves));
     }
 }
 
