@@ -2,8 +2,8 @@
 //! that every later one must be proven consistent with it.
 //!
 //! Every checkpoint the log shows is opened with the trusted log key, then
-//! compared with the baseline (the newest checkpoint verified before, on
-//! disk or earlier in this run):
+//! related to the baseline (the newest checkpoint verified before, on disk
+//! or earlier in this run) by `sealwax_proto::checkpoint::relate`:
 //! - the log's *current* view (`GET /checkpoint`, the checkpoint of an
 //!   answer) must not be smaller than the baseline: smaller is a rollback;
 //! - an equal size must have an equal root: a different one is a fork;
@@ -17,8 +17,9 @@
 
 use std::path::PathBuf;
 
-use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
-use sealwax_proto::merkle::verify_consistency;
+use sealwax_proto::checkpoint::{
+    consistency_needed, open_checkpoint, relate, Checkpoint, Relation,
+};
 
 use crate::api::LogClient;
 use crate::atomic::{read_optional, write_atomic, MODE_PUBLIC};
@@ -105,40 +106,33 @@ impl CheckpointTracker {
             self.newest = Some((cp.clone(), text.to_string()));
             return Ok(cp);
         };
-        let fork = |reason: String| ClientError::Fork {
-            url: url.clone(),
-            old_size: base.size,
-            new_size: cp.size,
-            reason,
+        // A current view that went back is a rollback whatever a proof says:
+        // no proof is asked for.
+        let went_back = freshness == Freshness::Current && cp.size < base.size;
+        let proof = match consistency_needed(base.size, cp.size) {
+            Some((from, to)) if !went_back => Some(api.consistency_proof(from, to)?),
+            _ => None,
         };
-        if cp.size == base.size {
-            if cp.root != base.root {
-                return Err(fork("same size, different root hash".into()));
+        match relate((base.size, base.root), (cp.size, cp.root), proof.as_deref()) {
+            Relation::Same => Ok(cp),
+            Relation::Older if freshness == Freshness::Historical => Ok(cp),
+            Relation::Extends => {
+                self.newest = Some((cp.clone(), text.to_string()));
+                Ok(cp)
             }
-            return Ok(cp);
+            Relation::Older | Relation::Rollback => Err(ClientError::Rollback {
+                url,
+                old_size: base.size,
+                new_size: cp.size,
+            }),
+            Relation::Fork(reason) => Err(ClientError::Fork {
+                url,
+                old_size: base.size,
+                new_size: cp.size,
+                reason: reason.to_string(),
+            }),
+            Relation::Unproven => unreachable!("a larger tree always comes with its proof"),
         }
-        if cp.size < base.size {
-            if freshness == Freshness::Current {
-                return Err(ClientError::Rollback {
-                    url,
-                    old_size: base.size,
-                    new_size: cp.size,
-                });
-            }
-            if cp.size > 0 {
-                let proof = api.consistency_proof(cp.size, base.size)?;
-                verify_consistency(cp.size, base.size, &proof, &cp.root, &base.root)
-                    .map_err(|e| fork(e.to_string()))?;
-            }
-            return Ok(cp);
-        }
-        if base.size > 0 {
-            let proof = api.consistency_proof(base.size, cp.size)?;
-            verify_consistency(base.size, cp.size, &proof, &base.root, &cp.root)
-                .map_err(|e| fork(e.to_string()))?;
-        }
-        self.newest = Some((cp.clone(), text.to_string()));
-        Ok(cp)
     }
 
     /// Saves the newest verified checkpoint, if it is newer than the one on

@@ -12,10 +12,15 @@
 //! It is signed by the log with an Ed25519 note key (type `0x01`); witnesses
 //! may add cosignature lines (type `0x04`), which a verifier that does not
 //! know them ignores.
+//!
+//! [`relate`] is the one rule for how a new checkpoint relates to the last
+//! one a reader verified (same, extends, older, rollback, fork); what each
+//! reader then allows is its own policy.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
+use crate::merkle::verify_consistency;
 use crate::note::{sign_note, Note, NoteSigner, NoteVerifier};
 use crate::{Error, Hash, Result};
 
@@ -142,4 +147,154 @@ pub fn open_checkpoint(
     }
     let note = note.verified(&[verifier])?;
     Ok((cp, note))
+}
+
+/// How a new tree head relates to the last one a reader verified, from [`relate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relation {
+    /// The same size and root: nothing new.
+    Same,
+    /// Larger, and proven to extend the old tree (by the consistency proof, or the old tree is empty).
+    Extends,
+    /// Larger, but no consistency proof was given: the caller must prove it another way.
+    Unproven,
+    /// Smaller, and proven to be a prefix of the old tree (by the consistency proof, or it is empty).
+    Older,
+    /// Smaller, with no proof that it is a prefix of the old tree: the log went back.
+    Rollback,
+    /// Not the history of the old tree: the log forked.
+    Fork(ForkReason),
+}
+
+/// Why [`relate`] found a fork.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForkReason {
+    /// Two different roots for one tree size.
+    #[error("same size, different root hash")]
+    SameSizeOtherRoot,
+    /// The consistency proof between the two sizes does not verify.
+    #[error("{0}")]
+    BadProof(Error),
+}
+
+/// The sizes `(from, to)` of the consistency proof [`relate`] needs for trees of `old_size` and `new_size`; `None` if it needs none.
+///
+/// No proof is needed between equal sizes, or when the smaller tree is
+/// empty (the empty tree is a prefix of every tree).
+pub fn consistency_needed(old_size: u64, new_size: u64) -> Option<(u64, u64)> {
+    let (from, to) = (old_size.min(new_size), old_size.max(new_size));
+    (from > 0 && from < to).then_some((from, to))
+}
+
+/// Relates a new tree head `(size, root)` to the `old` one, given the consistency proof [`consistency_needed`] names, if it was fetched.
+///
+/// The proof goes from the smaller tree to the larger, whichever is new; it
+/// is not read when none is needed. Without it a larger tree is
+/// [`Relation::Unproven`] and a smaller one a [`Relation::Rollback`]. Which
+/// relations are acceptable is the caller's decision: an installer takes an
+/// older checkpoint only from a proof file, a monitor none.
+pub fn relate(old: (u64, Hash), new: (u64, Hash), proof: Option<&[Hash]>) -> Relation {
+    let ((old_size, old_root), (new_size, new_root)) = (old, new);
+    if new_size == old_size {
+        return if new_root == old_root {
+            Relation::Same
+        } else {
+            Relation::Fork(ForkReason::SameSizeOtherRoot)
+        };
+    }
+    let grew = new_size > old_size;
+    let (proven, unproven) = if grew {
+        (Relation::Extends, Relation::Unproven)
+    } else {
+        (Relation::Older, Relation::Rollback)
+    };
+    let Some((from, to)) = consistency_needed(old_size, new_size) else {
+        return proven;
+    };
+    let Some(proof) = proof else {
+        return unproven;
+    };
+    let (from_root, to_root) = if grew {
+        (old_root, new_root)
+    } else {
+        (new_root, old_root)
+    };
+    match verify_consistency(from, to, proof, &from_root, &to_root) {
+        Ok(()) => proven,
+        Err(e) => Relation::Fork(ForkReason::BadProof(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::{leaf_hash, prove_consistency, tree_root, MemoryHashStore, EMPTY_ROOT};
+
+    /// A tree of `n` leaves.
+    fn tree(n: u64) -> MemoryHashStore {
+        let mut t = MemoryHashStore::new();
+        for i in 0..n {
+            t.append(leaf_hash(&i.to_be_bytes()));
+        }
+        t
+    }
+
+    fn head(t: &MemoryHashStore, size: u64) -> (u64, Hash) {
+        (size, tree_root(t, size).unwrap())
+    }
+
+    #[test]
+    fn proofs_are_needed_between_two_non_empty_sizes_only() {
+        assert_eq!(consistency_needed(3, 7), Some((3, 7)));
+        assert_eq!(consistency_needed(7, 3), Some((3, 7)));
+        assert_eq!(consistency_needed(5, 5), None);
+        assert_eq!(consistency_needed(0, 5), None);
+        assert_eq!(consistency_needed(5, 0), None);
+    }
+
+    #[test]
+    fn each_relation_is_found() {
+        let t = tree(7);
+        let proof = prove_consistency(&t, 3, 7).unwrap();
+        let (small, large) = (head(&t, 3), head(&t, 7));
+        assert_eq!(relate(large, large, None), Relation::Same);
+        assert_eq!(relate(small, large, Some(&proof)), Relation::Extends);
+        assert_eq!(relate(small, large, None), Relation::Unproven);
+        assert_eq!(relate(large, small, Some(&proof)), Relation::Older);
+        assert_eq!(relate(large, small, None), Relation::Rollback);
+        assert_eq!(
+            relate(large, (7, [1; 32]), None),
+            Relation::Fork(ForkReason::SameSizeOtherRoot)
+        );
+        // The empty tree is a prefix of every tree: no proof is read.
+        let empty = (0, EMPTY_ROOT);
+        assert_eq!(relate(empty, large, None), Relation::Extends);
+        assert_eq!(relate(large, empty, None), Relation::Older);
+    }
+
+    #[test]
+    fn a_tampered_proof_or_root_is_a_fork() {
+        let t = tree(7);
+        let proof = prove_consistency(&t, 3, 7).unwrap();
+        let (small, large) = (head(&t, 3), head(&t, 7));
+        let mut bad = proof.clone();
+        bad[0][0] ^= 1;
+        let other_root = (7, [2; 32]);
+        for (old, new, proof) in [
+            (small, large, &bad),
+            (large, small, &bad),
+            (small, other_root, &proof),
+            (other_root, small, &proof),
+            // A proof for other sizes.
+            (head(&t, 4), large, &proof),
+        ] {
+            assert!(
+                matches!(
+                    relate(old, new, Some(proof)),
+                    Relation::Fork(ForkReason::BadProof(_))
+                ),
+                "{old:?} -> {new:?}"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
+use sealwax_proto::checkpoint::{relate, Relation};
 use sealwax_proto::proof::TlogProof;
 
 use crate::atomic::read_optional;
@@ -82,7 +83,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
     let cp = check_proof(&proof_path, &proof, &leaf_of(&entry), &log)?;
     // Offline, a fork shows only as two checkpoints of one size with two roots.
     if let Some(seen) = tracker.remembered() {
-        if seen.size == cp.size && seen.root != cp.root {
+        if let Relation::Fork(_) = relate((seen.size, seen.root), (cp.size, cp.root), None) {
             return Err(ClientError::Fork {
                 url: log.origin.clone(),
                 old_size: seen.size,
