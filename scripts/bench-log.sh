@@ -25,7 +25,7 @@ command -v python3 >/dev/null || { echo "python3 is not installed (used to pick 
 
 if [ -z "${SKIP_BUILD:-}" ]; then
     echo "Building release binaries..." >&2
-    (cd "$ROOT" && cargo build --release --quiet -p sealwax-log --bins)
+    (cd "$ROOT" && cargo build --release --quiet -p sealwax-log --bins --features tools)
 fi
 LOG=$TARGET/release/sealwax-log
 BENCH=$TARGET/release/sealwax-log-bench

@@ -25,7 +25,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 ORIGIN=bench.test/log
 
 echo "Building release binaries..." >&2
-(cd "$ROOT" && cargo build --release --quiet -p sealwax-log --bins)
+(cd "$ROOT" && cargo build --release --quiet -p sealwax-log --bins --features tools)
 
 WORK=${WORK_DIR:-$(mktemp -d)}
 cleanup() { [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }

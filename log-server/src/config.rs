@@ -323,15 +323,18 @@ pub struct ServeConfig {
 }
 
 /// A configuration that cannot be used.
+///
+/// A cause shown in a message is not also its `source`, so `{:#}` and
+/// anyhow's "Caused by" print it once.
 #[derive(Debug, Error)]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The config file is not valid TOML for these settings.
     #[error("config file {path} is not valid: {message}")]
@@ -357,9 +360,9 @@ pub enum ConfigError {
 impl FileConfig {
     /// Reads and parses a TOML config file.
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),

@@ -25,17 +25,20 @@ use thiserror::Error;
 pub const KEY_FILE: &str = "signing.key";
 
 /// Problems with the data directory or the key in it.
+///
+/// A cause shown in a message is not also its `source`, so `{:#}` and
+/// anyhow's "Caused by" print it once.
 #[derive(Debug, Error)]
 pub enum DataDirError {
     /// A file system operation failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The path.
         path: PathBuf,
         /// Why it failed.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The key file can be read by other users.
     #[error("the signing key {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` and check who may have copied it")]
@@ -177,10 +180,10 @@ pub struct DataDir {
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError {
     let path = path.to_path_buf();
-    move |source| DataDirError::Io {
+    move |cause| DataDirError::Io {
         action,
         path,
-        source,
+        cause,
     }
 }
 

@@ -41,29 +41,32 @@ use crate::sequencer::SequencerConfig;
 use crate::storage::{RocksStorage, StorageError};
 
 /// Why the server could not start or run.
+///
+/// A cause shown in a message is not also its `source`, so `{:#}` and
+/// anyhow's "Caused by" print it once.
 #[derive(Debug, Error)]
 pub enum ServeError {
     /// The data directory or key.
     #[error(transparent)]
     DataDir(#[from] DataDirError),
     /// The database could not be opened.
-    #[error("cannot open the database in {path}: {source} (is another sealwax-log running on this data directory?)")]
+    #[error("cannot open the database in {path}: {cause} (is another sealwax-log running on this data directory?)")]
     Database {
         /// The database directory.
         path: String,
         /// Why.
-        source: StorageError,
+        cause: StorageError,
     },
     /// The stored log is unusable.
     #[error(transparent)]
     Open(#[from] OpenError),
     /// The admin token file.
-    #[error("cannot read the admin token file {path}: {source}")]
+    #[error("cannot read the admin token file {path}: {cause}")]
     AdminToken {
         /// The file.
         path: String,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// An admin token too weak to guard the operator path.
     #[error("the admin token in {path} is too weak: {reason}; a token needs at least 128 bits: 32 or more hex digits, or 22 or more other characters (at least 8 different ones), and not an example's; make one with `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {path}`")]
@@ -74,20 +77,20 @@ pub enum ServeError {
         reason: &'static str,
     },
     /// The artifact directory.
-    #[error("cannot prepare the artifact store in {path}: {source}")]
+    #[error("cannot prepare the artifact store in {path}: {cause}")]
     Artifacts {
         /// The directory.
         path: String,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The listen address.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Listen {
         /// The address.
         addr: SocketAddr,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -143,9 +146,9 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
     let key = dir.load_or_create_key(config.origin.as_deref())?;
     let admin_token = match &config.admin_token_file {
         Some(p) => {
-            let t = std::fs::read_to_string(p).map_err(|source| ServeError::AdminToken {
+            let t = std::fs::read_to_string(p).map_err(|cause| ServeError::AdminToken {
                 path: p.display().to_string(),
-                source,
+                cause,
             })?;
             let t = t.trim().to_string();
             check_admin_token(&t).map_err(|reason| ServeError::WeakAdminToken {
@@ -157,13 +160,12 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
         None => None,
     };
     let db_path = dir.db_path();
-    let storage =
-        RocksStorage::open_with_cache(&db_path, config.cache_bytes).map_err(|source| {
-            ServeError::Database {
-                path: db_path.display().to_string(),
-                source,
-            }
-        })?;
+    let storage = RocksStorage::open_with_cache(&db_path, config.cache_bytes).map_err(|cause| {
+        ServeError::Database {
+            path: db_path.display().to_string(),
+            cause,
+        }
+    })?;
     let artifacts = match config.max_artifact_bytes {
         Some(max_bytes) => {
             let limits = ArtifactLimits {
@@ -174,9 +176,9 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
             let store = ArtifactStore::open_with(&config.artifact_dir, limits, |sha| {
                 artifact_owner(&storage, sha)
             })
-            .map_err(|source| ServeError::Artifacts {
+            .map_err(|cause| ServeError::Artifacts {
                 path: config.artifact_dir.display().to_string(),
-                source,
+                cause,
             })?;
             Some(store)
         }
@@ -227,9 +229,9 @@ pub async fn run(
     let state = tokio::task::block_in_place(|| open(&config))?;
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServeError::Listen {
+        .map_err(|cause| ServeError::Listen {
             addr: config.listen,
-            source,
+            cause,
         })?;
     let published = state.log().published();
     tracing::info!(
@@ -513,5 +515,75 @@ impl AsyncWrite for Counted {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use sealwax_proto::error::Rejection;
+    use sealwax_proto::Error as ProtoError;
+
+    use super::*;
+    use crate::config::ConfigError;
+    use crate::log_error::LogError;
+
+    /// How often `needle` shows in `e` printed one-line (`{:#}`) and with
+    /// anyhow's "Caused by" list (`{:?}`).
+    fn printed(e: anyhow::Error, needle: &str) -> [usize; 2] {
+        let e = e.context("sealwax-log stopped");
+        [format!("{e:#}"), format!("{e:?}")].map(|s| s.matches(needle).count())
+    }
+
+    #[test]
+    fn error_chains_print_each_cause_once() {
+        let io = |m: &str| io::Error::other(m.to_string());
+        let cases: Vec<(anyhow::Error, &str)> = vec![
+            (
+                anyhow::Error::new(ServeError::Listen {
+                    addr: "127.0.0.1:1".parse().unwrap(),
+                    cause: io("the port is taken"),
+                }),
+                "the port is taken",
+            ),
+            (
+                anyhow::Error::new(ServeError::DataDir(DataDirError::Io {
+                    action: "cannot read",
+                    path: "/d/signing.key".into(),
+                    cause: io("permission denied"),
+                })),
+                "permission denied",
+            ),
+            (
+                anyhow::Error::new(ServeError::Database {
+                    path: "/d/db".into(),
+                    cause: StorageError::Backend("the lock is held".into()),
+                }),
+                "the lock is held",
+            ),
+            (
+                anyhow::Error::new(ServeError::Open(OpenError::Storage(StorageError::Corrupt(
+                    "a stored subtree is not 511 hashes",
+                )))),
+                "511 hashes",
+            ),
+            (
+                anyhow::Error::new(ConfigError::Read {
+                    path: "/etc/log.toml".into(),
+                    cause: io("no such file"),
+                }),
+                "no such file",
+            ),
+            (
+                anyhow::Error::new(LogError::Rejected(ProtoError::Rejected(
+                    Rejection::NameTaken("alice".into()),
+                ))),
+                "is already claimed",
+            ),
+        ];
+        for (e, cause) in cases {
+            assert_eq!(printed(e, cause), [1, 1], "{cause}");
+        }
     }
 }

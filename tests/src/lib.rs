@@ -31,7 +31,7 @@ pub fn bin(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: build the binaries first with `cargo build --workspace --bins`",
+        "{} is missing: build the binaries first with `cargo build --workspace --bins --all-features`",
         path.display()
     );
     path

@@ -1,6 +1,6 @@
 //! The handler-test harness: the real router over a given storage, driven
 //! with `tower::ServiceExt::oneshot`, and entry builders.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses only part of the harness")]
 
 use std::sync::Arc;
 use std::time::Duration;
