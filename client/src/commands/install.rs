@@ -34,7 +34,9 @@ use crate::home::LogIdentity;
 use crate::keystate::{release_key, KeyStateStore};
 use crate::progress::bytes_bar;
 use crate::trust::{TrustSource, TrustStore};
-use crate::verify::{check_artifact, key_of_signature, leaf_of, status_error, SealwaxSignature};
+use crate::verify::{
+    check_artifact, check_proof, key_of_signature, leaf_of, status_error, SealwaxSignature,
+};
 
 /// A release asked for by name: `P/NAME[@V]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -575,27 +577,9 @@ fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
         })?,
     };
     if let Some((proof, path)) = &f.signed.proof {
-        let cp = s
-            .tracker
-            .accept(&s.api, &proof.checkpoint, Freshness::Historical)
-            .map_err(|e| match e {
-                ClientError::LogKeyMismatch { source, .. } => ClientError::BadProof {
-                    path: path.clone(),
-                    reason: format!(
-                        "its checkpoint is not signed by the trusted log key ({source})"
-                    ),
-                },
-                other => other,
-            })?;
-        proof
-            .verify_in(&leaf, &cp)
-            .map_err(|e| ClientError::BadProof {
-                path: path.clone(),
-                reason: format!(
-                    "the signature's entry is not at index {} of the logged tree: {e}",
-                    proof.index
-                ),
-            })?;
+        check_proof(path, proof, &leaf, &s.log)?;
+        s.tracker
+            .accept(&s.api, &proof.checkpoint, Freshness::Historical)?;
     }
     s.covering(index)?;
     let answer = s.api.inclusion_proof(index, s.cp.size)?;
