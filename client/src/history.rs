@@ -1,9 +1,9 @@
 //! A publisher's logged key history, fetched from the log page by page
 //! (`?from=`, as the log's `next` says) and verified entry by entry: each
-//! event is parsed, its signatures are checked, its
-//! inclusion proof is verified against a checkpoint signed by the log key
-//! (and consistent with the remembered one), and the rules of the log are
-//! replayed over it with [`PublisherKeys::apply`].
+//! event's inclusion proof is verified against a checkpoint signed by the
+//! log key (and consistent with the remembered one), then the event is
+//! folded with `sealwax_proto::rules::apply_key_event` (parsed, its
+//! signatures checked, the rules of the log replayed over it).
 //!
 //! The folded state must extend what this client recorded before
 //! ([`crate::keystate`]): a log that drops an event this client has seen
@@ -14,7 +14,8 @@
 use sealwax_proto::checkpoint::Checkpoint;
 use sealwax_proto::entry::Entry;
 use sealwax_proto::keys::PublisherKeys;
-use sealwax_proto::merkle::verify_inclusion;
+use sealwax_proto::merkle::{leaf_hash, verify_inclusion};
+use sealwax_proto::rules::{apply_key_event, KeyEventError};
 
 use crate::api::{decode_entry, decode_hashes, KeyEvent, LogClient};
 use crate::checkpoints::{CheckpointTracker, Freshness};
@@ -121,13 +122,7 @@ fn verified_history(
                 )));
             }
             last = Some(ev.index);
-            let entry = verified_event(&url, log, publisher, &cp, ev)?;
-            keys.apply(&entry, ev.index).map_err(|e| {
-                bad(format!(
-                    "the log accepted key history entry {} that breaks its rules: {e}",
-                    ev.index
-                ))
-            })?;
+            let entry = verified_event(&url, log, &mut keys, &cp, ev)?;
             events.push((ev.index, entry));
         }
         match answer.next {
@@ -151,12 +146,14 @@ fn verified_history(
     }))
 }
 
-/// One event of a page: parsed, of the right kind and publisher, in the
-/// tree of `cp`, its signatures valid.
+/// One event of a page, in the tree of `cp`, folded into `keys` by
+/// `sealwax_proto::rules::apply_key_event` (parsed, a key event of the
+/// publisher, its signatures valid, the log's rules kept), and of the kind
+/// the page says.
 fn verified_event(
     url: &str,
     log: &LogIdentity,
-    publisher: &str,
+    keys: &mut PublisherKeys,
     cp: &Checkpoint,
     ev: &KeyEvent,
 ) -> Result<Entry> {
@@ -164,32 +161,32 @@ fn verified_event(
         url: url.to_string(),
         reason,
     };
+    let (i, publisher) = (ev.index, keys.publisher.clone());
+    let not_kind = || {
+        bad(format!(
+            "key history entry {i} is not a {} of {publisher:?}",
+            ev.kind
+        ))
+    };
     let bytes = decode_entry(url, &ev.entry)?;
-    let entry = Entry::parse(&bytes).map_err(|e| {
-        bad(format!(
-            "key history entry {} does not parse: {e}",
-            ev.index
-        ))
-    })?;
-    let kind_ok = !matches!(entry, Entry::Signature(_)) && entry.kind_name() == ev.kind.as_str();
-    if !kind_ok || entry.publisher() != publisher {
-        return Err(bad(format!(
-            "key history entry {} is not a {} of {publisher:?}",
-            ev.index, ev.kind
-        )));
-    }
     let proof = decode_hashes(url, "inclusion proof hash", &ev.inclusion_proof)?;
-    verify_inclusion(&entry.leaf_hash(), ev.index, cp.size, &proof, &cp.root).map_err(|e| {
+    verify_inclusion(&leaf_hash(&bytes), i, cp.size, &proof, &cp.root).map_err(|e| {
         bad(format!(
-            "key history entry {} is not in the log's tree: {e}",
-            ev.index
+            "key history entry {i} is not in the log's tree: {e}"
         ))
     })?;
-    entry.verify_signatures(&log.origin).map_err(|e| {
-        bad(format!(
-            "key history entry {} has a bad signature: {e}",
-            ev.index
-        ))
+    let (entry, _) = apply_key_event(keys, &log.origin, i, &bytes).map_err(|e| match e {
+        KeyEventError::Unparseable(e) => bad(format!("key history entry {i} does not parse: {e}")),
+        KeyEventError::NotKeyEvent(_) => not_kind(),
+        KeyEventError::BadSignature(e) => {
+            bad(format!("key history entry {i} has a bad signature: {e}"))
+        }
+        KeyEventError::Rule(e) => bad(format!(
+            "the log accepted key history entry {i} that breaks its rules: {e}"
+        )),
     })?;
+    if entry.kind_name() != ev.kind.as_str() {
+        return Err(not_kind());
+    }
     Ok(entry)
 }

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
+use sealwax_proto::checkpoint::Checkpoint;
 use sealwax_proto::entry::{Entry, Release, SignatureEntry};
 use sealwax_proto::keys::KeyStatus;
 use sealwax_proto::minisign::{PublicKey, SignatureAlgorithm, SignatureBox};
-use sealwax_proto::proof::TlogProof;
+use sealwax_proto::proof::{ProofFailure, TlogProof};
 use sealwax_proto::Hash;
 
 use crate::digest::Digests;
@@ -144,28 +144,26 @@ pub fn leaf_of(entry: &SignatureEntry) -> Hash {
     Entry::Signature(entry.clone()).leaf_hash()
 }
 
-/// Checks the `.tlog-proof`'s checkpoint signature by the trusted log key
-/// and that `leaf` is at its index in that tree; returns the checkpoint.
+/// Checks the `.tlog-proof` with `sealwax_proto` (its checkpoint signed by
+/// the trusted log key, `leaf` at its index in that tree); returns the
+/// checkpoint, or says which part failed.
 pub fn check_proof(
     proof_path: &Path,
     proof: &TlogProof,
     leaf: &Hash,
     log: &LogIdentity,
 ) -> Result<Checkpoint> {
-    let bad = |reason: String| ClientError::BadProof {
+    let reason = match proof.verify(leaf, &log.origin, &log.verifier) {
+        Ok((cp, _)) => return Ok(cp),
+        Err(ProofFailure::Checkpoint(e)) => format!(
+            "its checkpoint is not signed by the trusted log key ({e}); check --log-key, or the proof was altered"
+        ),
+        Err(ProofFailure::Inclusion { index, cause }) => {
+            format!("the signature's entry is not at index {index} of the logged tree: {cause}")
+        }
+    };
+    Err(ClientError::BadProof {
         path: proof_path.to_path_buf(),
         reason,
-    };
-    let (cp, _) = open_checkpoint(&proof.checkpoint, &log.origin, &log.verifier).map_err(|e| {
-        bad(format!(
-            "its checkpoint is not signed by the trusted log key ({e}); check --log-key, or the proof was altered"
-        ))
-    })?;
-    proof.verify_in(leaf, &cp).map_err(|e| {
-        bad(format!(
-            "the signature's entry is not at index {} of the logged tree: {e}",
-            proof.index
-        ))
-    })?;
-    Ok(cp)
+    })
 }

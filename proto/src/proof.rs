@@ -98,23 +98,38 @@ impl TlogProof {
         })
     }
 
-    /// Verifies the log's signature on the checkpoint and that `leaf_hash` is at `index` in its tree.
+    /// Verifies the log's signature on the checkpoint and that `leaf_hash` is at `index` in its tree; the failure says which part failed.
     pub fn verify(
         &self,
         leaf_hash: &Hash,
         origin: &str,
         verifier: &NoteVerifier,
-    ) -> Result<(Checkpoint, Note)> {
-        let (cp, note) = open_checkpoint(&self.checkpoint, origin, verifier)?;
-        self.verify_in(leaf_hash, &cp)?;
+    ) -> Result<(Checkpoint, Note), ProofFailure> {
+        let (cp, note) = open_checkpoint(&self.checkpoint, origin, verifier)
+            .map_err(ProofFailure::Checkpoint)?;
+        merkle::verify_inclusion(leaf_hash, self.index, cp.size, &self.inclusion, &cp.root)
+            .map_err(|cause| ProofFailure::Inclusion {
+                index: self.index,
+                cause,
+            })?;
         Ok((cp, note))
     }
+}
 
-    /// Checks that `leaf_hash` is at the proof's index in the tree of `cp`
-    /// (the proof's checkpoint, once the caller opened and accepted it).
-    pub fn verify_in(&self, leaf_hash: &Hash, cp: &Checkpoint) -> Result<()> {
-        merkle::verify_inclusion(leaf_hash, self.index, cp.size, &self.inclusion, &cp.root)
-    }
+/// Which part of a tlog-proof failed in [`TlogProof::verify`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofFailure {
+    /// The checkpoint is not for the log, or not signed by its key.
+    #[error("its checkpoint does not verify with the log's key ({0})")]
+    Checkpoint(Error),
+    /// The entry is not at the proof's index in the checkpoint's tree.
+    #[error("the entry is not at index {index} of the checkpoint's tree ({cause})")]
+    Inclusion {
+        /// The proof's index.
+        index: u64,
+        /// Why the inclusion path does not verify.
+        cause: Error,
+    },
 }
 
 /// The proof text, in the C2SP form.

@@ -14,7 +14,8 @@
 //!
 //! Where the state lives is the caller's: the log reads it from storage, the
 //! monitor keeps it in memory ([`MemoryLogState`]), an installer holds one
-//! publisher's. [`LogState`] is the view the rules need.
+//! publisher's and folds its logged key events with [`apply_key_event`].
+//! [`LogState`] is the view the rules need.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -194,6 +195,77 @@ pub fn apply_entry<S: LogState>(
     }
 }
 
+/// Why [`apply_key_event`] refused a logged key event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyEventError {
+    /// The bytes are not an entry.
+    #[error("does not parse: {0}")]
+    Unparseable(Error),
+    /// A signature entry, or a key event of another publisher.
+    #[error("is not a key event of publisher {0:?}")]
+    NotKeyEvent(String),
+    /// A signature it carries does not verify.
+    #[error("has a bad signature: {0}")]
+    BadSignature(Error),
+    /// It breaks the log's rules, given the events folded before it.
+    #[error("breaks the log's rules: {0}")]
+    Rule(Error),
+}
+
+/// One publisher's key state as a [`LogState`]: it knows no other
+/// publisher's keys and no releases, so the rules across publishers are
+/// left to those who hold the whole log.
+struct OnePublisher<'a>(&'a mut PublisherKeys);
+
+impl LogState for OnePublisher<'_> {
+    type Error = Infallible;
+
+    fn publisher_keys(&mut self, _publisher: &str) -> Result<&mut PublisherKeys, Infallible> {
+        Ok(self.0)
+    }
+
+    fn key_owner(&mut self, key_hash: &Hash) -> Result<Option<String>, Infallible> {
+        Ok(self.0.key(key_hash).map(|_| self.0.publisher.clone()))
+    }
+
+    fn release(&mut self, _name: &ReleaseName) -> Result<Option<ReleaseRecord>, Infallible> {
+        Ok(None)
+    }
+
+    fn set_key_owner(&mut self, _key_hash: Hash, _publisher: &str) {}
+
+    fn set_release(&mut self, _name: ReleaseName, _record: ReleaseRecord) {}
+}
+
+/// Folds one logged key event of `keys.publisher` (its bytes as logged at `index`, after every event folded before) into `keys`.
+///
+/// This is how an installer turns a publisher's key history into a
+/// verified key state: the bytes must parse, be a key registration or
+/// revocation of that publisher, carry signatures valid for `origin`, and
+/// pass [`apply_entry`]. Its Merkle leaf is
+/// [`leaf_hash`](crate::merkle::leaf_hash) of the same bytes; proving it is
+/// in the log is the caller's. On error `keys` is unchanged.
+pub fn apply_key_event(
+    keys: &mut PublisherKeys,
+    origin: &str,
+    index: u64,
+    bytes: &[u8],
+) -> Result<(Entry, KeyChange), KeyEventError> {
+    let entry = Entry::parse(bytes).map_err(KeyEventError::Unparseable)?;
+    if matches!(entry, Entry::Signature(_)) || entry.publisher() != keys.publisher {
+        return Err(KeyEventError::NotKeyEvent(keys.publisher.clone()));
+    }
+    entry
+        .verify_signatures(origin)
+        .map_err(KeyEventError::BadSignature)?;
+    match apply_entry(&mut OnePublisher(keys), &entry, index) {
+        Ok(Applied::Key { change, .. }) => Ok((entry, change)),
+        Ok(Applied::Signature { .. }) => unreachable!("a key event applies as one"),
+        Err(ApplyError::Rule(e)) => Err(KeyEventError::Rule(e)),
+        Err(ApplyError::State(never)) => match never {},
+    }
+}
+
 /// The whole log's state in memory: what a monitor keeps, and what tests
 /// fold histories into.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -317,5 +389,89 @@ impl LogState for MemoryLogState {
 
     fn set_release(&mut self, name: ReleaseName, record: ReleaseRecord) {
         self.insert_release(name.digest(), record);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{KeyRegistration, KeyRevocation, RevocationReason, SignatureEntry};
+    use crate::minisign::{prehash, SecretKey};
+
+    const ORIGIN: &str = "sealwax.test/log";
+
+    fn key() -> SecretKey {
+        SecretKey::generate(&mut rand::rngs::OsRng)
+    }
+
+    fn bytes(e: KeyRegistration) -> Vec<u8> {
+        Entry::KeyRegistration(e).to_bytes()
+    }
+
+    #[test]
+    fn a_key_history_folds_event_by_event() {
+        let (k1, k2) = (key(), key());
+        let mut keys = PublisherKeys::new("alice");
+        let claim = bytes(KeyRegistration::claim(ORIGIN, "alice", &k1).unwrap());
+        let rotate = bytes(KeyRegistration::chain(ORIGIN, "alice", &k2, &k1).unwrap());
+        let revoke = Entry::KeyRevocation(
+            KeyRevocation::by_key(
+                ORIGIN,
+                "alice",
+                k1.public_key(),
+                RevocationReason::Compromised,
+                &k1,
+            )
+            .unwrap(),
+        )
+        .to_bytes();
+        apply_key_event(&mut keys, ORIGIN, 0, &claim).unwrap();
+        apply_key_event(&mut keys, ORIGIN, 3, &rotate).unwrap();
+        let (entry, change) = apply_key_event(&mut keys, ORIGIN, 7, &revoke).unwrap();
+        assert!(matches!(entry, Entry::KeyRevocation(_)));
+        assert_eq!(change.suspended, vec![k2.public_key().key_hash()]);
+        assert_eq!(keys.keys().len(), 2);
+    }
+
+    #[test]
+    fn bad_key_events_are_refused_and_change_nothing() {
+        let (k1, k2) = (key(), key());
+        let mut keys = PublisherKeys::new("alice");
+        let claim = bytes(KeyRegistration::claim(ORIGIN, "alice", &k1).unwrap());
+        apply_key_event(&mut keys, ORIGIN, 0, &claim).unwrap();
+        let before = keys.clone();
+        let mut tampered = bytes(KeyRegistration::chain(ORIGIN, "alice", &k2, &k1).unwrap());
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        let release = Release {
+            origin: ORIGIN.into(),
+            publisher: "alice".into(),
+            package: "hello".into(),
+            version: "1.0.0".into(),
+            sha256: [0; 32],
+        };
+        let signature =
+            Entry::Signature(SignatureEntry::sign(&k1, &release, prehash(b"x")).unwrap());
+        let kind = |e: &KeyEventError| match e {
+            KeyEventError::Unparseable(_) => "unparseable",
+            KeyEventError::NotKeyEvent(_) => "not a key event",
+            KeyEventError::BadSignature(_) => "bad signature",
+            KeyEventError::Rule(_) => "rule",
+        };
+        let bob = bytes(KeyRegistration::claim(ORIGIN, "bob", &k2).unwrap());
+        let elsewhere = bytes(KeyRegistration::chain("other.test/log", "alice", &k2, &k1).unwrap());
+        let cases = [
+            ("garbage", b"not an entry".to_vec(), "unparseable"),
+            ("a signature entry", signature.to_bytes(), "not a key event"),
+            ("another publisher's key", bob, "not a key event"),
+            ("a tampered signature", tampered, "bad signature"),
+            ("another log", elsewhere, "bad signature"),
+            ("a second claim", claim, "rule"),
+        ];
+        for (desc, event, want) in cases {
+            let err = apply_key_event(&mut keys, ORIGIN, 5, &event).expect_err(desc);
+            assert_eq!(kind(&err), want, "{desc}: got {err:?}");
+            assert_eq!(keys, before, "{desc} changed the state");
+        }
     }
 }

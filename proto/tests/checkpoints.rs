@@ -5,7 +5,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use sealwax_proto::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
 use sealwax_proto::note::{CosignatureVerifier, Note, NoteSignature, NoteSigner};
-use sealwax_proto::proof::TlogProof;
+use sealwax_proto::proof::{ProofFailure, TlogProof};
 use sealwax_proto::{Error, Hash};
 use sha2::{Digest, Sha256};
 
@@ -426,18 +426,30 @@ fn tlog_proof_verify_catches_wrong_leaf_index_path_and_key() {
             .verify(&leaf_hash, ORIGIN, &log.verifier())
             .expect_err(desc);
         assert!(
-            matches!(err, Error::ProofInvalid(_) | Error::IndexOutOfRange { .. }),
+            matches!(
+                err,
+                ProofFailure::Inclusion {
+                    cause: Error::ProofInvalid(_) | Error::IndexOutOfRange { .. },
+                    ..
+                }
+            ),
             "{desc}: got {err:?}"
         );
     }
     let err = good
         .verify(&l[2], ORIGIN, &signer(ORIGIN, 2).verifier())
         .unwrap_err();
-    assert!(matches!(err, Error::NoteNotSigned(_)), "{err:?}");
+    assert!(
+        matches!(err, ProofFailure::Checkpoint(Error::NoteNotSigned(_))),
+        "{err:?}"
+    );
     let err = good
         .verify(&l[2], "example.com/elsewhere", &log.verifier())
         .unwrap_err();
-    assert!(matches!(err, Error::WrongOrigin { .. }), "{err:?}");
+    assert!(
+        matches!(err, ProofFailure::Checkpoint(Error::WrongOrigin { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use sealwax_proto::checkpoint::Checkpoint;
 use sealwax_proto::entry::{
-    validate_package, validate_publisher, validate_version, Entry, Release,
+    validate_package, validate_publisher, validate_version, Entry, Release, SignatureEntry,
 };
 use sealwax_proto::merkle::verify_inclusion;
 use sealwax_proto::minisign::PublicKey;
@@ -34,7 +34,9 @@ use crate::home::LogIdentity;
 use crate::keystate::{release_key, KeyStateStore};
 use crate::progress::bytes_bar;
 use crate::trust::{TrustSource, TrustStore};
-use crate::verify::{check_artifact, key_of_signature, leaf_of, status_error, SealwaxSignature};
+use crate::verify::{
+    check_artifact, check_proof, key_of_signature, leaf_of, status_error, SealwaxSignature,
+};
 
 /// A release asked for by name: `P/NAME[@V]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -504,51 +506,51 @@ struct Checked {
     inclusion: Vec<Hash>,
 }
 
-/// Phase 2: the release is the one asked for; the signature is by a key
-/// of the publisher's proven history and verifies over the artifact; the
-/// entry is in the log (its own proof, if any, and a fresh one); the
-/// artifact is the one this client saw for the release before.
-fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
-    let release = &f.signed.sig.release;
-    let named = match target {
-        Target::Release(w) => Some((w, false)),
-        Target::File { named: Some(w), .. } => Some((w, true)),
-        _ => None,
+/// The release signed is the one asked for by name, if it was.
+fn check_named(target: &Target, release: &Release) -> Result<()> {
+    let (wanted, is_file) = match target {
+        Target::Release(w) => (w, false),
+        Target::File { named: Some(w), .. } => (w, true),
+        _ => return Ok(()),
     };
-    if let Some((wanted, is_file)) = named {
-        if !wanted.matches(release) {
-            let found = format!(
-                "{}/{}@{}",
-                release.publisher, release.package, release.version
-            );
-            return Err(ClientError::ReleaseMismatch {
-                wanted: if is_file {
-                    format!(
-                        "{wanted} (a file of that name exists here; to install the file itself, write ./{wanted})"
-                    )
-                } else {
-                    wanted.to_string()
-                },
-                found,
-            });
-        }
+    if wanted.matches(release) {
+        return Ok(());
     }
-    let publisher = release.publisher.clone();
-    let history = s
-        .history(&publisher)?
-        .ok_or_else(|| ClientError::KeyNotInHistory {
-            publisher: publisher.clone(),
-            key_id: f.signed.sig.sigbox.key_id_hex(),
-        })?;
-    let key = match f.signed.key {
-        Some(k) => k,
-        None => key_of_signature(history.keys.keys().iter().map(|r| &r.key), &f.signed.sig)
-            .ok_or_else(|| ClientError::KeyNotInHistory {
-                publisher: publisher.clone(),
-                key_id: f.signed.sig.sigbox.key_id_hex(),
-            })?,
+    Err(ClientError::ReleaseMismatch {
+        wanted: if is_file {
+            format!(
+                "{wanted} (a file of that name exists here; to install the file itself, write ./{wanted})"
+            )
+        } else {
+            wanted.to_string()
+        },
+        found: format!(
+            "{}/{}@{}",
+            release.publisher, release.package, release.version
+        ),
+    })
+}
+
+/// The publisher's proven key history and, in it, the key that made the signature.
+fn history_and_key(s: &mut Session, signed: &Signed) -> Result<(VerifiedHistory, PublicKey)> {
+    let publisher = &signed.sig.release.publisher;
+    let not_in_history = || ClientError::KeyNotInHistory {
+        publisher: publisher.clone(),
+        key_id: signed.sig.sigbox.key_id_hex(),
     };
-    let at_what = |e: ClientError| match e {
+    let history = s.history(publisher)?.ok_or_else(not_in_history)?;
+    let key = match signed.key {
+        Some(k) => k,
+        None => key_of_signature(history.keys.keys().iter().map(|r| &r.key), &signed.sig)
+            .ok_or_else(not_in_history)?,
+    };
+    Ok((history, key))
+}
+
+/// Checks the staged artifact against the signature made by `key`, naming
+/// what was asked for (not the staged file) in a refusal.
+fn check_fetched(f: &Fetched, key: &PublicKey) -> Result<SignatureEntry> {
+    check_artifact(&f.staged.path, &f.signed.sig, key, &f.digests).map_err(|e| match e {
         ClientError::DigestMismatch {
             expected, actual, ..
         } => ClientError::DigestMismatch {
@@ -561,8 +563,19 @@ fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
             source,
         },
         other => other,
-    };
-    let entry = check_artifact(&f.staged.path, &f.signed.sig, &key, &f.digests).map_err(at_what)?;
+    })
+}
+
+/// Phase 2: the release is the one asked for; the signature is by a key
+/// of the publisher's proven history and verifies over the artifact; the
+/// entry is in the log (its own proof, if any, and a fresh one); the
+/// artifact is the one this client saw for the release before.
+fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
+    let release = &f.signed.sig.release;
+    check_named(target, release)?;
+    let publisher = release.publisher.clone();
+    let (history, key) = history_and_key(s, &f.signed)?;
+    let entry = check_fetched(f, &key)?;
     let leaf = leaf_of(&entry);
 
     let index = match f.signed.index {
@@ -575,27 +588,9 @@ fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
         })?,
     };
     if let Some((proof, path)) = &f.signed.proof {
-        let cp = s
-            .tracker
-            .accept(&s.api, &proof.checkpoint, Freshness::Historical)
-            .map_err(|e| match e {
-                ClientError::LogKeyMismatch { source, .. } => ClientError::BadProof {
-                    path: path.clone(),
-                    reason: format!(
-                        "its checkpoint is not signed by the trusted log key ({source})"
-                    ),
-                },
-                other => other,
-            })?;
-        proof
-            .verify_in(&leaf, &cp)
-            .map_err(|e| ClientError::BadProof {
-                path: path.clone(),
-                reason: format!(
-                    "the signature's entry is not at index {} of the logged tree: {e}",
-                    proof.index
-                ),
-            })?;
+        check_proof(path, proof, &leaf, &s.log)?;
+        s.tracker
+            .accept(&s.api, &proof.checkpoint, Freshness::Historical)?;
     }
     s.covering(index)?;
     let answer = s.api.inclusion_proof(index, s.cp.size)?;
@@ -626,7 +621,7 @@ fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
 /// Finds the log index of `entry` by asking the log for signatures of its SHA-256.
 fn find_logged_index(
     api: &LogClient,
-    entry: &sealwax_proto::entry::SignatureEntry,
+    entry: &SignatureEntry,
     sha256: &[u8; 32],
 ) -> Result<Option<u64>> {
     let bytes = Entry::Signature(entry.clone()).to_bytes();

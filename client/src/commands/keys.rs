@@ -526,6 +526,76 @@ pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
     Ok(out)
 }
 
+/// The publisher's key state, proven, if `pk` is suspended in it (and not
+/// revoked); else why it cannot be vouched for.
+fn suspended_in(
+    keys: Option<PublisherKeys>,
+    pk: &PublicKey,
+    publisher: &str,
+) -> Result<PublisherKeys> {
+    let not_suspended = |standing: &'static str, hint: &'static str| ClientError::NotSuspended {
+        key_id: pk.key_id_hex(),
+        publisher: publisher.to_string(),
+        standing,
+        hint,
+    };
+    let Some(rec) = keys.as_ref().and_then(|k| k.key(&pk.key_hash())) else {
+        return Err(not_suspended(
+            "unregistered",
+            ": register it with `sealwax keys register`",
+        ));
+    };
+    if rec.suspended.is_none() || rec.is_revoked() {
+        return Err(match rec.standing() {
+            KeyStanding::Active => not_suspended("active", ": it may sign as it is"),
+            KeyStanding::Retired(_) => not_suspended(
+                "retired",
+                "; a revoked key stays revoked: make a new one with `sealwax keys rotate`",
+            ),
+            _ => not_suspended(
+                "compromised",
+                "; a revoked key stays revoked: make a new one with `sealwax keys rotate`",
+            ),
+        });
+    }
+    Ok(keys.expect("a key was found"))
+}
+
+/// The re-vouching of `sk`, its admin token if the operator signs it, and
+/// who vouched (for messages): the operator with `--admin-token-file`, else
+/// this home's newest key of the publisher in good standing.
+fn revouching(
+    ctx: &Ctx,
+    log: &LogIdentity,
+    args: &VouchArgs,
+    own: &OwnKeys,
+    keys: &PublisherKeys,
+    sk: &SecretKey,
+) -> Result<(KeyRegistration, Option<zeroize::Zeroizing<String>>, String)> {
+    let publisher = &keys.publisher;
+    if let Some(f) = &args.admin_token_file {
+        let token = read_admin_token(f)?;
+        let reg = KeyRegistration::operator(&log.origin, publisher, sk)
+            .map_err(ClientError::InvalidName)?;
+        return Ok((reg, Some(token), "the log operator".to_string()));
+    }
+    let h = sk.public_key().key_hash();
+    let voucher =
+        newest_in_good_standing(own, keys, Some(&h)).ok_or_else(|| ClientError::LogRefused {
+            what: "re-vouching",
+            message: format!(
+                "this home holds no key of {publisher:?} in good standing to vouch for key {}: \
+                 vouch from the home that has one, or ask the log operator (--admin-token-file)",
+                sk.public_key().key_id_hex()
+            ),
+        })?;
+    let by_sk = load_secret_key(&voucher.secret_file, &ctx.passwords)?;
+    let by = format!("key {}", by_sk.public_key().key_id_hex());
+    let reg = KeyRegistration::chain(&log.origin, publisher, sk, &by_sk)
+        .map_err(ClientError::InvalidName)?;
+    Ok((reg, None, by))
+}
+
 /// `keys vouch`: a registration of a suspended key, signed by the key and
 /// by a key of the publisher in good standing (or by the operator).
 pub fn vouch(ctx: &Ctx, args: VouchArgs) -> Result<serde_json::Value> {
@@ -561,54 +631,8 @@ pub fn vouch(ctx: &Ctx, args: VouchArgs) -> Result<serde_json::Value> {
     }
     let mut tracker = ctx.tracker(&log)?;
     let history = fetch_history(&api, &mut tracker, &log, &ctx.key_states(&log), &publisher)?;
-    let not_suspended = |standing: &'static str, hint: &'static str| ClientError::NotSuspended {
-        key_id: pk.key_id_hex(),
-        publisher: publisher.clone(),
-        standing,
-        hint,
-    };
-    let keys = history.map(|h| h.keys);
-    let Some(rec) = keys.as_ref().and_then(|k| k.key(&h)) else {
-        return Err(not_suspended(
-            "unregistered",
-            ": register it with `sealwax keys register`",
-        ));
-    };
-    if rec.suspended.is_none() || rec.is_revoked() {
-        return Err(match rec.standing() {
-            KeyStanding::Active => not_suspended("active", ": it may sign as it is"),
-            KeyStanding::Retired(_) => not_suspended(
-                "retired",
-                "; a revoked key stays revoked: make a new one with `sealwax keys rotate`",
-            ),
-            _ => not_suspended(
-                "compromised",
-                "; a revoked key stays revoked: make a new one with `sealwax keys rotate`",
-            ),
-        });
-    }
-    let keys = keys.expect("a key was found");
-    let (reg, token, by) = if let Some(f) = &args.admin_token_file {
-        let token = read_admin_token(f)?;
-        let reg = KeyRegistration::operator(&log.origin, &publisher, &sk);
-        (reg, Some(token), "the log operator".to_string())
-    } else {
-        let voucher = newest_in_good_standing(&own, &keys, Some(&h)).ok_or_else(|| {
-            ClientError::LogRefused {
-                what: "re-vouching",
-                message: format!(
-                    "this home holds no key of {publisher:?} in good standing to vouch for key {}: \
-                     vouch from the home that has one, or ask the log operator (--admin-token-file)",
-                    pk.key_id_hex()
-                ),
-            }
-        })?;
-        let by_sk = load_secret_key(&voucher.secret_file, &ctx.passwords)?;
-        let by = format!("key {}", by_sk.public_key().key_id_hex());
-        let reg = KeyRegistration::chain(&log.origin, &publisher, &sk, &by_sk);
-        (reg, None, by)
-    };
-    let reg = reg.map_err(ClientError::InvalidName)?;
+    let keys = suspended_in(history.map(|h| h.keys), &pk, &publisher)?;
+    let (reg, token, by) = revouching(ctx, &log, &args, &own, &keys, &sk)?;
     let authorization = reg.authorization.kind();
     let logged = submit_entry(
         &api,

@@ -7,7 +7,8 @@ pub mod publish;
 pub mod verify;
 
 use std::fmt::Display;
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use sealwax_proto::checkpoint::Checkpoint;
 use sealwax_proto::display::escape_controls;
@@ -18,10 +19,12 @@ use sealwax_proto::Hash;
 use crate::api::{decode_hash, decode_hashes, LogClient};
 use crate::checkpoints::{CheckpointTracker, Freshness};
 use crate::cli::{Cli, Command, KeysCommand};
+use crate::digest::{hash_stream, Digests};
 use crate::error::{ClientError, Result};
 use crate::home::{normalise_url, Config, Home, LogIdentity};
 use crate::keyring::OwnKeys;
 use crate::password::PasswordSource;
+use crate::progress::bytes_bar;
 use crate::trust::TrustStore;
 
 /// What every command needs: the home, the output mode, where passwords
@@ -130,6 +133,17 @@ impl Ctx {
     pub fn tracker(&self, log: &LogIdentity) -> Result<CheckpointTracker> {
         CheckpointTracker::load(&self.home, log)
     }
+}
+
+/// Reads `path` once, with a progress bar, for its digests.
+pub fn hash_file(ctx: &Ctx, path: &Path) -> Result<Digests> {
+    let file = File::open(path).map_err(|e| ClientError::io("open", path, e))?;
+    let len = file.metadata().map(|m| m.len()).ok();
+    let bar = bytes_bar(ctx.progress(), len, "hashing");
+    let digests =
+        hash_stream(file, None, |n| bar.inc(n)).map_err(|e| ClientError::io("read", path, e))?;
+    bar.finish_and_clear();
+    Ok(digests)
 }
 
 /// Runs the command; returns the JSON result (printed under `--json`).
