@@ -190,6 +190,8 @@ struct ErrorBody {
 pub enum UploadOutcome {
     /// The log stored it.
     Stored,
+    /// The log already had it (an earlier publish of the same file).
+    AlreadyStored,
     /// The log keeps no artifacts (it answered this status).
     NotKept(u16),
 }
@@ -512,6 +514,11 @@ impl LogClient {
         len: u64,
     ) -> Result<UploadOutcome> {
         let url = self.endpoint(&format!("/v1/artifacts/{}", hex::encode(sha256)));
+        // A re-run of a publish: the log has the file already, so don't send it.
+        let head = self.send(self.http.head(&url).timeout(Duration::from_secs(60)), &url)?;
+        if head.status() == StatusCode::OK && head.content_length() == Some(len) {
+            return Ok(UploadOutcome::AlreadyStored);
+        }
         let resp = self.send(
             self.http
                 .put(&url)
@@ -521,6 +528,7 @@ impl LogClient {
         )?;
         match resp.status().as_u16() {
             s @ (404 | 405 | 501) => Ok(UploadOutcome::NotKept(s)),
+            200 => Ok(UploadOutcome::AlreadyStored),
             _ => {
                 self.check(resp, &url)?;
                 Ok(UploadOutcome::Stored)

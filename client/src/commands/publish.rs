@@ -94,6 +94,10 @@ fn upload(
             ctx.say("Uploaded the artifact to the log's artifact store.");
             "stored"
         }
+        UploadOutcome::AlreadyStored => {
+            ctx.say("The log's artifact store already has this artifact.");
+            "already-stored"
+        }
         UploadOutcome::NotKept(status) => {
             ctx.warn(format_args!(
                 "the log keeps no artifacts (it answered {status} to the upload): \

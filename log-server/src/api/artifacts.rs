@@ -107,6 +107,23 @@ pub(crate) async fn put_artifact(
     let owner = owner.ok_or_else(|| {
         AppError::internal("a logged artifact has no publisher", hex::encode(sha))
     })?;
+    if let Some((_, size)) = store.open_read(&sha).await? {
+        // Already stored: read the body to its end before answering, so the
+        // uploader gets this answer and not a reset connection (a client
+        // that is still sending when the server closes sees "broken pipe").
+        drain(body, store.max_bytes()).await;
+        if let Some(c) = conn {
+            c.transfer_done();
+        }
+        return Ok((
+            StatusCode::OK,
+            Json(ArtifactAnswer {
+                sha256: hex::encode(sha),
+                size,
+            }),
+        )
+            .into_response());
+    }
     let stored = store
         .put(sha, &owner, expected, body, move || {
             if let Some(c) = conn {
@@ -127,6 +144,21 @@ pub(crate) async fn put_artifact(
         }),
     )
         .into_response())
+}
+
+/// Reads and drops a request body, up to `limit` bytes (an upload that
+/// goes on past it is cut off, as any other oversized upload is).
+async fn drain(mut body: Body, limit: u64) {
+    use http_body_util::BodyExt;
+    let mut read: u64 = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            read += data.len() as u64;
+            if read > limit {
+                return;
+            }
+        }
+    }
 }
 
 /// A stored artifact.

@@ -1178,3 +1178,57 @@ mod fake {
         }
     }
 }
+
+/// Issue 18, point 1: a re-run of an identical publish, once the artifact is
+/// stored, succeeds and says so, instead of failing with a broken pipe when
+/// the log answers "already stored" before the upload has been sent.
+#[test]
+fn republishing_a_stored_artifact_succeeds() {
+    let w = World::new();
+    let alice = w.client("alice");
+    alice.ok(&["keys", "generate", "--publisher", "alice", "-W"]);
+    let file = w.artifact("big.tgz", 5 << 20, 7);
+    let args = [
+        "--json",
+        "publish",
+        s(&file),
+        "--publisher",
+        "alice",
+        "--package",
+        "big",
+        "--version",
+        "1.0.0",
+    ];
+    let first: serde_json::Value = serde_json::from_str(&alice.ok(&args)).unwrap();
+    assert_eq!(first["upload"], "stored", "{first}");
+    for run in 0..3 {
+        let out = alice.run(&args);
+        assert!(
+            out.status.success(),
+            "re-run {run} of the same publish failed: {}",
+            stderr(&out)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["upload"], "already-stored", "{v}");
+        assert_eq!(v["index"], first["index"], "{v}");
+    }
+    let out = alice.ok(&args[1..]);
+    assert!(out.contains("already logged"), "{out}");
+    assert!(out.contains("already has this artifact"), "{out}");
+
+    // Any uploader, not only ours: a PUT of the stored artifact with its
+    // whole body gets the log's answer, 200, not a reset connection.
+    let sha = sha256_hex(&fs::read(&file).unwrap());
+    let http = reqwest::blocking::Client::new();
+    for _ in 0..3 {
+        let resp = http
+            .put(format!("{}/v1/artifacts/{sha}", w.server.url))
+            .header("content-type", "application/octet-stream")
+            .body(fs::read(&file).unwrap())
+            .send()
+            .expect("the log answers a PUT of a stored artifact");
+        assert_eq!(resp.status().as_u16(), 200);
+        let v: serde_json::Value = resp.json().unwrap();
+        assert_eq!(v["size"], 5 << 20, "{v}");
+    }
+}
