@@ -29,6 +29,7 @@
 //! known key must have signed.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -262,6 +263,7 @@ impl NoteSigner {
             name: self.name.clone(),
             key_id: self.key_id,
             key: self.key.verifying_key(),
+            kind: PhantomData,
         }
     }
 
@@ -365,29 +367,73 @@ fn ed25519_verify(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
     key.verify_strict(msg, &Signature::from_bytes(&sig)).is_ok()
 }
 
-/// An Ed25519 note verifier key (type `0x01`) with its key name.
+/// What kind of key a [`Verifier`] is: its signature type byte, and what to
+/// call it in errors.
+pub trait VerifierKind {
+    /// The signature type byte of C2SP signed-note (`0x01`, `0x04`, ...).
+    const SIG_TYPE: u8;
+    /// The kind of key, as error messages name it.
+    const WHAT: &'static str;
+}
+
+/// An Ed25519 note signature key (type `0x01`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoteKey;
+
+impl VerifierKind for NoteKey {
+    const SIG_TYPE: u8 = SIG_TYPE_ED25519;
+    const WHAT: &'static str = "note signer";
+}
+
+/// A witness's Ed25519 cosignature key (type `0x04`, tlog-cosignature v1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CosignatureKey;
+
+impl VerifierKind for CosignatureKey {
+    const SIG_TYPE: u8 = SIG_TYPE_COSIGNATURE_V1;
+    const WHAT: &'static str = "Ed25519 cosigner";
+}
+
+/// A verifier key of kind `K` with its key name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoteVerifier {
+pub struct Verifier<K: VerifierKind> {
     name: String,
     key_id: [u8; 4],
     key: VerifyingKey,
+    kind: PhantomData<K>,
 }
 
-impl NoteVerifier {
+/// An Ed25519 note verifier key (type `0x01`) with its key name.
+pub type NoteVerifier = Verifier<NoteKey>;
+
+/// A witness's Ed25519 cosignature verifier key (type `0x04`, tlog-cosignature v1).
+pub type CosignatureVerifier = Verifier<CosignatureKey>;
+
+impl<K: VerifierKind> Verifier<K> {
     /// A verifier for `name` and `key`; fails if the name is not a valid key name.
-    pub fn new(name: impl Into<String>, key: VerifyingKey) -> Result<NoteVerifier> {
+    pub fn new(name: impl Into<String>, key: VerifyingKey) -> Result<Verifier<K>> {
         let name = name.into();
         if !is_valid_key_name(&name) {
             return Err(Error::InvalidKeyName(name));
         }
-        let key_id = key_id(&name, SIG_TYPE_ED25519, key.as_bytes());
-        Ok(NoteVerifier { name, key_id, key })
+        let key_id = key_id(&name, K::SIG_TYPE, key.as_bytes());
+        Ok(Verifier {
+            name,
+            key_id,
+            key,
+            kind: PhantomData,
+        })
     }
 
-    /// Parses a verifier key string `<name>+<8 hex key ID>+<base64(0x01 || key)>`.
-    pub fn parse(vkey: &str) -> Result<NoteVerifier> {
-        let (name, key_id, key) = parse_vkey(vkey, SIG_TYPE_ED25519, "note signer")?;
-        Ok(NoteVerifier { name, key_id, key })
+    /// Parses a verifier key string `<name>+<8 hex key ID>+<base64(type || key)>`.
+    pub fn parse(vkey: &str) -> Result<Verifier<K>> {
+        let (name, key_id, key) = parse_vkey(vkey, K::SIG_TYPE, K::WHAT)?;
+        Ok(Verifier {
+            name,
+            key_id,
+            key,
+            kind: PhantomData,
+        })
     }
 
     /// The key name.
@@ -409,24 +455,26 @@ impl NoteVerifier {
     pub fn matches(&self, sig: &NoteSignature) -> bool {
         sig.name == self.name && sig.key_id == self.key_id
     }
+}
 
+/// The verifier key string, `<name>+<8 hex key ID>+<base64(type || key)>`.
+impl<K: VerifierKind> fmt::Display for Verifier<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        format_vkey(f, &self.name, self.key_id, K::SIG_TYPE, &self.key)
+    }
+}
+
+impl<K: VerifierKind> FromStr for Verifier<K> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Verifier::parse(s)
+    }
+}
+
+impl NoteVerifier {
     /// Whether `sig` names this key and is its valid signature of `text`.
     pub fn verify(&self, text: &str, sig: &NoteSignature) -> bool {
         self.matches(sig) && ed25519_verify(&self.key, text.as_bytes(), &sig.signature)
-    }
-}
-
-/// The verifier key string, `<name>+<8 hex key ID>+<base64(0x01 || key)>`.
-impl fmt::Display for NoteVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        format_vkey(f, &self.name, self.key_id, SIG_TYPE_ED25519, &self.key)
-    }
-}
-
-impl FromStr for NoteVerifier {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        NoteVerifier::parse(s)
     }
 }
 
@@ -506,51 +554,7 @@ pub fn cosignature_v1_message(checkpoint_text: &str, timestamp: u64) -> String {
     format!("{COSIGNATURE_V1_HEADER}time {timestamp}\n{checkpoint_text}")
 }
 
-/// A witness's Ed25519 cosignature verifier key (type `0x04`, tlog-cosignature v1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CosignatureVerifier {
-    name: String,
-    key_id: [u8; 4],
-    key: VerifyingKey,
-}
-
 impl CosignatureVerifier {
-    /// A cosignature verifier for `name` and `key`; fails if the name is not a valid key name.
-    pub fn new(name: impl Into<String>, key: VerifyingKey) -> Result<CosignatureVerifier> {
-        let name = name.into();
-        if !is_valid_key_name(&name) {
-            return Err(Error::InvalidKeyName(name));
-        }
-        let key_id = key_id(&name, SIG_TYPE_COSIGNATURE_V1, key.as_bytes());
-        Ok(CosignatureVerifier { name, key_id, key })
-    }
-
-    /// Parses a verifier key string `<name>+<8 hex key ID>+<base64(0x04 || key)>`.
-    pub fn parse(vkey: &str) -> Result<CosignatureVerifier> {
-        let (name, key_id, key) = parse_vkey(vkey, SIG_TYPE_COSIGNATURE_V1, "Ed25519 cosigner")?;
-        Ok(CosignatureVerifier { name, key_id, key })
-    }
-
-    /// The cosigner's key name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The 4-byte key ID.
-    pub fn key_id(&self) -> [u8; 4] {
-        self.key_id
-    }
-
-    /// The Ed25519 public key.
-    pub fn public_key(&self) -> &VerifyingKey {
-        &self.key
-    }
-
-    /// Whether a signature line names this key (same key name and key ID).
-    pub fn matches(&self, sig: &NoteSignature) -> bool {
-        sig.name == self.name && sig.key_id == self.key_id
-    }
-
     /// The cosignature's timestamp if `sig` is this cosigner's valid cosignature of the checkpoint text.
     pub fn verify(&self, checkpoint_text: &str, sig: &NoteSignature) -> Option<u64> {
         if !self.matches(sig) || sig.signature.len() != COSIG_LEN {
@@ -563,25 +567,5 @@ impl CosignatureVerifier {
         }
         let msg = cosignature_v1_message(checkpoint_text, timestamp);
         ed25519_verify(&self.key, msg.as_bytes(), ed_sig).then_some(timestamp)
-    }
-}
-
-/// The verifier key string, `<name>+<8 hex key ID>+<base64(0x04 || key)>`.
-impl fmt::Display for CosignatureVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        format_vkey(
-            f,
-            &self.name,
-            self.key_id,
-            SIG_TYPE_COSIGNATURE_V1,
-            &self.key,
-        )
-    }
-}
-
-impl FromStr for CosignatureVerifier {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        CosignatureVerifier::parse(s)
     }
 }
