@@ -155,6 +155,9 @@ pub enum ClientError {
 
     #[error("cannot talk to the terminal: {0}")]
     Terminal(std::io::Error),
+    /// A file could not be written durably (see `sealwax_durable`).
+    #[error(transparent)]
+    Durable(#[from] sealwax_durable::DurableError),
 
     // ----- refused / verification failed (exit 1) -----
     /// The artifact's SHA-256 is not the one the signature names.
@@ -405,7 +408,8 @@ impl ClientError {
             | MissingFile { .. }
             | PublisherUnknownForKey { .. }
             | NoSecretForKey { .. }
-            | Terminal(_) => EXIT_USAGE,
+            | Terminal(_)
+            | Durable(_) => EXIT_USAGE,
             DigestMismatch { .. }
             | BadSignature { .. }
             | NotSealwaxSignature { .. }
