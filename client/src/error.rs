@@ -132,7 +132,6 @@ pub enum ClientError {
         /// Key ID of the key.
         key_id: String,
     },
-    /// A terminal interaction failed.
     /// `keys vouch` for a key whose secret this home does not hold.
     #[error("this home does not hold the secret of key {key_id}: pass it with --secret FILE (a re-vouching is signed by the key itself, to prove possession, and by its voucher)")]
     NoSecretForKey {
@@ -153,6 +152,7 @@ pub enum ClientError {
         hint: &'static str,
     },
 
+    /// A terminal interaction (a password prompt, a question) failed.
     #[error("cannot talk to the terminal: {0}")]
     Terminal(std::io::Error),
     /// A file could not be written durably (see `sealwax_durable`).
