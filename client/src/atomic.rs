@@ -1,80 +1,34 @@
-//! Crash-safe file writes: every state file is written to a temporary file in
-//! the same directory, flushed to disk, renamed over the old one, and the
-//! directory is flushed too. A reader sees the old file or the new one, never
-//! a half-written one, even if the machine loses power mid-write.
+//! Crash-safe file writes, through `sealwax-durable`: every state file is
+//! written to a temporary file in the same directory, flushed to disk,
+//! renamed over the old one, and the directory is flushed too. A reader sees
+//! the old file or the new one, never a half-written one, even if the
+//! machine loses power mid-write. Also the client's plain file reads.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
 use std::path::Path;
 
 use crate::error::{ClientError, Result};
 
 /// File mode of files only the owner may read (secret keys).
-pub const MODE_SECRET: u32 = 0o600;
+pub const MODE_SECRET: u32 = sealwax_durable::MODE_PRIVATE;
 /// File mode of ordinary state files.
-pub const MODE_PUBLIC: u32 = 0o644;
+pub const MODE_PUBLIC: u32 = sealwax_durable::MODE_PUBLIC;
 
 /// Creates `dir` and its parents (mode 0700 for new directories).
 pub fn create_dir_private(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| ClientError::io("create directory", dir, e))
+    Ok(sealwax_durable::create_dir_private(dir)?)
 }
 
-/// Writes `data` to `path` atomically with file mode `mode`.
-///
-/// Temporary file (created with `mode`, so a secret is never readable by
-/// others, not even briefly) → write → fsync → rename → fsync the directory.
+/// Writes `data` to `path` atomically with file mode exactly `mode` (see
+/// [`sealwax_durable::write_atomic`]: a secret is never readable by others,
+/// not even briefly, and a failed write leaves the old file).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    create_dir_private(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(|e| ClientError::io("create", &tmp, e))?;
-        // The umask may have narrowed the mode; make it exact.
-        f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(|e| ClientError::io("set permissions of", &tmp, e))?;
-        f.write_all(data)
-            .map_err(|e| ClientError::io("write", &tmp, e))?;
-        f.sync_all()
-            .map_err(|e| ClientError::io("flush", &tmp, e))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(|e| ClientError::io("replace", path, e))?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    Ok(sealwax_durable::write_atomic(path, data, mode)?)
 }
 
 /// Flushes a directory's entries (after a rename into it).
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| ClientError::io("flush directory", dir, e))
+    Ok(sealwax_durable::sync_dir(dir)?)
 }
 
 /// Reads a file to a string; `Ok(None)` if it does not exist.
@@ -96,25 +50,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_replace_and_keep_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sub/state.toml");
-        write_atomic(&p, b"one", MODE_SECRET).unwrap();
-        write_atomic(&p, b"two", MODE_SECRET).unwrap();
-        assert_eq!(fs::read_to_string(&p).unwrap(), "two");
-        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        // No temporary files are left behind.
-        let names: Vec<_> = fs::read_dir(p.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-    }
-
-    #[test]
     fn read_optional_missing_is_none() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read_optional(&dir.path().join("nope")).unwrap().is_none());
+    }
+
+    #[test]
+    fn write_errors_are_local_file_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, "old").unwrap();
+        let err = write_atomic(&file.join("x"), b"new", MODE_PUBLIC).unwrap_err();
+        assert!(matches!(err, ClientError::Durable(_)), "{err}");
+        assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
+        assert!(
+            err.to_string().contains(&file.display().to_string()),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(&file).unwrap(), "old");
     }
 }

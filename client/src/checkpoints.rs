@@ -100,7 +100,7 @@ impl CheckpointTracker {
             .open(text)
             .map_err(|source| ClientError::LogKeyMismatch {
                 url: url.clone(),
-                source,
+                cause: source,
             })?;
         let Some(base) = self.baseline().cloned() else {
             self.newest = Some((cp.clone(), text.to_string()));

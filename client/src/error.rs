@@ -38,12 +38,12 @@ pub enum ClientError {
     #[error("no log key is configured: pass --log-key VKEY (the line `sealwax-log key` prints; or set SEALWAX_LOG_KEY), or save it with `sealwax init --log URL --log-key VKEY`")]
     NoLogKey,
     /// The log verifier key does not parse.
-    #[error("the log key {value:?} is not a verifier key: {source}")]
+    #[error("the log key {value:?} is not a verifier key: {cause}")]
     BadLogKey {
         /// The value given.
         value: String,
         /// Why it does not parse.
-        source: sealwax_proto::Error,
+        cause: sealwax_proto::Error,
     },
     /// The log URL does not parse.
     #[error("the log URL {0:?} is not an http:// or https:// URL")]
@@ -60,24 +60,24 @@ pub enum ClientError {
         reason: String,
     },
     /// A local file could not be read or written.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {cause}")]
     Io {
         /// "read", "write", "create", ...
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A key or signature file that does not parse.
-    #[error("{path} is not a usable Minisign {what}: {source}")]
+    #[error("{path} is not a usable Minisign {what}: {cause}")]
     BadKeyFile {
         /// The file (or the argument as given).
         path: PathBuf,
         /// "public key", "secret key", "signature".
         what: &'static str,
         /// Why.
-        source: sealwax_proto::Error,
+        cause: sealwax_proto::Error,
     },
     /// A public and a secret key that are not a pair.
     #[error("the secret key {secret} does not belong to the public key {public}: pass the matching pair")]
@@ -132,7 +132,6 @@ pub enum ClientError {
         /// Key ID of the key.
         key_id: String,
     },
-    /// A terminal interaction failed.
     /// `keys vouch` for a key whose secret this home does not hold.
     #[error("this home does not hold the secret of key {key_id}: pass it with --secret FILE (a re-vouching is signed by the key itself, to prove possession, and by its voucher)")]
     NoSecretForKey {
@@ -153,8 +152,12 @@ pub enum ClientError {
         hint: &'static str,
     },
 
+    /// A terminal interaction (a password prompt, a question) failed.
     #[error("cannot talk to the terminal: {0}")]
     Terminal(std::io::Error),
+    /// A file could not be written durably (see `sealwax_durable`).
+    #[error(transparent)]
+    Durable(#[from] sealwax_durable::DurableError),
 
     // ----- refused / verification failed (exit 1) -----
     /// The artifact's SHA-256 is not the one the signature names.
@@ -168,20 +171,20 @@ pub enum ClientError {
         actual: String,
     },
     /// The Minisign signature does not verify.
-    #[error("the signature of {path} does not verify: {source}. The file or its .minisig was changed: do not use it")]
+    #[error("the signature of {path} does not verify: {cause}. The file or its .minisig was changed: do not use it")]
     BadSignature {
         /// The artifact.
         path: PathBuf,
         /// Why.
-        source: sealwax_proto::Error,
+        cause: sealwax_proto::Error,
     },
     /// The signature is not a sealwax signature (or not pre-hashed).
-    #[error("{path} is not a sealwax signature: {source}")]
+    #[error("{path} is not a sealwax signature: {cause}")]
     NotSealwaxSignature {
         /// The .minisig file.
         path: PathBuf,
         /// Why.
-        source: sealwax_proto::Error,
+        cause: sealwax_proto::Error,
     },
     /// A signature made for another log.
     #[error("the signature was made for log {found:?}, but this client trusts log {expected:?}: pass the right --log / --log-key")]
@@ -338,12 +341,12 @@ pub enum ClientError {
         reason: String,
     },
     /// The log's checkpoint is not signed by the trusted key.
-    #[error("the log's checkpoint is not signed by the trusted log key ({source}): is --log-key right for {url}? If it is, the log is not the one you trust")]
+    #[error("the log's checkpoint is not signed by the trusted log key ({cause}): is --log-key right for {url}? If it is, the log is not the one you trust")]
     LogKeyMismatch {
         /// The URL.
         url: String,
         /// Why.
-        source: sealwax_proto::Error,
+        cause: sealwax_proto::Error,
     },
     /// An answer or download was larger than its limit; nothing past the limit was read.
     #[error("{url} sent more than {limit} bytes, so the download was stopped: a log answer that large is misbehaviour; for a genuine artifact over the limit, raise `sealwax install --max-download BYTES`")]
@@ -405,7 +408,8 @@ impl ClientError {
             | MissingFile { .. }
             | PublisherUnknownForKey { .. }
             | NoSecretForKey { .. }
-            | Terminal(_) => EXIT_USAGE,
+            | Terminal(_)
+            | Durable(_) => EXIT_USAGE,
             DigestMismatch { .. }
             | BadSignature { .. }
             | NotSealwaxSignature { .. }
@@ -477,11 +481,93 @@ impl ClientError {
     }
 
     /// An I/O error on `path`.
-    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> ClientError {
+    pub fn io(action: &'static str, path: &Path, cause: std::io::Error) -> ClientError {
         ClientError::Io {
             action,
             path: path.to_path_buf(),
-            source,
+            cause,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use sealwax_proto::Error as ProtoError;
+
+    use super::*;
+
+    /// How often `needle` shows in `e` printed by `sealwax` (`{}`), one-line
+    /// through anyhow (`{:#}`) and with anyhow's "Caused by" list (`{:?}`).
+    fn printed(e: ClientError, needle: &str) -> [usize; 3] {
+        let plain = e.to_string();
+        let e = anyhow::Error::new(e).context("sealwax failed");
+        [plain, format!("{e:#}"), format!("{e:?}")].map(|s| s.matches(needle).count())
+    }
+
+    #[test]
+    fn error_chains_print_each_cause_once() {
+        let io = |m: &str| io::Error::other(m.to_string());
+        let durable = {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("f");
+            std::fs::write(&file, "").unwrap();
+            crate::atomic::write_atomic(&file.join("x"), b"", 0o644).unwrap_err()
+        };
+        let durable_cause = match &durable {
+            ClientError::Durable(d) => d.cause().to_string(),
+            other => panic!("{other}"),
+        };
+        let cases: Vec<(ClientError, String)> = vec![
+            (
+                ClientError::io("read", Path::new("/h/trust.toml"), io("the disk is gone")),
+                "the disk is gone".into(),
+            ),
+            (durable, durable_cause),
+            (
+                ClientError::BadLogKey {
+                    value: "x".into(),
+                    cause: ProtoError::MalformedVerifierKey("no key ID"),
+                },
+                "no key ID".into(),
+            ),
+            (
+                ClientError::BadKeyFile {
+                    path: "/k.pub".into(),
+                    what: "public key",
+                    cause: ProtoError::BadBundle("short read"),
+                },
+                "short read".into(),
+            ),
+            (
+                ClientError::BadSignature {
+                    path: "/a.tar".into(),
+                    cause: ProtoError::ProofInvalid("the root differs"),
+                },
+                "the root differs".into(),
+            ),
+            (
+                ClientError::NotSealwaxSignature {
+                    path: "/a.tar.minisig".into(),
+                    cause: ProtoError::BadTile("odd comment"),
+                },
+                "odd comment".into(),
+            ),
+            (
+                ClientError::LogKeyMismatch {
+                    url: "http://log".into(),
+                    cause: ProtoError::MalformedNote("no signature line"),
+                },
+                "no signature line".into(),
+            ),
+            (
+                ClientError::Terminal(io("the tty hung up")),
+                "the tty hung up".into(),
+            ),
+        ];
+        for (e, cause) in cases {
+            assert_eq!(printed(e, &cause), [1, 1, 1], "{cause}");
         }
     }
 }

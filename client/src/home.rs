@@ -117,7 +117,7 @@ impl LogIdentity {
         let verifier =
             NoteVerifier::parse(vkey.trim()).map_err(|source| ClientError::BadLogKey {
                 value: vkey.to_string(),
-                source,
+                cause: source,
             })?;
         let origin = origin.unwrap_or(verifier.name()).to_string();
         Ok(LogIdentity { verifier, origin })

@@ -144,7 +144,7 @@ pub fn read_public_key(arg: &str) -> Result<PublicKey> {
     PublicKey::parse(&text).map_err(|source| ClientError::BadKeyFile {
         path: shown,
         what: "public key",
-        source,
+        cause: source,
     })
 }
 
@@ -167,7 +167,7 @@ pub fn load_secret_key(path: &Path, passwords: &PasswordSource) -> Result<Secret
     let bad = |source| ClientError::BadKeyFile {
         path: path.to_path_buf(),
         what: "secret key",
-        source,
+        cause: source,
     };
     if !SecretKey::is_encrypted(&text) {
         return SecretKey::parse(&text, None).map_err(bad);

@@ -11,6 +11,7 @@
 //! [`trust`], [`keyring`], [`checkpoints`], all written with [`atomic`]),
 //! HTTP ([`api`]), streaming hashes ([`digest`]) and the verbs
 //! ([`commands`]).
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod atomic;

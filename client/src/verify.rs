@@ -31,12 +31,12 @@ impl SealwaxSignature {
     pub fn parse(text: &str, path: &Path, log: &LogIdentity) -> Result<SealwaxSignature> {
         let not_ours = |source| ClientError::NotSealwaxSignature {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         };
         let sigbox = SignatureBox::parse(text).map_err(|source| ClientError::BadKeyFile {
             path: path.to_path_buf(),
             what: "signature",
-            source,
+            cause: source,
         })?;
         if sigbox.algorithm == SignatureAlgorithm::Legacy {
             return Err(not_ours(sealwax_proto::Error::LegacySignature));
@@ -79,12 +79,12 @@ pub fn check_artifact(
         .verify_prehashed(key, &digests.blake2b512)
         .map_err(|source| ClientError::BadSignature {
             path: artifact.to_path_buf(),
-            source,
+            cause: source,
         })?;
     SignatureEntry::from_signature_box(&sig.sigbox, *key, digests.blake2b512).map_err(|source| {
         ClientError::BadSignature {
             path: artifact.to_path_buf(),
-            source,
+            cause: source,
         }
     })
 }

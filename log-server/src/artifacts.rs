@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Body;
 use http_body_util::BodyExt;
+use sealwax_durable::{DurableError, Staged, MODE_PUBLIC};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -59,17 +60,6 @@ struct Shared {
 struct Usage {
     total: u64,
     by_publisher: HashMap<String, u64>,
-}
-
-/// Removes a temporary file unless disarmed (also when the upload is cancelled).
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
 }
 
 /// Marks an artifact as being uploaded until dropped.
@@ -141,22 +131,48 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A write error: a full disk is the store being full, anything else internal.
-fn write_error(context: &str, e: std::io::Error) -> LogError {
-    let full = matches!(
+/// Whether `e` says the disk (or the user's disk quota) is full.
+fn disk_full(e: &std::io::Error) -> bool {
+    matches!(
         e.kind(),
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    ) || matches!(e.raw_os_error(), Some(28 | 122)); // ENOSPC, EDQUOT
-    if full {
-        tracing::warn!(error = %e, "the artifact store's disk is full");
-        LogError::StoreFull(
-            "the artifact store's disk is full: the signature is logged regardless; host the artifact \
-             elsewhere, and tell the log's operator (--artifact-quota-bytes should be below what its disk holds)"
-                .into(),
-        )
+    ) || matches!(e.raw_os_error(), Some(28 | 122)) // ENOSPC, EDQUOT
+}
+
+/// The store being full, because its disk is (`e` says so).
+fn full_disk(e: &dyn std::fmt::Display) -> LogError {
+    tracing::warn!(error = %e, "the artifact store's disk is full");
+    LogError::StoreFull(
+        "the artifact store's disk is full: the signature is logged regardless; host the artifact \
+         elsewhere, and tell the log's operator (--artifact-quota-bytes should be below what its disk holds)"
+            .into(),
+    )
+}
+
+/// A write error: a full disk is the store being full, anything else internal.
+fn write_error(context: &str, e: std::io::Error) -> LogError {
+    if disk_full(&e) {
+        full_disk(&e)
     } else {
         LogError::internal(context, e)
     }
+}
+
+/// Runs a durable file operation of an upload off the async threads; its
+/// error, like [`write_error`]'s, is a full store or an internal one.
+async fn durably<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, DurableError> + Send + 'static,
+) -> Result<T, LogError> {
+    let done = tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| LogError::internal("artifact file task failed", e))?;
+    done.map_err(|e| {
+        if disk_full(e.cause()) {
+            full_disk(&e)
+        } else {
+            LogError::internal("cannot store an artifact", e)
+        }
+    })
 }
 
 /// The result of a successful upload.
@@ -277,14 +293,14 @@ impl ArtifactStore {
         if let Some(len) = expected {
             reserved.grow_to(len)?;
         }
-        let tmp_path = self
-            .dir
-            .join("tmp")
-            .join(format!("{hex_name}.{:016x}.part", rand::random::<u64>()));
-        let mut guard = TempFile(Some(tmp_path.clone()));
-        let mut file = tokio::fs::File::create(&tmp_path)
-            .await
-            .map_err(|e| write_error("cannot create an artifact temp file", e))?;
+        // Dropped unfinished (a refused or cancelled upload), it removes its temp file.
+        let (temp_dir, target) = (self.dir.join("tmp"), final_path.clone());
+        let staged = durably(move || Staged::create_in(&temp_dir, &target, MODE_PUBLIC)).await?;
+        let mut file = tokio::fs::File::from_std(
+            staged
+                .handle()
+                .map_err(|e| LogError::internal("cannot open an artifact temp file", e))?,
+        );
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         while let Some(frame) = body.frame().await {
@@ -314,20 +330,15 @@ impl ArtifactStore {
             self.release(publisher, reserved.bytes - size);
             reserved.bytes = size;
         }
-        file.sync_all()
+        // Every write has landed before the staged file is synced and renamed.
+        file.flush()
             .await
-            .map_err(|e| write_error("cannot sync an artifact", e))?;
+            .map_err(|e| write_error("cannot write an artifact", e))?;
         drop(file);
-        tokio::fs::rename(&tmp_path, &final_path)
-            .await
-            .map_err(|e| write_error("cannot move an artifact into place", e))?;
-        guard.0 = None;
-        reserved.kept = true;
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all()))
-            .await
-            .map_err(|e| LogError::internal("artifact dir sync task failed", e))?
-            .map_err(|e| LogError::internal("cannot sync the artifact directory", e))?;
+        let committed = durably(move || staged.commit()).await;
+        // Renamed into place, it counts, even if its directory's sync failed.
+        reserved.kept = committed.is_ok() || tokio::fs::metadata(&final_path).await.is_ok();
+        committed?;
         Ok(Stored {
             size,
             existed: false,

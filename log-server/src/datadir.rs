@@ -10,14 +10,14 @@
 //! The key file uses the Go `sumdb/note` private-key form, so its key name is
 //! the log's origin: the origin is stored once, with the key it belongs to.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::SigningKey;
+use sealwax_durable::{DurableError, MODE_PRIVATE};
 use sealwax_proto::note::{self, NoteSigner, NoteVerifier, SIG_TYPE_ED25519};
 use thiserror::Error;
 
@@ -40,6 +40,9 @@ pub enum DataDirError {
         /// Why it failed.
         cause: std::io::Error,
     },
+    /// The data directory or a new key file could not be written.
+    #[error(transparent)]
+    Durable(#[from] DurableError),
     /// The key file can be read by other users.
     #[error("the signing key {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` and check who may have copied it")]
     KeyFileReadable {
@@ -190,11 +193,7 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> D
 impl DataDir {
     /// Opens `root`, creating it (mode 0700) if it does not exist.
     pub fn create(root: &Path) -> Result<DataDir, DataDirError> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(root)
-            .map_err(io_err("cannot create data directory", root))?;
+        sealwax_durable::create_dir_private(root)?;
         Ok(DataDir {
             root: root.to_path_buf(),
         })
@@ -275,21 +274,11 @@ impl DataDir {
         }
     }
 
-    /// Writes a new key file (mode 0600, fsynced, never overwriting one).
+    /// Writes a new key file (mode 0600 from its first byte, fsynced, whole
+    /// or not at all, never overwriting one).
     fn write_key(&self, key: &LogKey) -> Result<(), DataDirError> {
-        let path = self.key_path();
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err("cannot create", &path))?;
-        f.write_all(key.to_file_string().as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io_err("cannot write", &path))?;
-        fs::File::open(&self.root)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err("cannot sync", &self.root))?;
+        let text = key.to_file_string();
+        sealwax_durable::write_new(&self.key_path(), text.as_bytes(), MODE_PRIVATE)?;
         Ok(())
     }
 }
@@ -319,6 +308,25 @@ mod tests {
         // The stored vkey parses back with proto.
         let v = NoteVerifier::parse(&k1.vkey()).unwrap();
         assert_eq!(v.name(), "example.com/log");
+    }
+
+    #[test]
+    fn an_existing_key_is_never_overwritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::create(tmp.path()).unwrap();
+        let key = dir.load_or_create_key(Some("a.example/log")).unwrap();
+        let before = fs::read_to_string(dir.key_path()).unwrap();
+        let other = LogKey::generate("a.example/log").unwrap();
+        let err = dir.write_key(&other).unwrap_err();
+        assert!(
+            matches!(&err, DataDirError::Durable(d) if d.cause().kind() == std::io::ErrorKind::AlreadyExists),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(dir.key_path()).unwrap(), before);
+        assert_eq!(dir.load_key().unwrap().vkey(), key.vkey());
+        // Nothing but the key is left in the directory.
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[test]

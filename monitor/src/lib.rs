@@ -110,6 +110,9 @@ pub enum MonitorError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The state file could not be written durably (see `sealwax_durable`).
+    #[error(transparent)]
+    StateWrite(#[from] sealwax_durable::DurableError),
     /// Another monitor holds the state directory.
     #[error("the state directory {path} is in use by another sealwax-monitor; give each monitor its own --state")]
     StateLocked {

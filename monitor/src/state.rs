@@ -4,8 +4,8 @@
 //! the compact range of its tree, every publisher's key-state record (the
 //! canonical one of `sealwax_proto::keys`), the keys learned for
 //! `learn = true` watches, and health bookkeeping. It is written
-//! atomically: to `state.json.tmp`, fsync, rename over `state.json`, fsync
-//! of the directory. The releases bound so far (`P/N@V` → artifact) are
+//! atomically (`sealwax_durable`): to a temporary file beside it, fsync,
+//! rename over `state.json`, fsync of the directory. The releases bound so far (`P/N@V` → artifact) are
 //! appended to `DIR/releases.bin` and synced before `state.json` names
 //! their count, so a crash leaves at most an unused tail, cut on load. `DIR/lock` is held (advisory lock) while a monitor runs,
 //! so two monitors never share a state.
@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use sealwax_durable::MODE_PUBLIC;
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::CompactRange;
 use sealwax_proto::rules::{MemoryLogState, ReleaseRecord};
@@ -45,7 +46,6 @@ pub const STATE_VERSION: u32 = 2;
 const RELEASES_FILE: &str = "releases.bin";
 const RELEASE_RECORD: usize = 72;
 const STATE_FILE: &str = "state.json";
-const STATE_TMP: &str = "state.json.tmp";
 const LOCK_FILE: &str = "lock";
 
 /// Health bookkeeping (Unix seconds).
@@ -477,7 +477,6 @@ impl StateDir {
         state: &State,
         progress: Option<ProgressView<'_>>,
     ) -> Result<(), MonitorError> {
-        let tmp = self.path.join(STATE_TMP);
         let dst = self.path.join(STATE_FILE);
         let io = |p: &Path| {
             let p = p.to_path_buf();
@@ -511,15 +510,7 @@ impl StateDir {
         f.write_all(&buf).map_err(io(&rel))?;
         f.sync_all().map_err(io(&rel))?;
         drop(f);
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&state.to_json_with(progress))
-            .map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        drop(f);
-        std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
-        File::open(&self.path)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.path))?;
+        sealwax_durable::write_atomic(&dst, &state.to_json_with(progress), MODE_PUBLIC)?;
         self.releases_saved
             .store(all.len() as u64, std::sync::atomic::Ordering::SeqCst);
         Ok(())
@@ -614,8 +605,14 @@ mod tests {
         assert_eq!(sd.load().unwrap(), None);
         let s = sample_state();
         sd.save(&s).unwrap();
-        assert!(
-            !dir.path().join(STATE_TMP).exists(),
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [LOCK_FILE, RELEASES_FILE, STATE_FILE],
             "the temp file was renamed"
         );
         assert_eq!(sd.load().unwrap(), Some(s.clone()));

@@ -558,9 +558,9 @@ fn check_fetched(f: &Fetched, key: &PublicKey) -> Result<SignatureEntry> {
             expected,
             actual,
         },
-        ClientError::BadSignature { source, .. } => ClientError::BadSignature {
+        ClientError::BadSignature { cause, .. } => ClientError::BadSignature {
             path: PathBuf::from(&f.what),
-            source,
+            cause,
         },
         other => other,
     })

@@ -94,7 +94,10 @@ fn newest_in_good_standing<'a>(
 
 /// Registers `sk` for `publisher`, records it as this home's own key and as
 /// trusted, and returns the JSON description.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the session (ctx, log, api, tracker), the key, its two files and its authoriser are each used; a struct of them would be built once, only to call this"
+)]
 fn register_key(
     ctx: &Ctx,
     log: &LogIdentity,
