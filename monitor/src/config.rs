@@ -190,9 +190,9 @@ struct RawHealth {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, MonitorError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MonitorError::ConfigRead {
+        let text = std::fs::read_to_string(path).map_err(|cause| MonitorError::ConfigRead {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         Config::parse(&text, path)
     }
@@ -201,7 +201,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, MonitorError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| MonitorError::ConfigSyntax {
             path: path.to_path_buf(),
-            source: Box::new(e),
+            cause: Box::new(e),
         })?;
         let invalid = |problem: String| MonitorError::ConfigInvalid {
             path: path.to_path_buf(),
