@@ -190,9 +190,9 @@ struct RawHealth {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, MonitorError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MonitorError::ConfigRead {
+        let text = std::fs::read_to_string(path).map_err(|cause| MonitorError::ConfigRead {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         Config::parse(&text, path)
     }
@@ -201,7 +201,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, MonitorError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| MonitorError::ConfigSyntax {
             path: path.to_path_buf(),
-            source: Box::new(e),
+            cause: Box::new(e),
         })?;
         let invalid = |problem: String| MonitorError::ConfigInvalid {
             path: path.to_path_buf(),
@@ -212,120 +212,58 @@ impl Config {
             ..Config::default()
         };
         for (n, w) in raw.watch.into_iter().enumerate() {
-            let at = format!("[[watch]] number {}", n + 1);
-            let publisher = w.publisher.ok_or_else(|| {
-                invalid(format!(
-                    "{at} has no `publisher` (a name, or \"*\" for every publisher)"
-                ))
-            })?;
-            let mut packages = BTreeSet::new();
-            for p in w.packages.unwrap_or_default() {
-                validate_package(&p).map_err(|e| invalid(format!("{at} ({publisher}): {e}")))?;
-                packages.insert(p);
-            }
-            if publisher == "*" {
-                if w.keys.is_some() || w.learn.is_some() {
-                    return Err(invalid(format!(
-                        "{at}: publisher = \"*\" reports every key event and takes no `keys` or `learn`; name the publisher in a [[watch]] of its own to set its keys"
-                    )));
-                }
-                if config.watch_all.is_some() {
-                    return Err(invalid(format!("{at}: publisher = \"*\" is given twice")));
-                }
-                config.watch_all = Some(WatchAll { packages });
-                continue;
-            }
-            validate_publisher(&publisher).map_err(|e| invalid(format!("{at}: {e}")))?;
-            if config.watches.contains_key(&publisher) {
-                return Err(invalid(format!(
-                    "{at}: publisher {publisher:?} is watched twice; merge the two [[watch]] tables"
-                )));
-            }
-            let expect = match (w.keys, w.learn.unwrap_or(false)) {
-                (Some(_), true) => {
-                    return Err(invalid(format!(
-                        "{at} ({publisher}): give either `keys` or `learn = true`, not both"
-                    )))
-                }
-                (None, false) => {
-                    return Err(invalid(format!(
-                        "{at} ({publisher}): say which keys are expected with `keys = [\"RWQ...\"]` (Minisign public keys), or `learn = true` to trust the keys seen on the first run"
-                    )))
-                }
-                (None, true) => Expect::Learn,
-                (Some(keys), false) => {
-                    let mut set = BTreeMap::new();
-                    for (k, text) in keys.iter().enumerate() {
-                        let pk = PublicKey::parse(text.trim()).map_err(|e| {
-                            invalid(format!(
-                                "{at} ({publisher}): key number {} is not a Minisign public key: {e}",
-                                k + 1
-                            ))
-                        })?;
-                        set.insert(pk.key_hash(), pk);
-                    }
-                    Expect::Keys(set)
-                }
-            };
-            config.watches.insert(
-                publisher.clone(),
-                Watch {
-                    publisher,
-                    expect,
-                    packages,
-                },
-            );
+            config.add_watch(&format!("[[watch]] number {}", n + 1), w, &invalid)?;
         }
-
-        let a = raw.alerts;
-        if let Some(url) = &a.webhook {
-            let ok = reqwest::Url::parse(url)
-                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .unwrap_or(false);
-            if !ok {
-                return Err(invalid(format!(
-                    "[alerts] webhook = {url:?} is not an http(s) URL"
-                )));
-            }
-        }
-        if let Some(cmd) = &a.command {
-            if cmd.trim().is_empty() {
-                return Err(invalid("[alerts] command is empty".to_string()));
-            }
-        }
-        let positive = |name: &str, v: Option<u64>| -> Result<Option<Duration>, MonitorError> {
-            match v {
-                Some(0) => Err(invalid(format!("{name} must be at least 1 second"))),
-                v => Ok(v.map(Duration::from_secs)),
-            }
-        };
-        let defaults = AlertsConfig::default();
-        config.alerts = AlertsConfig {
-            webhook: a.webhook,
-            webhook_retries: a.webhook_retries.unwrap_or(defaults.webhook_retries),
-            webhook_timeout: positive("[alerts] webhook_timeout_secs", a.webhook_timeout_secs)?
-                .unwrap_or(defaults.webhook_timeout),
-            command: a.command,
-            command_timeout: positive("[alerts] command_timeout_secs", a.command_timeout_secs)?
-                .unwrap_or(defaults.command_timeout),
-        };
-        config.health = HealthConfig {
-            max_unreachable: positive(
-                "[health] max_unreachable_secs",
-                raw.health.max_unreachable_secs,
-            )?,
-            max_stale: positive("[health] max_stale_secs", raw.health.max_stale_secs)?,
-            max_entries_per_poll: match raw.health.max_entries_per_poll {
-                Some(0) => {
-                    return Err(invalid(
-                        "[health] max_entries_per_poll must be at least 1".to_string(),
-                    ))
-                }
-                Some(n) => n,
-                None => DEFAULT_MAX_ENTRIES_PER_POLL,
-            },
-        };
+        config.alerts = raw.alerts.validate(&invalid)?;
+        config.health = raw.health.validate(&invalid)?;
         Ok(config)
+    }
+
+    /// Adds the `[[watch]]` table `w` (described as `at` in errors).
+    fn add_watch(
+        &mut self,
+        at: &str,
+        w: RawWatch,
+        invalid: &impl Fn(String) -> MonitorError,
+    ) -> Result<(), MonitorError> {
+        let publisher = w.publisher.ok_or_else(|| {
+            invalid(format!(
+                "{at} has no `publisher` (a name, or \"*\" for every publisher)"
+            ))
+        })?;
+        let mut packages = BTreeSet::new();
+        for p in w.packages.unwrap_or_default() {
+            validate_package(&p).map_err(|e| invalid(format!("{at} ({publisher}): {e}")))?;
+            packages.insert(p);
+        }
+        if publisher == "*" {
+            if w.keys.is_some() || w.learn.is_some() {
+                return Err(invalid(format!(
+                    "{at}: publisher = \"*\" reports every key event and takes no `keys` or `learn`; name the publisher in a [[watch]] of its own to set its keys"
+                )));
+            }
+            if self.watch_all.is_some() {
+                return Err(invalid(format!("{at}: publisher = \"*\" is given twice")));
+            }
+            self.watch_all = Some(WatchAll { packages });
+            return Ok(());
+        }
+        validate_publisher(&publisher).map_err(|e| invalid(format!("{at}: {e}")))?;
+        if self.watches.contains_key(&publisher) {
+            return Err(invalid(format!(
+                "{at}: publisher {publisher:?} is watched twice; merge the two [[watch]] tables"
+            )));
+        }
+        let expect = expectation(at, &publisher, w.keys, w.learn.unwrap_or(false), invalid)?;
+        self.watches.insert(
+            publisher.clone(),
+            Watch {
+                publisher,
+                expect,
+                packages,
+            },
+        );
+        Ok(())
     }
 
     /// The named watch for `publisher`, if any.
@@ -336,6 +274,118 @@ impl Config {
     /// Whether anything at all is watched.
     pub fn watches_anything(&self) -> bool {
         !self.watches.is_empty() || self.watch_all.is_some()
+    }
+}
+
+/// What the `[[watch]]` `at` for `publisher` expects: its `keys`, or `learn = true`.
+fn expectation(
+    at: &str,
+    publisher: &str,
+    keys: Option<Vec<String>>,
+    learn: bool,
+    invalid: &impl Fn(String) -> MonitorError,
+) -> Result<Expect, MonitorError> {
+    match (keys, learn) {
+        (Some(_), true) => Err(invalid(format!(
+            "{at} ({publisher}): give either `keys` or `learn = true`, not both"
+        ))),
+        (None, false) => Err(invalid(format!(
+            "{at} ({publisher}): say which keys are expected with `keys = [\"RWQ...\"]` (Minisign public keys), or `learn = true` to trust the keys seen on the first run"
+        ))),
+        (None, true) => Ok(Expect::Learn),
+        (Some(keys), false) => {
+            let mut set = BTreeMap::new();
+            for (k, text) in keys.iter().enumerate() {
+                let pk = PublicKey::parse(text.trim()).map_err(|e| {
+                    invalid(format!(
+                        "{at} ({publisher}): key number {} is not a Minisign public key: {e}",
+                        k + 1
+                    ))
+                })?;
+                set.insert(pk.key_hash(), pk);
+            }
+            Ok(Expect::Keys(set))
+        }
+    }
+}
+
+/// A duration setting `name` given in seconds: at least 1 when given.
+fn positive(
+    name: &str,
+    v: Option<u64>,
+    invalid: &impl Fn(String) -> MonitorError,
+) -> Result<Option<Duration>, MonitorError> {
+    match v {
+        Some(0) => Err(invalid(format!("{name} must be at least 1 second"))),
+        v => Ok(v.map(Duration::from_secs)),
+    }
+}
+
+impl RawAlerts {
+    /// The `[alerts]` table, checked, with defaults for what it leaves out.
+    fn validate(
+        self,
+        invalid: &impl Fn(String) -> MonitorError,
+    ) -> Result<AlertsConfig, MonitorError> {
+        if let Some(url) = &self.webhook {
+            let ok = reqwest::Url::parse(url)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return Err(invalid(format!(
+                    "[alerts] webhook = {url:?} is not an http(s) URL"
+                )));
+            }
+        }
+        if let Some(cmd) = &self.command {
+            if cmd.trim().is_empty() {
+                return Err(invalid("[alerts] command is empty".to_string()));
+            }
+        }
+        let defaults = AlertsConfig::default();
+        Ok(AlertsConfig {
+            webhook: self.webhook,
+            webhook_retries: self.webhook_retries.unwrap_or(defaults.webhook_retries),
+            webhook_timeout: positive(
+                "[alerts] webhook_timeout_secs",
+                self.webhook_timeout_secs,
+                invalid,
+            )?
+            .unwrap_or(defaults.webhook_timeout),
+            command: self.command,
+            command_timeout: positive(
+                "[alerts] command_timeout_secs",
+                self.command_timeout_secs,
+                invalid,
+            )?
+            .unwrap_or(defaults.command_timeout),
+        })
+    }
+}
+
+impl RawHealth {
+    /// The `[health]` table, checked, with defaults for what it leaves out.
+    fn validate(
+        self,
+        invalid: &impl Fn(String) -> MonitorError,
+    ) -> Result<HealthConfig, MonitorError> {
+        Ok(HealthConfig {
+            max_unreachable: positive(
+                "[health] max_unreachable_secs",
+                self.max_unreachable_secs,
+                invalid,
+            )?,
+            max_stale: positive("[health] max_stale_secs", self.max_stale_secs, invalid)?,
+            max_entries_per_poll: match self.max_entries_per_poll {
+                Some(0) => {
+                    return Err(invalid(
+                        "[health] max_entries_per_poll must be at least 1".to_string(),
+                    ))
+                }
+                Some(n) => n,
+                None => DEFAULT_MAX_ENTRIES_PER_POLL,
+            },
+        })
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! - the checkpoint must carry a valid signature by the log key, be for the
 //!   log's origin, be no smaller than the last verified one (else
-//!   `rollback`) and, at the same size, have the same root (else `fork`);
+//!   `rollback`) and, at the same size, have the same root (else `fork`):
+//!   the rule of [`sealwax_proto::checkpoint::relate`];
 //! - entry bundles `old/256 ..= (new-1)/256` are fetched a few ahead of use
 //!   (bounded prefetch) and processed one at a time, so memory does not grow
 //!   with the log: each entry is parsed, checked and turned into alerts
@@ -52,8 +53,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
-use sealwax_proto::merkle::{node_hash, CompactRange};
+use sealwax_proto::checkpoint::{open_checkpoint, relate, Checkpoint, Relation};
+use sealwax_proto::merkle::{perfect_subtrees, root_from_leaves, CompactRange};
 use sealwax_proto::note::NoteVerifier;
 use sealwax_proto::tile::{parse_bundle_exact, TileId, TileLevel, TILE_HEIGHT, TILE_WIDTH};
 use sealwax_proto::{Error as ProtoError, Hash};
@@ -185,6 +186,146 @@ fn panicked(what: &str, e: tokio::task::JoinError) -> String {
 
 type Fetched = Result<FetchedBundle, MonitorError>;
 
+/// How reading a catch-up's bundles ended.
+enum Ended {
+    /// Every bundle up to the checkpoint was read.
+    Reached,
+    /// The poll budget is spent; the progress was saved.
+    Paused,
+    /// A bundle could not be checked (and was alerted).
+    Failed,
+}
+
+/// One poll's bookkeeping.
+struct Poll {
+    /// When the log answered.
+    now: u64,
+    /// The state changed and must be saved at the end of the poll.
+    dirty: bool,
+    /// What the poll did so far.
+    outcome: PollOutcome,
+    /// The SHA-256 of the checkpoint served, remembered if it is bad.
+    text_hash: Hash,
+}
+
+/// A catch-up's working state: the tree and key histories read so far, and
+/// the buffers reused from bundle to bundle.
+struct Run<'c> {
+    /// The size of the checkpoint caught up to.
+    new: u64,
+    /// The tree size the catch-up started from in this poll.
+    old: u64,
+    /// The tree of the entries read so far.
+    range: CompactRange,
+    /// The key histories and alert rules, over the entries read so far.
+    tracker: Tracker<'c>,
+    /// The entry a `duplicate-entry` alert reported: leaf hash and first index.
+    duplicate: Option<(Hash, u64)>,
+    /// An `outran-poll-budget` alert was delivered during this catch-up.
+    budget_alerted: bool,
+    /// Entries this poll may still read.
+    budget: u64,
+    /// The old tree's right-edge nodes, by level.
+    old_nodes: HashMap<u8, Hash>,
+    /// The hash tiles being filled, by tile level.
+    pending: Vec<Option<PendingTile>>,
+    /// Alerts found and not yet delivered.
+    alerts: Vec<Alert>,
+    /// The level-8k nodes the current bundle completed: tile level, index, hash.
+    nodes: Vec<(u8, u64, Hash)>,
+    /// The current bundle's leaf hashes.
+    leaves: Vec<Hash>,
+    /// The latest leaf hashes, for the duplicate check (if on).
+    recent: Option<RecentLeaves>,
+    /// For each entry of the current bundle, the index of an earlier copy.
+    copies: Vec<Option<u64>>,
+    /// The progress bar, if one is shown.
+    bar: Option<ProgressBar>,
+    /// When the progress was last saved.
+    last_save: Instant,
+    /// Alerts were delivered since the progress was last saved.
+    unsaved_alerts: bool,
+}
+
+impl Run<'_> {
+    /// Entries read in this poll.
+    fn read(&self) -> u64 {
+        self.range.size() - self.old
+    }
+
+    /// The progress so far towards `checkpoint`, borrowed, to save.
+    fn view<'a>(&'a self, checkpoint: &'a str) -> ProgressView<'a> {
+        ProgressView {
+            checkpoint,
+            range: &self.range,
+            keys: self.tracker.keys(),
+            learned: self.tracker.learned(),
+            learning: self.tracker.learning(),
+            duplicate: self.duplicate,
+            budget_alerted: self.budget_alerted,
+        }
+    }
+
+    /// The progress so far towards `checkpoint`, to keep in the state.
+    fn into_progress(self, checkpoint: &str) -> Progress {
+        let (keys, learned, learning) = self.tracker.pause();
+        Progress {
+            checkpoint: checkpoint.to_string(),
+            range: self.range,
+            keys,
+            learned,
+            learning,
+            duplicate: self.duplicate,
+            budget_alerted: self.budget_alerted,
+        }
+    }
+}
+
+/// Entry bundles fetched and prepared ahead of use, in order; those still
+/// under way when it is dropped are aborted.
+struct Prefetch {
+    /// The bundles under way, oldest first.
+    queue: VecDeque<JoinHandle<Fetched>>,
+    /// The next bundle to fetch.
+    next: u64,
+    /// The catch-up's last bundle.
+    last: u64,
+    /// How many bundles may be under way.
+    window: u64,
+}
+
+impl Prefetch {
+    /// Starts fetching bundles so that those up to `k + window - 1` are under way.
+    fn top_up(&mut self, follower: &Follower, k: u64, new: u64) {
+        while self.next <= self.last && self.next < k + self.window {
+            self.queue.push_back(follower.spawn_fetch(self.next, new));
+            self.next += 1;
+        }
+    }
+
+    /// The next bundle, in order; a panic while fetching it is what is wrong with it.
+    async fn next(&mut self) -> Fetched {
+        let handle = self
+            .queue
+            .pop_front()
+            .expect("the queue holds the next bundle");
+        handle.await.unwrap_or_else(|e| {
+            Ok(FetchedBundle {
+                tile0: Vec::new(),
+                entries: Err(panicked("fetching it", e)),
+            })
+        })
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        for h in &self.queue {
+            h.abort();
+        }
+    }
+}
+
 impl Follower {
     /// Opens the state in `state_dir` (or starts a fresh one) for the log at `source`.
     pub fn open(
@@ -280,142 +421,204 @@ impl Follower {
     /// Reads the checkpoint and, if the log grew, verifies the new entries and tree.
     pub async fn poll(&mut self) -> Result<PollOutcome, MonitorError> {
         let text = self.source.checkpoint().await?;
+        let mut poll = self.record_contact(&text);
+        if self.reported.contains(&poll.text_hash) {
+            tracing::debug!("the log still serves a checkpoint already reported as bad");
+            return self.end_poll(poll, Vec::new()).await;
+        }
+        let alerts = match open_checkpoint(&text, &self.origin, &self.verifier) {
+            Ok((cp, _)) => self.judge(&cp, &text, &mut poll).await?,
+            Err(e) => vec![self.checkpoint_alert(&e, &text)],
+        };
+        self.end_poll(poll, alerts).await
+    }
+
+    /// Notes that the log answered with `text`: the start of a poll from the verified size.
+    fn record_contact(&mut self, text: &str) -> Poll {
         let now = unix_now();
-        let mut dirty = self.state.health.unreachable_alerted || now >= self.saved_contact + 60;
+        let dirty = self.state.health.unreachable_alerted || now >= self.saved_contact + 60;
         self.state.health.last_contact = now;
         self.state.health.unreachable_alerted = false;
-        let old = self.state.size();
-        let mut outcome = PollOutcome {
-            size: old,
-            ..PollOutcome::default()
-        };
-        let text_hash: Hash = Sha256::digest(text.as_bytes()).into();
-        if self.reported.contains(&text_hash) {
-            tracing::debug!("the log still serves a checkpoint already reported as bad");
-            if dirty {
-                self.save(0)?;
-            }
-            return Ok(outcome);
+        Poll {
+            now,
+            dirty,
+            outcome: PollOutcome {
+                size: self.state.size(),
+                ..PollOutcome::default()
+            },
+            text_hash: Sha256::digest(text.as_bytes()).into(),
         }
-        let mut alerts = Vec::new();
-        let cp = match open_checkpoint(&text, &self.origin, &self.verifier) {
-            Ok((cp, _)) => cp,
-            Err(e) => {
-                alerts.push(self.checkpoint_alert(&e, &text));
-                self.reported.insert(text_hash);
-                outcome.alerts = self.deliver(&mut alerts).await?;
-                self.save(outcome.alerts)?;
-                return Ok(outcome);
-            }
-        };
-        // The latest checkpoint known good: a catch-up's target, or the verified one.
+    }
+
+    /// Relates a checkpoint whose signature verified to the latest one known
+    /// good (a catch-up's target, or the verified one) with
+    /// [`relate`], and acts on it. Returns the alerts to deliver.
+    async fn judge(
+        &mut self,
+        cp: &Checkpoint,
+        text: &str,
+        poll: &mut Poll,
+    ) -> Result<Vec<Alert>, MonitorError> {
         let target = self.progress_target();
-        let (known_size, known_root, known_text) = match &target {
+        let (known, known_text) = match &target {
             Some(t) => (
-                t.size,
-                t.root,
+                (t.size, t.root),
                 self.state.progress.as_ref().map(|p| p.checkpoint.clone()),
             ),
-            None => (old, self.state.range.root(), self.state.checkpoint.clone()),
+            None => (
+                (self.state.size(), self.state.range.root()),
+                self.state.checkpoint.clone(),
+            ),
         };
-        if cp.size < known_size {
-            let mut a = Alert::misbehaviour(
-                Problem::Rollback,
-                &self.origin,
-                format!(
-                    "the log's checkpoint has size {} but it already signed a checkpoint of size {known_size}: the log rolled back (or a mirror serves an old state). Keep both checkpoints as evidence",
-                    cp.size
-                ),
-            );
-            a.tree_size = Some(cp.size);
-            a.checkpoint = Some(text.clone());
-            a.previous_checkpoint = known_text;
-            alerts.push(a.seal());
-        } else if cp.size == known_size && cp.root != known_root {
-            let mut a = Alert::misbehaviour(
-                Problem::Fork,
-                &self.origin,
-                format!(
-                    "the log signed two different roots for tree size {known_size}: the log forked (shows different histories to different readers). Keep both checkpoints as evidence"
-                ),
-            );
-            a.tree_size = Some(cp.size);
-            a.checkpoint = Some(text.clone());
-            a.previous_checkpoint = known_text;
-            alerts.push(a.seal());
-        } else if cp.size == old && target.is_none() {
-            if self.state.checkpoint.is_none() {
-                // The empty log: remember its verified checkpoint.
-                self.state.checkpoint = Some(text.clone());
-                dirty = true;
+        // No proof is fetched: a larger tree is proven by recomputing it from
+        // the entries, and a monitor accepts no smaller one, proven or not.
+        let alert = match relate(known, (cp.size, cp.root), None) {
+            Relation::Older | Relation::Rollback => {
+                self.rollback_alert(cp.size, known.0, text, known_text)
             }
-            if let Some(a) = self.stale_alert(now) {
-                alerts.push(a);
-                self.state.health.stale_alerted = true;
-                dirty = true;
+            Relation::Fork(_) => self.fork_alert(cp.size, known.0, text, known_text),
+            Relation::Same if target.is_none() => return Ok(self.unchanged(text, poll)),
+            Relation::Same | Relation::Extends | Relation::Unproven => {
+                self.catch_up_to(cp, text, poll).await?;
+                return Ok(Vec::new());
             }
-        } else {
-            // Finish a saved catch-up first, then go on to this checkpoint.
-            let mut budget = self.config.health.max_entries_per_poll;
-            loop {
-                let (goal, goal_text) = match self.progress_target() {
-                    Some(t) => {
-                        let text = self
-                            .state
-                            .progress
-                            .as_ref()
-                            .map(|p| p.checkpoint.clone())
-                            .expect("a target has a progress");
-                        (t, text)
-                    }
-                    None => (cp.clone(), text.clone()),
-                };
-                let before = self.state.size();
-                match self
-                    .catch_up(&goal, &goal_text, &mut budget, &mut outcome)
-                    .await?
-                {
-                    CatchUp::Verified {
-                        range,
-                        keys,
-                        learned,
-                    } => {
-                        self.state.range = range;
-                        self.state.keys = keys;
-                        self.state.learned = learned;
-                        self.state.checkpoint = Some(goal_text);
-                        self.state.progress = None;
-                        self.state.health.last_growth = now;
-                        self.state.health.stale_alerted = false;
-                        tracing::debug!(from = before, to = goal.size, "caught up");
-                        dirty = true;
-                        if goal.size >= cp.size {
-                            break;
-                        }
-                    }
-                    CatchUp::Paused => {
-                        dirty = true;
-                        break;
-                    }
-                    CatchUp::Failed => {
-                        self.reported.insert(text_hash);
-                        dirty = true;
+        };
+        Ok(vec![alert])
+    }
+
+    /// The log still serves the verified tree: remembers the empty log's
+    /// checkpoint, and alerts if the log has not grown for too long.
+    fn unchanged(&mut self, text: &str, poll: &mut Poll) -> Vec<Alert> {
+        if self.state.checkpoint.is_none() {
+            // The empty log: remember its verified checkpoint.
+            self.state.checkpoint = Some(text.to_string());
+            poll.dirty = true;
+        }
+        let Some(a) = self.stale_alert(poll.now) else {
+            return Vec::new();
+        };
+        self.state.health.stale_alerted = true;
+        poll.dirty = true;
+        vec![a]
+    }
+
+    /// Finishes a saved catch-up first, then catches up to `cp` (served as
+    /// `text`), as far as the poll budget goes.
+    async fn catch_up_to(
+        &mut self,
+        cp: &Checkpoint,
+        text: &str,
+        poll: &mut Poll,
+    ) -> Result<(), MonitorError> {
+        let mut budget = self.config.health.max_entries_per_poll;
+        loop {
+            let (goal, goal_text) = match self.progress_target() {
+                Some(t) => {
+                    let text = self
+                        .state
+                        .progress
+                        .as_ref()
+                        .map(|p| p.checkpoint.clone())
+                        .expect("a target has a progress");
+                    (t, text)
+                }
+                None => (cp.clone(), text.to_string()),
+            };
+            let before = self.state.size();
+            let caught = self
+                .catch_up(&goal, &goal_text, &mut budget, &mut poll.outcome)
+                .await?;
+            poll.dirty = true;
+            match caught {
+                CatchUp::Verified {
+                    range,
+                    keys,
+                    learned,
+                } => {
+                    self.state.range = range;
+                    self.state.keys = keys;
+                    self.state.learned = learned;
+                    self.state.checkpoint = Some(goal_text);
+                    self.state.progress = None;
+                    self.state.health.last_growth = poll.now;
+                    self.state.health.stale_alerted = false;
+                    tracing::debug!(from = before, to = goal.size, "caught up");
+                    if goal.size >= cp.size {
                         break;
                     }
                 }
+                CatchUp::Paused => break,
+                CatchUp::Failed => {
+                    self.reported.insert(poll.text_hash);
+                    break;
+                }
             }
-            outcome.size = self.state.size();
         }
+        poll.outcome.size = self.state.size();
+        Ok(())
+    }
+
+    /// Delivers a poll's `alerts` (a checkpoint they report as misbehaving is
+    /// not judged again) and saves the state if the poll changed it.
+    async fn end_poll(
+        &mut self,
+        mut poll: Poll,
+        mut alerts: Vec<Alert>,
+    ) -> Result<PollOutcome, MonitorError> {
         if !alerts.is_empty() {
             if alerts[0].kind == AlertKind::LogMisbehaviour {
-                self.reported.insert(text_hash);
+                self.reported.insert(poll.text_hash);
             }
-            outcome.alerts += self.deliver(&mut alerts).await?;
+            poll.outcome.alerts += self.deliver(&mut alerts).await?;
         }
-        if dirty || outcome.alerts > 0 {
-            self.save(outcome.alerts)?;
+        if poll.dirty || poll.outcome.alerts > 0 {
+            self.save(poll.outcome.alerts)?;
         }
-        Ok(outcome)
+        Ok(poll.outcome)
+    }
+
+    /// The `rollback` alert: the log serves a checkpoint of `size`, smaller
+    /// than the `known_size` it signed before (`known_text`).
+    fn rollback_alert(
+        &self,
+        size: u64,
+        known_size: u64,
+        text: &str,
+        known_text: Option<String>,
+    ) -> Alert {
+        let mut a = Alert::misbehaviour(
+            Problem::Rollback,
+            &self.origin,
+            format!(
+                "the log's checkpoint has size {size} but it already signed a checkpoint of size {known_size}: the log rolled back (or a mirror serves an old state). Keep both checkpoints as evidence"
+            ),
+        );
+        a.tree_size = Some(size);
+        a.checkpoint = Some(text.to_string());
+        a.previous_checkpoint = known_text;
+        a.seal()
+    }
+
+    /// The `fork` alert: the log serves a checkpoint of the `known_size`
+    /// it signed before (`known_text`), with another root.
+    fn fork_alert(
+        &self,
+        size: u64,
+        known_size: u64,
+        text: &str,
+        known_text: Option<String>,
+    ) -> Alert {
+        let mut a = Alert::misbehaviour(
+            Problem::Fork,
+            &self.origin,
+            format!(
+                "the log signed two different roots for tree size {known_size}: the log forked (shows different histories to different readers). Keep both checkpoints as evidence"
+            ),
+        );
+        a.tree_size = Some(size);
+        a.checkpoint = Some(text.to_string());
+        a.previous_checkpoint = known_text;
+        a.seal()
     }
 
     /// Handles a failed poll: sends a `log-unhealthy` alert once the log has
@@ -557,21 +760,46 @@ impl Follower {
         budget: &mut u64,
         outcome: &mut PollOutcome,
     ) -> Result<CatchUp, MonitorError> {
-        let new = cp.size;
         let config = Arc::clone(&self.config);
+        let mut run = self.start_run(&config, cp.size, *budget);
+        let ended = self.read_bundles(&mut run, text, outcome).await;
+        if let Some(pb) = run.bar.take() {
+            pb.finish_and_clear();
+        }
+        outcome.entries += run.read();
+        *budget = budget.saturating_sub(run.read());
+        let failed = match ended {
+            Ok(Ended::Reached) => return self.check_root(run, cp, outcome).await,
+            Ok(Ended::Paused) => {
+                self.state.progress = Some(run.into_progress(text));
+                return Ok(CatchUp::Paused);
+            }
+            Ok(Ended::Failed) => Ok(CatchUp::Failed),
+            Err(e) => Err(e),
+        };
+        // Keep what was read before the failing bundle, to resume from.
+        if run.range.size() > self.state.size() && run.range.size() < cp.size {
+            self.state.progress = Some(run.into_progress(text));
+        }
+        failed
+    }
+
+    /// Starts a catch-up towards a checkpoint of size `new`, from the saved
+    /// progress if there is one, else from the verified tree.
+    fn start_run<'c>(&mut self, config: &'c Config, new: u64, budget: u64) -> Run<'c> {
         let saved = self.state.progress.take();
         let resumed = saved.is_some();
-        let (mut range, mut tracker, mut duplicate, mut budget_alerted) = match saved {
+        let (range, tracker, duplicate, budget_alerted) = match saved {
             Some(p) => (
                 p.range,
-                Tracker::resume(&config, &self.origin, new, p.keys, p.learned, p.learning),
+                Tracker::resume(config, &self.origin, new, p.keys, p.learned, p.learning),
                 p.duplicate,
                 p.budget_alerted,
             ),
             None => (
                 self.state.range.clone(),
                 Tracker::new(
-                    &config,
+                    config,
                     &self.origin,
                     new,
                     self.state.keys.clone(),
@@ -583,222 +811,227 @@ impl Follower {
         };
         let old = range.size();
         tracing::info!(from = old, to = new, resumed, "verifying new entries");
-        let old_nodes = right_edge_nodes(&range);
-        let mut pending: Vec<Option<PendingTile>> = (0..TILE_HEIGHT).map(|_| None).collect();
-        let first_bundle = old / TILE_WIDTH;
-        let last_bundle = (new - 1) / TILE_WIDTH;
-        let progress = self.progress_bar(new - old);
-        let mut queue: VecDeque<JoinHandle<Fetched>> = VecDeque::new();
-        let mut next = first_bundle;
-        let mut alerts = Vec::new();
-        let mut nodes: Vec<(u8, u64, Hash)> = Vec::new();
-        let mut leaves: Vec<Hash> = Vec::with_capacity(TILE_WIDTH as usize);
-        let mut recent = self.options.duplicate_check.then(RecentLeaves::new);
-        let mut copies: Vec<Option<u64>> = Vec::with_capacity(TILE_WIDTH as usize);
-        let window = self.options.prefetch.max(1) as u64;
-        let mut last_save = Instant::now();
-        let mut unsaved_alerts = false;
-        // Ok(None): reached `new`; Ok(Some(true)): paused; Ok(Some(false)): failed.
-        let result = async {
-            for k in first_bundle..=last_bundle {
-                while next <= last_bundle && next < k + window {
-                    queue.push_back(self.spawn_fetch(next, new));
-                    next += 1;
+        Run {
+            new,
+            old,
+            old_nodes: right_edge_nodes(&range),
+            range,
+            tracker,
+            duplicate,
+            budget_alerted,
+            budget,
+            pending: (0..TILE_HEIGHT).map(|_| None).collect(),
+            alerts: Vec::new(),
+            nodes: Vec::new(),
+            leaves: Vec::with_capacity(TILE_WIDTH as usize),
+            recent: self.options.duplicate_check.then(RecentLeaves::new),
+            copies: Vec::with_capacity(TILE_WIDTH as usize),
+            bar: self.progress_bar(new - old),
+            last_save: Instant::now(),
+            unsaved_alerts: false,
+        }
+    }
+
+    /// Reads the bundles from `run.old` to `run.new` in order: checks each
+    /// one's level-0 tile, applies its entries, checks the hash tiles they
+    /// complete and delivers their alerts, then pauses if the budget is spent.
+    async fn read_bundles(
+        &mut self,
+        run: &mut Run<'_>,
+        text: &str,
+        outcome: &mut PollOutcome,
+    ) -> Result<Ended, MonitorError> {
+        let (first, last) = (run.old / TILE_WIDTH, (run.new - 1) / TILE_WIDTH);
+        let mut prefetch = Prefetch {
+            queue: VecDeque::new(),
+            next: first,
+            last,
+            window: self.options.prefetch.max(1) as u64,
+        };
+        for k in first..=last {
+            prefetch.top_up(self, k, run.new);
+            let bundle =
+                TileId::for_size(TileLevel::Entries, k, run.new).expect("bundle within the tree");
+            let FetchedBundle { tile0, entries } = prefetch.next().await?;
+            let entries = match entries {
+                Ok(e) => e,
+                Err(why) => {
+                    run.alerts
+                        .push(self.bad_bundle_alert(bundle, &why, run.new));
+                    outcome.alerts += self.deliver(&mut run.alerts).await?;
+                    return Ok(Ended::Failed);
                 }
-                let fetched = queue
-                    .pop_front()
-                    .expect("the queue holds bundle k")
-                    .await
-                    .map_err(|e| panicked("fetching it", e));
-                let bundle_id = TileId::for_size(TileLevel::Entries, k, new).expect("bundle within the tree");
-                let (tile0, entries) = match fetched {
-                    Ok(f) => {
-                        let FetchedBundle { tile0, entries } = f?;
-                        (tile0, entries)
-                    }
-                    Err(why) => (Vec::new(), Err(why)),
-                };
-                let width = usize::from(bundle_id.width);
-                let entries = match entries {
-                    Ok(e) => e,
-                    Err(why) => {
-                        let mut a = Alert::misbehaviour(
-                            Problem::BadBundle,
-                            &self.origin,
-                            format!(
-                                "the entry bundle {} {why}: the log serves entries that cannot be checked against its checkpoint of size {new}",
-                                bundle_id.path()
-                            ),
-                        );
-                        a.tree_size = Some(new);
-                        a.tile = Some(bundle_id.path());
-                        alerts.push(a.seal());
-                        outcome.alerts += self.deliver(&mut alerts).await?;
-                        return Ok(Some(false));
-                    }
-                };
-                leaves.clear();
-                leaves.extend(entries.iter().map(|e| e.leaf));
-                let tile0_id = TileId::for_size(TileLevel::Hashes(0), k, new).expect("tile within the tree");
-                let start = if k == first_bundle { (old % TILE_WIDTH) as usize } else { 0 };
-                // One alert per tile at most: the first problem found.
-                let tile_alert = self
-                    .compare_tile(tile0_id, &tile0, 0, &leaves, new, Some(bundle_id))
-                    .or_else(|| {
-                        (start > 0)
-                            .then(|| self.check_old_positions(tile0_id, &tile0, start, &old_nodes, new))
-                            .flatten()
-                    });
-                alerts.extend(tile_alert);
-                // One tight pass over the bundle's leaves first, so that the
-                // window's memory reads overlap instead of waiting in turn.
-                copies.clear();
-                if let Some(r) = &mut recent {
-                    let base = k * TILE_WIDTH;
-                    copies.extend(leaves.iter().enumerate().skip(start).map(|(i, l)| r.seen(l, base + i as u64)));
-                }
-                for (i, entry) in entries.into_iter().enumerate().skip(start) {
-                    let index = k * TILE_WIDTH + i as u64;
-                    let leaf = entry.leaf;
-                    let copy_of = match duplicate {
-                        _ if recent.is_none() => None,
-                        // The copy already reported (maybe before a resume).
-                        Some((h, first)) if h == leaf => Some(first),
-                        _ => copies[i - start],
-                    };
-                    match copy_of {
-                        None => tracker.apply(index, entry, &mut alerts),
-                        Some(first) if duplicate.is_none() => {
-                            duplicate = Some((leaf, first));
-                            alerts.push(self.duplicate_alert(index, first, &leaf, bundle_id, new));
-                        }
-                        Some(_) => {}
-                    }
-                    range.append(leaf, |level, idx, h| {
-                        if level > 0 && level % TILE_HEIGHT == 0 {
-                            nodes.push((level / TILE_HEIGHT, idx, *h));
-                        }
-                    });
-                }
-                for (tl, idx, h) in nodes.drain(..) {
-                    let slot = &mut pending[usize::from(tl)];
-                    let pos = (idx % TILE_WIDTH) as usize;
-                    match slot {
-                        Some(p) if p.index == idx / TILE_WIDTH => p.hashes.push(h),
-                        _ => {
-                            *slot = Some(PendingTile {
-                                index: idx / TILE_WIDTH,
-                                first: pos,
-                                hashes: vec![h],
-                            })
-                        }
-                    }
-                    if pos == TILE_WIDTH as usize - 1 {
-                        let p = slot.take().expect("just filled");
-                        if let Some(a) = self.fetch_and_check(tl, p, &old_nodes, new).await? {
-                            alerts.push(a);
-                        }
-                    }
-                }
-                let delivered = self.deliver(&mut alerts).await?;
-                outcome.alerts += delivered;
-                unsaved_alerts |= delivered > 0;
-                if let Some(pb) = &progress {
-                    pb.inc((width - start) as u64);
-                }
-                if k == last_bundle {
-                    break;
-                }
-                let read = range.size() - old;
-                let out_of_budget = read >= *budget;
-                if out_of_budget && !budget_alerted {
-                    let mut a = Alert::new(
-                        AlertKind::LogUnhealthy,
-                        &self.origin,
-                        format!(
-                            "the log outran the poll budget: its checkpoint of size {new} is {} entries ahead, more than one poll reads ([health] max_entries_per_poll = {}). Verified up to entry {} so far; the next poll goes on from there. If the log is honest and this persists, raise the budget; a log that keeps growing faster than it can be read may be burying entries out of sight (see any duplicate-entry alert)",
-                            new - self.state.size(),
-                            self.config.health.max_entries_per_poll,
-                            range.size()
-                        ),
-                    );
-                    a.problem = Some(Problem::OutranPollBudget);
-                    a.tree_size = Some(new);
-                    a.index = Some(range.size());
-                    a.checkpoint = Some(text.to_string());
-                    let mut v = vec![a.seal()];
-                    outcome.alerts += self.deliver(&mut v).await?;
-                    budget_alerted = true;
-                    unsaved_alerts = true;
-                }
-                if out_of_budget || (self.options.save_progress && last_save.elapsed() >= SAVE_EVERY) {
-                    let view = ProgressView {
-                        checkpoint: text,
-                        range: &range,
-                        keys: tracker.keys(),
-                        learned: tracker.learned(),
-                        learning: tracker.learning(),
-                        duplicate,
-                        budget_alerted,
-                    };
-                    self.save_progress(view, unsaved_alerts)?;
-                    last_save = Instant::now();
-                    unsaved_alerts = false;
-                }
-                if out_of_budget {
-                    tracing::info!(at = range.size(), to = new, "poll budget spent; progress saved");
-                    return Ok(Some(true));
+            };
+            let start = if k == first {
+                (run.old % TILE_WIDTH) as usize
+            } else {
+                0
+            };
+            self.check_tile0(run, bundle, &tile0, &entries, start);
+            self.apply_bundle(run, bundle, entries, start);
+            self.check_filled_tiles(run).await?;
+            let delivered = self.deliver(&mut run.alerts).await?;
+            outcome.alerts += delivered;
+            run.unsaved_alerts |= delivered > 0;
+            if let Some(pb) = &run.bar {
+                pb.inc((usize::from(bundle.width) - start) as u64);
+            }
+            if k == last {
+                break;
+            }
+            if self.spend_budget(run, text, outcome).await? {
+                return Ok(Ended::Paused);
+            }
+        }
+        for tl in 1..TILE_HEIGHT {
+            if let Some(p) = run.pending[usize::from(tl)].take() {
+                if let Some(a) = self.fetch_and_check(tl, p, &run.old_nodes, run.new).await? {
+                    run.alerts.push(a);
                 }
             }
-            for tl in 1..TILE_HEIGHT {
-                if let Some(p) = pending[usize::from(tl)].take() {
-                    if let Some(a) = self.fetch_and_check(tl, p, &old_nodes, new).await? {
-                        alerts.push(a);
-                    }
+        }
+        outcome.alerts += self.deliver(&mut run.alerts).await?;
+        Ok(Ended::Reached)
+    }
+
+    /// Checks `bundle`'s level-0 tile against its entries' leaf hashes (kept
+    /// in `run.leaves`) and, from `start` on, the positions already verified.
+    /// One alert per tile at most: the first problem found.
+    fn check_tile0(
+        &self,
+        run: &mut Run<'_>,
+        bundle: TileId,
+        tile0: &[u8],
+        entries: &[PreparedEntry],
+        start: usize,
+    ) {
+        run.leaves.clear();
+        run.leaves.extend(entries.iter().map(|e| e.leaf));
+        let id = TileId::for_size(TileLevel::Hashes(0), bundle.index, run.new)
+            .expect("tile within the tree");
+        let alert = self
+            .compare_tile(id, tile0, 0, &run.leaves, run.new, Some(bundle))
+            .or_else(|| {
+                (start > 0)
+                    .then(|| self.check_old_positions(id, tile0, start, &run.old_nodes, run.new))
+                    .flatten()
+            });
+        run.alerts.extend(alert);
+    }
+
+    /// Applies `bundle`'s entries from `start` on, in order: each is judged
+    /// (or, if it is a copy, reported once) and its leaf appended to the
+    /// tree, collecting the level-8k nodes it completes in `run.nodes`.
+    fn apply_bundle(
+        &self,
+        run: &mut Run<'_>,
+        bundle: TileId,
+        entries: Vec<PreparedEntry>,
+        start: usize,
+    ) {
+        let base = bundle.index * TILE_WIDTH;
+        // One tight pass over the bundle's leaves first, so that the
+        // window's memory reads overlap instead of waiting in turn.
+        run.copies.clear();
+        if let Some(r) = &mut run.recent {
+            let seen = run.leaves.iter().enumerate().skip(start);
+            run.copies
+                .extend(seen.map(|(i, l)| r.seen(l, base + i as u64)));
+        }
+        for (i, entry) in entries.into_iter().enumerate().skip(start) {
+            let index = base + i as u64;
+            let leaf = entry.leaf;
+            let copy_of = match run.duplicate {
+                _ if run.recent.is_none() => None,
+                // The copy already reported (maybe before a resume).
+                Some((h, first)) if h == leaf => Some(first),
+                _ => run.copies[i - start],
+            };
+            match copy_of {
+                None => run.tracker.apply(index, entry, &mut run.alerts),
+                Some(first) if run.duplicate.is_none() => {
+                    run.duplicate = Some((leaf, first));
+                    let a = self.duplicate_alert(index, first, &leaf, bundle, run.new);
+                    run.alerts.push(a);
+                }
+                Some(_) => {}
+            }
+            let nodes = &mut run.nodes;
+            run.range.append(leaf, |level, idx, h| {
+                if level > 0 && level % TILE_HEIGHT == 0 {
+                    nodes.push((level / TILE_HEIGHT, idx, *h));
+                }
+            });
+        }
+    }
+
+    /// Files the level-8k nodes of `run.nodes` into their pending hash tiles,
+    /// and checks each tile they fill against the log's.
+    async fn check_filled_tiles(&self, run: &mut Run<'_>) -> Result<(), MonitorError> {
+        for (tl, idx, h) in run.nodes.drain(..) {
+            let slot = &mut run.pending[usize::from(tl)];
+            let pos = (idx % TILE_WIDTH) as usize;
+            match slot {
+                Some(p) if p.index == idx / TILE_WIDTH => p.hashes.push(h),
+                _ => {
+                    *slot = Some(PendingTile {
+                        index: idx / TILE_WIDTH,
+                        first: pos,
+                        hashes: vec![h],
+                    })
                 }
             }
+            if pos == TILE_WIDTH as usize - 1 {
+                let p = slot.take().expect("just filled");
+                if let Some(a) = self.fetch_and_check(tl, p, &run.old_nodes, run.new).await? {
+                    run.alerts.push(a);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a bundle that was not the last: alerts `outran-poll-budget`
+    /// once the budget is spent, and saves the progress then, or when a save
+    /// is due. True if the poll must stop here.
+    async fn spend_budget(
+        &mut self,
+        run: &mut Run<'_>,
+        text: &str,
+        outcome: &mut PollOutcome,
+    ) -> Result<bool, MonitorError> {
+        let out_of_budget = run.read() >= run.budget;
+        if out_of_budget && !run.budget_alerted {
+            let mut alerts = vec![self.budget_alert(run, text)];
             outcome.alerts += self.deliver(&mut alerts).await?;
-            Ok::<Option<bool>, MonitorError>(None)
+            run.budget_alerted = true;
+            run.unsaved_alerts = true;
         }
-        .await;
-        for h in &queue {
-            h.abort();
+        if out_of_budget || (self.options.save_progress && run.last_save.elapsed() >= SAVE_EVERY) {
+            self.save_progress(run.view(text), run.unsaved_alerts)?;
+            run.last_save = Instant::now();
+            run.unsaved_alerts = false;
         }
-        if let Some(pb) = progress {
-            pb.finish_and_clear();
+        if out_of_budget {
+            tracing::info!(
+                at = run.range.size(),
+                to = run.new,
+                "poll budget spent; progress saved"
+            );
         }
-        let read = range.size() - old;
-        outcome.entries += read;
-        *budget = budget.saturating_sub(read);
-        let keep_progress = |range: CompactRange, tracker: Tracker<'_>| {
-            let (keys, learned, learning) = tracker.pause();
-            Progress {
-                checkpoint: text.to_string(),
-                range,
-                keys,
-                learned,
-                learning,
-                duplicate,
-                budget_alerted,
-            }
-        };
-        let failed = match result {
-            Ok(None) => None,
-            Ok(Some(true)) => {
-                self.state.progress = Some(keep_progress(range, tracker));
-                return Ok(CatchUp::Paused);
-            }
-            Ok(Some(false)) => Some(Ok(CatchUp::Failed)),
-            Err(e) => Some(Err(e)),
-        };
-        if let Some(failed) = failed {
-            // Keep what was read before the failing bundle, to resume from.
-            if range.size() > self.state.size() && range.size() < new {
-                self.state.progress = Some(keep_progress(range, tracker));
-            }
-            return failed;
-        }
-        if range.root() != cp.root {
+        Ok(out_of_budget)
+    }
+
+    /// The end of a catch-up that read every entry up to `cp`: its tree must
+    /// have the checkpoint's root (else `inconsistent-tree`).
+    async fn check_root(
+        &mut self,
+        run: Run<'_>,
+        cp: &Checkpoint,
+        outcome: &mut PollOutcome,
+    ) -> Result<CatchUp, MonitorError> {
+        let new = cp.size;
+        if run.range.root() != cp.root {
             let mut a = Alert::misbehaviour(
                 Problem::InconsistentTree,
                 &self.origin,
@@ -806,7 +1039,7 @@ impl Follower {
                     "the log's entries {}..{new} do not hash to its signed root for size {new} (starting from the verified tree of size {}, they give root {}, the checkpoint says {}): the checkpoint is not consistent with the history already verified, or the entries served are not the ones logged. Keep both checkpoints as evidence",
                     self.state.size(),
                     self.state.size(),
-                    hex::encode(range.root()),
+                    hex::encode(run.range.root()),
                     hex::encode(cp.root)
                 ),
             );
@@ -817,13 +1050,48 @@ impl Follower {
             outcome.alerts += self.deliver(&mut alerts).await?;
             return Ok(CatchUp::Failed);
         }
-        let (keys, learned) = tracker.finish();
+        let (keys, learned) = run.tracker.finish();
         tracing::info!(size = new, keys = keys.key_count(), "verified checkpoint");
         Ok(CatchUp::Verified {
-            range,
+            range: run.range,
             keys,
             learned,
         })
+    }
+
+    /// The `bad-bundle` alert: entry bundle `bundle` `why` (does not parse, ...).
+    fn bad_bundle_alert(&self, bundle: TileId, why: &str, new: u64) -> Alert {
+        let mut a = Alert::misbehaviour(
+            Problem::BadBundle,
+            &self.origin,
+            format!(
+                "the entry bundle {} {why}: the log serves entries that cannot be checked against its checkpoint of size {new}",
+                bundle.path()
+            ),
+        );
+        a.tree_size = Some(new);
+        a.tile = Some(bundle.path());
+        a.seal()
+    }
+
+    /// The `outran-poll-budget` alert, where `run` has got to.
+    fn budget_alert(&self, run: &Run<'_>, text: &str) -> Alert {
+        let new = run.new;
+        let mut a = Alert::new(
+            AlertKind::LogUnhealthy,
+            &self.origin,
+            format!(
+                "the log outran the poll budget: its checkpoint of size {new} is {} entries ahead, more than one poll reads ([health] max_entries_per_poll = {}). Verified up to entry {} so far; the next poll goes on from there. If the log is honest and this persists, raise the budget; a log that keeps growing faster than it can be read may be burying entries out of sight (see any duplicate-entry alert)",
+                new - self.state.size(),
+                self.config.health.max_entries_per_poll,
+                run.range.size()
+            ),
+        );
+        a.problem = Some(Problem::OutranPollBudget);
+        a.tree_size = Some(new);
+        a.index = Some(run.range.size());
+        a.checkpoint = Some(text.to_string());
+        a.seal()
     }
 
     fn duplicate_alert(
@@ -947,16 +1215,11 @@ impl Follower {
             .chunks_exact(32)
             .map(|c| c.try_into().expect("32-byte chunk"))
             .collect();
-        let mut offset = 0usize;
-        for b in (0..TILE_HEIGHT).rev() {
-            let n = 1usize << b;
-            if count & n == 0 {
-                continue;
-            }
-            let got = subtree_root(&hashes[offset..offset + n]);
-            let level = tl * TILE_HEIGHT + b;
-            if old_nodes.get(&level) != Some(&got) {
-                return Some(self.bad_tile(
+        perfect_subtrees(count as u64).find_map(|(offset, n)| {
+            let got = root_from_leaves(&hashes[offset as usize..(offset + n) as usize]);
+            let level = tl * TILE_HEIGHT + n.trailing_zeros() as u8;
+            (old_nodes.get(&level) != Some(&got)).then(|| {
+                self.bad_tile(
                     id,
                     format!(
                         "its positions {offset}..{} hash to {}, which is not the node of the tree already verified",
@@ -964,11 +1227,9 @@ impl Follower {
                         hex::encode(got)
                     ),
                     new,
-                ));
-            }
-            offset += n;
-        }
-        None
+                )
+            })
+        })
     }
 
     fn bad_tile(&self, id: TileId, problem: String, new: u64) -> Alert {
@@ -986,24 +1247,11 @@ impl Follower {
     }
 }
 
-/// The node hashes of a compact range, by tree level.
+/// The node hashes of a compact range, by tree level: one per perfect
+/// subtree of its size, largest first, as the range holds them.
 fn right_edge_nodes(range: &CompactRange) -> HashMap<u8, Hash> {
-    let size = range.size();
-    let levels = (0..64u8).rev().filter(|l| (size >> l) & 1 == 1);
+    let levels = perfect_subtrees(range.size()).map(|(_, n)| n.trailing_zeros() as u8);
     levels.zip(range.hashes().iter().copied()).collect()
-}
-
-/// The root of a perfect subtree given its 2^k bottom hashes.
-fn subtree_root(hashes: &[Hash]) -> Hash {
-    debug_assert!(hashes.len().is_power_of_two());
-    let mut level: Vec<Hash> = hashes.to_vec();
-    while level.len() > 1 {
-        level = level
-            .chunks_exact(2)
-            .map(|p| node_hash(&p[0], &p[1]))
-            .collect();
-    }
-    level[0]
 }
 
 /// Checks a loaded state: its checkpoint verifies and matches its tree.
@@ -1041,7 +1289,7 @@ fn check_saved(s: &State, origin: &str, verifier: &NoteVerifier) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sealwax_proto::merkle::{leaf_hash, root_from_leaves};
+    use sealwax_proto::merkle::leaf_hash;
 
     #[test]
     fn right_edge_nodes_are_by_level() {
@@ -1055,6 +1303,5 @@ mod tests {
         assert_eq!(nodes[&3], root_from_leaves(&leaves[..8]));
         assert_eq!(nodes[&2], root_from_leaves(&leaves[8..12]));
         assert_eq!(nodes[&0], leaves[12]);
-        assert_eq!(subtree_root(&leaves[..8]), nodes[&3]);
     }
 }

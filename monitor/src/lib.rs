@@ -51,24 +51,27 @@ use thiserror::Error;
 
 /// Everything that stops the monitor from doing its job. Log misbehaviour is
 /// not an error: it is an [`Alert`].
+///
+/// A cause shown in a message is not also its `source`, so `{:#}` and
+/// anyhow's "Caused by" print it once.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum MonitorError {
     /// The config file could not be read.
-    #[error("cannot read the config file {path}: {source}")]
+    #[error("cannot read the config file {path}: {cause}")]
     ConfigRead {
         /// The config path.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The config file is not valid TOML or has unknown or mistyped fields.
-    #[error("the config file {path} does not parse: {source}")]
+    #[error("the config file {path} does not parse: {cause}")]
     ConfigSyntax {
         /// The config path.
         path: PathBuf,
         /// What the TOML parser said.
-        source: Box<toml::de::Error>,
+        cause: Box<toml::de::Error>,
     },
     /// The config parses but says something impossible.
     #[error("the config file {path} is invalid: {problem}")]
@@ -80,13 +83,13 @@ pub enum MonitorError {
     },
     /// The `--log-key` string does not parse.
     #[error(
-        "the log key {vkey:?} does not parse: {source} (pass the string `sealwax-log key` prints)"
+        "the log key {vkey:?} does not parse: {cause} (pass the string `sealwax-log key` prints)"
     )]
     LogKey {
         /// The key given.
         vkey: String,
         /// The parse error.
-        source: sealwax_proto::Error,
+        cause: sealwax_proto::Error,
     },
     /// The `--log` URL does not parse.
     #[error("the log URL {url:?} is not a valid http(s) URL")]
@@ -95,12 +98,12 @@ pub enum MonitorError {
         url: String,
     },
     /// The state directory could not be read or written.
-    #[error("state directory {path}: {source}")]
+    #[error("state directory {path}: {cause}")]
     StateIo {
         /// The file or directory.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The state file exists but cannot be understood.
     #[error("the state file {path} is damaged ({reason}); move it away to start over (the monitor then re-reads the whole log)")]
@@ -185,4 +188,69 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .enable_all()
         .max_blocking_threads(2 * cores)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    /// How often `needle` shows in `e` printed one-line (`{:#}`) and with
+    /// anyhow's "Caused by" list (`{:?}`).
+    fn printed(e: MonitorError, needle: &str) -> [usize; 2] {
+        let e = anyhow::Error::from(e).context("sealwax-monitor stopped");
+        [format!("{e:#}"), format!("{e:?}")].map(|s| s.matches(needle).count())
+    }
+
+    #[test]
+    fn error_chains_print_each_cause_once() {
+        let io = |m: &str| io::Error::other(m.to_string());
+        let toml_error = toml::from_str::<toml::Table>("watch = [").unwrap_err();
+        // Its first line: anyhow indents the lines of a multi-line cause.
+        let toml_text = toml_error.message().lines().next().unwrap().to_string();
+        let key_error = sealwax_proto::note::NoteVerifier::parse("not a key").unwrap_err();
+        let key_text = key_error.to_string();
+        let cases = vec![
+            (
+                MonitorError::ConfigRead {
+                    path: "/etc/monitor.toml".into(),
+                    cause: io("no such file"),
+                },
+                "no such file".to_string(),
+            ),
+            (
+                MonitorError::ConfigSyntax {
+                    path: "/etc/monitor.toml".into(),
+                    cause: Box::new(toml_error),
+                },
+                toml_text,
+            ),
+            (
+                MonitorError::LogKey {
+                    vkey: "not a key".into(),
+                    cause: key_error,
+                },
+                key_text,
+            ),
+            (
+                MonitorError::StateIo {
+                    path: "/var/lib/monitor/state.json".into(),
+                    cause: io("permission denied"),
+                },
+                "permission denied".to_string(),
+            ),
+            (
+                MonitorError::Unreachable {
+                    url: "http://127.0.0.1:1/checkpoint".into(),
+                    reason: "connection refused (after 3 attempts)".into(),
+                },
+                "connection refused".to_string(),
+            ),
+        ];
+        for (e, cause) in cases {
+            assert!(!cause.is_empty());
+            assert_eq!(printed(e, &cause), [1, 1], "{cause}");
+        }
+    }
 }

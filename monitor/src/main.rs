@@ -83,9 +83,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         tracing::warn!("the config watches no publisher: only the log itself is verified");
     }
     let verifier =
-        NoteVerifier::parse(cli.log_key.trim()).map_err(|source| MonitorError::LogKey {
+        NoteVerifier::parse(cli.log_key.trim()).map_err(|cause| MonitorError::LogKey {
             vkey: cli.log_key.clone(),
-            source,
+            cause,
         })?;
     let source = LogSource::new(&cli.log)?;
     let state_dir = StateDir::open(&cli.state)?;

@@ -10,27 +10,20 @@
 //! read stops there ([`MonitorError::TooLarge`]), so a log that sends an
 //! endless answer costs a bounded amount of memory: [`MAX_CHECKPOINT_BYTES`]
 //! for a checkpoint, 32 bytes a hash for a hash tile (8 KiB when full), and
-//! 2 + [`MAX_ENTRY_SIZE`] bytes an entry for an entry bundle (about 16 MiB
-//! when full).
+//! 2 + `MAX_ENTRY_SIZE` bytes an entry for an entry bundle (about 16 MiB
+//! when full): [`max_tile_bytes`], shared with any reader through
+//! [`sealwax_proto::tile`], as is [`cut_tile`].
 
 use std::time::Duration;
 
-use sealwax_proto::entry::MAX_ENTRY_SIZE;
-use sealwax_proto::tile::{TileId, TileLevel, TILE_WIDTH};
+use sealwax_proto::tile::{cut_tile, TileId, TileLevel, TILE_WIDTH};
 
 use crate::MonitorError;
 
 /// The largest checkpoint read: a few lines, and at most 100 signature lines.
 pub const MAX_CHECKPOINT_BYTES: usize = 64 * 1024;
 
-/// The largest body tile `id` can have.
-pub fn max_tile_bytes(id: TileId) -> usize {
-    let width = usize::from(id.width);
-    match id.level {
-        TileLevel::Hashes(_) => width * 32,
-        TileLevel::Entries => width * (2 + MAX_ENTRY_SIZE),
-    }
-}
+pub use sealwax_proto::tile::max_tile_bytes;
 
 fn what(id: TileId) -> &'static str {
     match id.level {
@@ -181,28 +174,6 @@ async fn read_limited(
     Ok(Some(body))
 }
 
-/// The first `id.width` hashes or entries of a full tile (or all of it if shorter).
-fn cut_tile(id: TileId, mut full: Vec<u8>) -> Vec<u8> {
-    let width = usize::from(id.width);
-    match id.level {
-        TileLevel::Hashes(_) => {
-            full.truncate(width * 32);
-            full
-        }
-        TileLevel::Entries => {
-            let mut pos = 0usize;
-            for _ in 0..width {
-                let Some(len) = full.get(pos..pos + 2) else {
-                    break;
-                };
-                pos = (pos + 2 + usize::from(u16::from_be_bytes([len[0], len[1]]))).min(full.len());
-            }
-            full.truncate(pos);
-            full
-        }
-    }
-}
-
 /// An error with its sources, on one line.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -218,34 +189,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sealwax_proto::tile::{encode_bundle, parse_bundle};
-
-    #[test]
-    fn partial_tiles_are_cut_from_full_ones() {
-        let hashes: Vec<u8> = (0..256u32).flat_map(|i| [i as u8; 32]).collect();
-        let id = TileId {
-            level: TileLevel::Hashes(0),
-            index: 0,
-            width: 3,
-        };
-        assert_eq!(cut_tile(id, hashes.clone()), hashes[..96].to_vec());
-
-        let entries: Vec<Vec<u8>> = (0..256u32)
-            .map(|i| vec![i as u8; (i % 7) as usize])
-            .collect();
-        let bundle = encode_bundle(entries.iter().map(Vec::as_slice)).unwrap();
-        let id = TileId {
-            level: TileLevel::Entries,
-            index: 0,
-            width: 5,
-        };
-        let cut = cut_tile(id, bundle);
-        let parsed = parse_bundle(&cut).unwrap();
-        assert_eq!(
-            parsed,
-            entries[..5].iter().map(Vec::as_slice).collect::<Vec<_>>()
-        );
-    }
 
     #[test]
     fn urls_are_checked() {

@@ -405,7 +405,7 @@ impl StateDir {
     pub fn open(path: &Path) -> Result<StateDir, MonitorError> {
         let io = |p: &Path| {
             let p = p.to_path_buf();
-            move |source| MonitorError::StateIo { path: p, source }
+            move |cause| MonitorError::StateIo { path: p, cause }
         };
         std::fs::create_dir_all(path).map_err(io(path))?;
         let lock_path = path.join(LOCK_FILE);
@@ -442,16 +442,16 @@ impl StateDir {
         let bytes = match std::fs::read(&file) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(MonitorError::StateIo { path: file, source }),
+            Err(cause) => return Err(MonitorError::StateIo { path: file, cause }),
         };
         let releases_path = self.path.join(RELEASES_FILE);
         let releases = match std::fs::read(&releases_path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => {
+            Err(cause) => {
                 return Err(MonitorError::StateIo {
                     path: releases_path,
-                    source,
+                    cause,
                 })
             }
         };
@@ -480,7 +480,7 @@ impl StateDir {
         let dst = self.path.join(STATE_FILE);
         let io = |p: &Path| {
             let p = p.to_path_buf();
-            move |source| MonitorError::StateIo { path: p, source }
+            move |cause| MonitorError::StateIo { path: p, cause }
         };
         // The releases first: appended after the saved ones (a crash's
         // leftover tail is cut), synced before state.json counts them.

@@ -329,9 +329,53 @@ impl<'c> Tracker<'c> {
         out: &mut Vec<Alert>,
     ) {
         let key = KeyRef::of(&r.key);
-        let h = r.key.key_hash();
         let p = &r.publisher;
-        let (how, by) = match &r.authorization {
+        let (how, by) = self.authorised_how(r, watch);
+        let (kind, message) = match watch {
+            // Like a revocation, a re-vouching is always reported: it makes
+            // signatures count again, even when every key in it is expected.
+            Some(_) if revouched => (
+                AlertKind::KeyVouched,
+                format!(
+                    "suspended key {key} of publisher {p:?} was vouched for again at index {index}, {how}: its signatures count again. If you did not ask for this, revoke the key (`sealwax keys revoke KEY --compromised`) and tell the log operator"
+                ),
+            ),
+            Some(w) => {
+                if self.learn(index, r, &key, w) || self.is_expected(w, &r.key.key_hash()) {
+                    return;
+                }
+                (
+                    AlertKind::UnexpectedKey,
+                    format!(
+                        "key {key} was registered for publisher {p:?} at index {index} and is not one of the keys expected for it; it was authorised {how}. If you did not add this key, revoke it now (`sealwax keys revoke KEY --compromised`) and tell the log operator; if you did, add it to `keys` in the [[watch]] for {p:?} in the monitor config"
+                    ),
+                )
+            }
+            None if self.config.watch_all.is_some() && revouched => (
+                AlertKind::KeyVouched,
+                format!("suspended key {key} of publisher {p:?} was vouched for again at index {index}, {how}"),
+            ),
+            None if self.config.watch_all.is_some() => (
+                AlertKind::KeyRegistered,
+                format!("key {key} was registered for publisher {p:?} at index {index}, authorised {how}"),
+            ),
+            None => return,
+        };
+        let mut a = self.alert(kind, index, Some(p), message);
+        a.key = Some(key);
+        a.authorization = Some(r.authorization.kind().to_string());
+        a.authorized_by = by;
+        out.push(a.seal());
+    }
+
+    /// How registration `r` was authorised, in words (naming whether the
+    /// authorising key is expected by `watch`), and the authorising key if any.
+    fn authorised_how(
+        &self,
+        r: &KeyRegistration,
+        watch: Option<&'c Watch>,
+    ) -> (String, Option<KeyRef>) {
+        match &r.authorization {
             Authorization::Claim => (
                 "by nobody: it claimed the publisher name as its first key".to_string(),
                 None,
@@ -353,64 +397,33 @@ impl<'c> Tracker<'c> {
                     .to_string(),
                 None,
             ),
+        }
+    }
+
+    /// While `w` is learning, learns the key `r` registers if it is the
+    /// claim key or chained from a key learned so far (an operator
+    /// registration is never learned). Whether it learned the key.
+    fn learn(&mut self, index: u64, r: &KeyRegistration, key: &KeyRef, w: &'c Watch) -> bool {
+        if !matches!(self.expected(w), Expected::Learning) {
+            return false;
+        }
+        let p = &r.publisher;
+        let learnable = match &r.authorization {
+            Authorization::Claim => true,
+            Authorization::Chain { by, .. } => self
+                .learning
+                .get(p)
+                .is_some_and(|s| s.contains(&by.key_hash())),
+            Authorization::Operator => false,
         };
-        let authorization = r.authorization.kind();
-        let (kind, message) = match watch {
-            // Like a revocation, a re-vouching is always reported: it makes
-            // signatures count again, even when every key in it is expected.
-            Some(_) if revouched => (
-                    AlertKind::KeyVouched,
-                format!(
-                    "suspended key {key} of publisher {p:?} was vouched for again at index {index}, {how}: its signatures count again. If you did not ask for this, revoke the key (`sealwax keys revoke KEY --compromised`) and tell the log operator"
-                ),
-            ),
-            Some(w) => {
-                if let Expected::Learning = self.expected(w) {
-                    // Learn the claim key and keys chained from learned keys;
-                    // an operator registration is never learned.
-                    let learnable = match &r.authorization {
-                        Authorization::Claim => true,
-                        Authorization::Chain { by, .. } => self
-                            .learning
-                            .get(p)
-                            .is_some_and(|s| s.contains(&by.key_hash())),
-                        Authorization::Operator => false,
-                    };
-                    if learnable {
-                        tracing::debug!(publisher = %p, key = %key, index, "learning key");
-                        self.learning.get_mut(p).expect("learning").insert(h);
-                        return;
-                    }
-                }
-                if self.is_expected(w, &h) {
-                    return;
-                }
-                (
-                    AlertKind::UnexpectedKey,
-                    format!(
-                        "key {key} was registered for publisher {p:?} at index {index} and is not one of the keys expected for it; it was authorised {how}. If you did not add this key, revoke it now (`sealwax keys revoke KEY --compromised`) and tell the log operator; if you did, add it to `keys` in the [[watch]] for {p:?} in the monitor config"
-                    ),
-                )
-            }
-            None if self.config.watch_all.is_some() => (
-                if revouched {
-                    AlertKind::KeyVouched
-                } else {
-                    AlertKind::KeyRegistered
-                },
-                if revouched {
-                    format!("suspended key {key} of publisher {p:?} was vouched for again at index {index}, {how}")
-                } else {
-                    format!("key {key} was registered for publisher {p:?} at index {index}, authorised {how}")
-                },
-            ),
-            None => return,
-        };
-        let mut a = self.alert(kind, index, Some(p), message);
-        a.key = Some(key);
-        a.authorization = Some(authorization.to_string());
-        a.authorized_by = by;
-        out.push(a.seal());
+        if learnable {
+            tracing::debug!(publisher = %p, key = %key, index, "learning key");
+            self.learning
+                .get_mut(p)
+                .expect("learning")
+                .insert(r.key.key_hash());
+        }
+        learnable
     }
 
     fn on_revocation(
@@ -524,8 +537,10 @@ pub struct PreparedEntry {
     state: Prep,
 }
 
-// `Ok` is the common case by far; boxing it would cost an allocation per entry.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Ok` is the common case by far; boxing it would cost an allocation per entry"
+)]
 #[derive(Debug)]
 enum Prep {
     Unparseable(sealwax_proto::Error),

@@ -352,6 +352,42 @@ pub fn parse_bundle_exact(data: &[u8], width: u16) -> Result<Vec<&[u8]>> {
     }
 }
 
+/// The most bytes tile `id` can have: 32 a hash for a hash tile (8 KiB
+/// when full), 2 + [`MAX_ENTRY_SIZE`] an entry for an entry bundle (about
+/// 16 MiB when full). A reader stops reading a longer body there.
+pub fn max_tile_bytes(id: TileId) -> usize {
+    let width = usize::from(id.width);
+    match id.level {
+        TileLevel::Hashes(_) => width * HASH_SIZE,
+        TileLevel::Entries => width * (2 + MAX_ENTRY_SIZE),
+    }
+}
+
+/// The partial tile `id` cut from `full`, the full tile at its index: its
+/// first `id.width` hashes or entries (all of `full` if it is shorter). A log
+/// may delete a partial tile once the full one exists (C2SP tlog-tiles), so
+/// a reader that finds the partial gone reads the full one and cuts it.
+pub fn cut_tile(id: TileId, mut full: Vec<u8>) -> Vec<u8> {
+    let width = usize::from(id.width);
+    match id.level {
+        TileLevel::Hashes(_) => {
+            full.truncate(width * HASH_SIZE);
+            full
+        }
+        TileLevel::Entries => {
+            let mut pos = 0usize;
+            for _ in 0..width {
+                let Some(len) = full.get(pos..pos + 2) else {
+                    break;
+                };
+                pos = (pos + 2 + usize::from(u16::from_be_bytes([len[0], len[1]]))).min(full.len());
+            }
+            full.truncate(pos);
+            full
+        }
+    }
+}
+
 /// The contents of hash tile (`level`, `index`, `width`) read from stored
 /// nodes: nodes `(8·level, index·256 + i)` for `i < width`, concatenated.
 /// What a log serves at the tile's path.
@@ -476,6 +512,55 @@ impl<T: TileReader> HashReader for TileHashReader<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_tiles_are_cut_from_full_ones() {
+        let hashes: Vec<u8> = (0..256u32).flat_map(|i| [i as u8; 32]).collect();
+        let id = TileId {
+            level: TileLevel::Hashes(0),
+            index: 0,
+            width: 3,
+        };
+        assert_eq!(cut_tile(id, hashes.clone()), hashes[..96].to_vec());
+
+        let entries: Vec<Vec<u8>> = (0..256u32)
+            .map(|i| vec![i as u8; (i % 7) as usize])
+            .collect();
+        let bundle = encode_bundle(entries.iter().map(Vec::as_slice)).unwrap();
+        let id = TileId {
+            level: TileLevel::Entries,
+            index: 0,
+            width: 5,
+        };
+        let cut = cut_tile(id, bundle);
+        let parsed = parse_bundle(&cut).unwrap();
+        assert_eq!(
+            parsed,
+            entries[..5].iter().map(Vec::as_slice).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn tile_bodies_are_bounded_by_their_width() {
+        let full = |level| TileId {
+            level,
+            index: 7,
+            width: 256,
+        };
+        assert_eq!(max_tile_bytes(full(TileLevel::Hashes(2))), 8192);
+        assert_eq!(
+            max_tile_bytes(TileId {
+                width: 3,
+                ..full(TileLevel::Hashes(0))
+            }),
+            96
+        );
+        let bundle = full(TileLevel::Entries);
+        assert_eq!(max_tile_bytes(bundle), 256 * (2 + 65_535));
+        let biggest = vec![vec![9u8; MAX_ENTRY_SIZE]; 256];
+        let body = encode_bundle(biggest.iter().map(Vec::as_slice)).unwrap();
+        assert_eq!(body.len(), max_tile_bytes(bundle));
+    }
 
     #[test]
     fn spec_example_tree_of_70000() {

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use sealwax_proto::checkpoint::{sign_checkpoint, Checkpoint};
 use sealwax_proto::entry::{Entry, KeyRegistration};
-use sealwax_proto::merkle::{leaf_hash, node_hash, CompactRange};
+use sealwax_proto::merkle::{leaf_hash, node_hash, perfect_subtrees, CompactRange};
 use sealwax_proto::minisign::{PublicKey, SecretKey};
 use sealwax_proto::note::NoteSigner;
 use sealwax_proto::tile::{encode_bundle, TileId, TileLevel, TILE_HEIGHT, TILE_WIDTH};
@@ -71,15 +71,14 @@ impl PadTree {
         )
     }
 
+    /// The root: the roots of the size's perfect subtrees, folded.
     fn root(&self) -> Hash {
-        let mut hashes = Vec::new();
-        let mut start = 0u64;
-        for level in (0..64u8).rev() {
-            if (self.size >> level) & 1 == 1 {
-                hashes.push(self.node(level, start >> level));
-                start += 1 << level;
-            }
-        }
+        let hashes = perfect_subtrees(self.size)
+            .map(|(start, n)| {
+                let level = n.trailing_zeros() as u8;
+                self.node(level, start >> level)
+            })
+            .collect();
         CompactRange::from_hashes(self.size, hashes)
             .expect("one hash per set bit")
             .root()

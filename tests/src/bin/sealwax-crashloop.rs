@@ -46,6 +46,8 @@ use sealwax_client::api::{decode_entry, decode_hash, decode_hashes, LogClient, S
 use sealwax_client::checkpoints::{CheckpointTracker, Freshness};
 use sealwax_client::home::{Home, LogIdentity};
 use sealwax_client::ClientError;
+use sealwax_monitor::source::LogSource;
+use sealwax_monitor::MonitorError;
 use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
 use sealwax_proto::entry::{Entry, KeyRegistration, Release, SignatureEntry};
 use sealwax_proto::merkle::{self, leaf_hash, MemoryHashStore};
@@ -186,64 +188,56 @@ struct Summary {
     work_dir: Option<String>,
 }
 
-/// Plain GETs of a log's static files (bundles, tiles), each bounded by a timeout.
-struct Files {
-    http: reqwest::blocking::Client,
-    base: String,
+/// The log's hash tiles and entry bundles, read through the monitor's
+/// reader ([`LogSource`]: bounded bodies, retries, a partial tile that is
+/// gone cut from the full one), driven on a runtime of its own.
+struct Tiles {
+    source: LogSource,
+    runtime: tokio::runtime::Runtime,
 }
 
-/// A GET's outcome: the body of a 2xx, or the status of anything else.
-enum Fetched {
-    Body(Vec<u8>),
-    Status(u16),
-}
-
-impl Files {
-    fn new(base: &str) -> anyhow::Result<Files> {
-        Ok(Files {
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(30))
+impl Tiles {
+    fn new(base: &str) -> anyhow::Result<Tiles> {
+        Ok(Tiles {
+            source: LogSource::new(base)?,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
                 .build()
-                .context("cannot build an HTTP client")?,
-            base: base.to_string(),
+                .context("cannot start a runtime for the tile reader")?,
         })
     }
 
-    /// `GET <log>/<path>`.
-    fn get(&self, path: &str) -> anyhow::Result<Fetched> {
-        let url = format!("{}/{path}", self.base);
-        let r = self
-            .http
-            .get(&url)
-            .send()
-            .with_context(|| format!("GET {url} failed"))?;
-        if !r.status().is_success() {
-            return Ok(Fetched::Status(r.status().as_u16()));
-        }
-        let body = r.bytes().with_context(|| format!("reading {url} failed"))?;
-        Ok(Fetched::Body(body.to_vec()))
-    }
-
-    /// `GET <log>/<path>`, which must answer 2xx.
-    fn body(&self, path: &str) -> anyhow::Result<Vec<u8>> {
-        match self.get(path)? {
-            Fetched::Body(b) => Ok(b),
-            Fetched::Status(s) => bail!("GET {}/{path} answered {s}", self.base),
-        }
+    /// Hash tile or entry bundle `id`, which the log must serve.
+    fn tile(&self, id: TileId) -> Result<Vec<u8>, MonitorError> {
+        self.runtime.block_on(self.source.tile(id))
     }
 }
 
 /// Hash tiles read over HTTP, for proto's [`TileHashReader`].
-impl TileReader for Files {
+impl TileReader for Tiles {
     fn read_tile(&self, level: u8, index: u64, width: u16) -> sealwax_proto::Result<Vec<u8>> {
         let id = TileId {
             level: TileLevel::Hashes(level),
             index,
             width,
         };
-        self.body(&id.path())
+        self.tile(id)
             .map_err(|_| sealwax_proto::Error::BadTile("the log did not serve the tile"))
     }
+}
+
+/// The HTTP status of a plain `GET <log>/<path>`, for what must not exist.
+fn status_of(base: &str, path: &str) -> anyhow::Result<u16> {
+    let url = format!("{base}/{path}");
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("cannot build an HTTP client")?;
+    let r = http
+        .get(&url)
+        .send()
+        .with_context(|| format!("GET {url} failed"))?;
+    Ok(r.status().as_u16())
 }
 
 /// Builds a fresh, signed signature entry of `publisher`.
@@ -490,7 +484,7 @@ impl State {
     /// Everything checked after a restart (see the module documentation).
     fn verify(&mut self, api: &LogClient, cycle: u32) -> anyhow::Result<()> {
         let at = format!("after restart {cycle}");
-        let files = Files::new(api.url())?;
+        let tiles = Tiles::new(api.url())?;
 
         // The newest checkpoint, through the client's tracker: signed by the
         // log key, no smaller than last cycle's, consistent with it.
@@ -521,7 +515,7 @@ impl State {
         for id in (0..size.div_ceil(256))
             .filter_map(|index| TileId::for_size(TileLevel::Entries, index, size))
         {
-            let data = files.body(&id.path()).context(at.clone())?;
+            let data = tiles.tile(id).context(at.clone())?;
             match parse_bundle_exact(&data, id.width) {
                 Ok(list) => entries.extend(list.into_iter().map(<[u8]>::to_vec)),
                 Err(e) => {
@@ -542,13 +536,13 @@ impl State {
             index: size / 256,
             width: (size % 256) as u16 + 1,
         };
-        match files.get(&past.path())? {
-            Fetched::Status(404) => {}
-            Fetched::Body(_) => self.violation(format!(
+        match status_of(api.url(), &past.path())? {
+            404 => {}
+            200..=299 => self.violation(format!(
                 "{at}: the log serves /{} although the tree has only {size} entries",
                 past.path()
             )),
-            Fetched::Status(s) => self.violation(format!(
+            s => self.violation(format!(
                 "{at}: /{} should be 404 (past the tree), it answered {s}",
                 past.path()
             )),
@@ -580,7 +574,7 @@ impl State {
             let TileLevel::Hashes(level) = id.level else {
                 continue;
             };
-            let served = files.body(&id.path()).context(at.clone())?;
+            let served = tiles.tile(id).context(at.clone())?;
             if served != hash_tile_data(&tree, level, id.index, id.width)? {
                 self.violation(format!(
                     "{at}: hash tile /{} differs from the tree of the bundles",
@@ -588,7 +582,7 @@ impl State {
                 ));
             }
         }
-        match merkle::tree_root(&TileHashReader::new(&files, size), size) {
+        match merkle::tree_root(&TileHashReader::new(&tiles, size), size) {
             Ok(root) if root == newest.root => {}
             Ok(root) => self.violation(format!(
                 "{at}: the hash tiles give root {}, the checkpoint says {}",
