@@ -3,6 +3,9 @@
 //! log sends, and refuses a hash that is not 64 lowercase hex digits,
 //! naming the field.
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use sealwax_proto::merkle::{leaf_hash, verify_inclusion};
 use sealwax_proto::wire::{
     self, ArtifactAnswer, ConsistencyAnswer, EntryAnswer, ErrorBody, Health, InclusionAnswer,
     KeyEventAnswer, PublisherKeysAnswer, SignatureAnswer, SignaturesAnswer, SubmitAnswer,
@@ -64,7 +67,7 @@ fn fields(v: &Value) -> Vec<&str> {
 }
 
 #[test]
-fn every_body_round_trips_with_the_documented_field_names() {
+fn submissions_entries_and_proofs_round_trip_with_the_documented_field_names() {
     let v = round_trip(&SubmitBody {
         entry: "AAEC".into(),
     });
@@ -113,7 +116,10 @@ fn every_body_round_trips_with_the_documented_field_names() {
         proof: vec![],
     });
     assert_eq!(v, json!({"from": 1, "to": 2, "proof": []}));
+}
 
+#[test]
+fn key_histories_round_trip_with_the_documented_field_names() {
     let v = round_trip(&key_event());
     assert_eq!(
         fields(&v),
@@ -161,7 +167,10 @@ fn every_body_round_trips_with_the_documented_field_names() {
         last.get("next").is_none(),
         "the last page has no next: {last}"
     );
+}
 
+#[test]
+fn lookups_uploads_health_and_errors_round_trip_with_the_documented_field_names() {
     let v = round_trip(&SignaturesAnswer {
         signatures: vec![SignatureAnswer {
             index: 2,
@@ -244,6 +253,39 @@ fn a_submission_answer_as_the_log_sends_it_parses() {
     assert!(!a.duplicate);
     // What goes out is what came in, byte for byte.
     assert_eq!(serde_json::to_string(&a).unwrap(), text);
+}
+
+/// `GET /v1/publishers/alice/keys` as sealwax-log answered it before the
+/// server used these types (a registration, and a signature logged after).
+const REAL_KEY_HISTORY: &str = r#"{"publisher":"alice","tree_size":2,"checkpoint":"cmp.test/log\n2\nxOcHjoUWcoTbYcNNOg9+GGy525Pc9Sa7OFVLC7YrMQY=\n\n— cmp.test/log S9YxQvsreSUPEyBMJ/VKrfaUHnK4UGhG2M0HBqhVCURSFWk+L5s8h7TJ524UyjXK0FwFq4aCqQhrNaSu+mw0w1gASQA=\n","events":[{"index":0,"kind":"registration","key":"RWTIXV3OPOz47rm4DDXMsNZ/QvzgnjX98plSduwTjiFFSSTygDZfzlQy","key_id":"EEF8EC3CCE5D5DC8","key_hash":"62513923a01ff962baa16955f8cfa32df89fd64a32434e7eac06bf2b57a0921a","authorization":"claim","authorized_by":null,"reason":null,"entry":"AQEFYWxpY2XIXV3OPOz47rm4DDXMsNZ/QvzgnjX98plSduwTjiFFSSTygDZfzlQyIfwExZCm1MVeGMdSR5XzgBosml5xb7ZJnuKGNoWS+F60RrMNDBkcq7CxVfyqqxsitxKw0lPSaHZjmr0APH7rDgA=","inclusion_proof":["98afa6f712ce571aa8a7cf1af97e09669013434fa46b859f1c80632662c59013"]}]}"#;
+
+/// `GET /v1/signatures?publisher=alice&package=demo` from the same log.
+const REAL_SIGNATURES: &str = r#"{"signatures":[{"index":1,"publisher":"alice","package":"demo","version":"1.0","sha256":"24e1e4fc63ffe3eff5d479dc0a335d3b1c273559e33efb88538783c9efbed408","key_hash":"62513923a01ff962baa16955f8cfa32df89fd64a32434e7eac06bf2b57a0921a","entry":"AQPIXV3OPOz47rm4DDXMsNZ/QvzgnjX98plSduwTjiFFSSTygDZfzlQyhevKLfTfGh2/JfOq2H1PW8usk0X8GZBdA9dId7FlGFCUVbip5E5yNNbwbffBAQXNG2P8YO2qYsfM9YgbLsx6YQTPEjhWUJfftAEBfLjkfsOICUalBbogktUykQqEBFRz0xQ18iHvGpu4kfpphTncQzzq13FxpZp98AsHdPXFpwwAj3NlYWx3YXgvdjEgb3JpZ2luPWNtcC50ZXN0L2xvZyBwdWJsaXNoZXI9YWxpY2UgcGFja2FnZT1kZW1vIHZlcnNpb249MS4wIHNoYTI1Nj0yNGUxZTRmYzYzZmZlM2VmZjVkNDc5ZGMwYTMzNWQzYjFjMjczNTU5ZTMzZWZiODg1Mzg3ODNjOWVmYmVkNDA48hq1MzKa0LPMpB4crSlVH152MfQu8qeXs8EVjbbrlcpJushPpAQX3jrqSQhlsfg8XC5C5djr111zdEx3+WdVCg=="}]}"#;
+
+#[test]
+fn real_answers_of_the_log_parse_and_are_written_back_byte_for_byte() {
+    let page: PublisherKeysAnswer = from_json(REAL_KEY_HISTORY.as_bytes()).unwrap();
+    assert_eq!(serde_json::to_string(&page).unwrap(), REAL_KEY_HISTORY);
+    let sigs: SignaturesAnswer = from_json(REAL_SIGNATURES.as_bytes()).unwrap();
+    assert_eq!(serde_json::to_string(&sigs).unwrap(), REAL_SIGNATURES);
+
+    // The typed hashes are the right bytes: the registration's proof
+    // leads to the checkpoint's root, past the signature's leaf.
+    let reg = &page.events[0];
+    let entry = B64.decode(&reg.entry).unwrap();
+    let signature = B64.decode(&sigs.signatures[0].entry).unwrap();
+    assert_eq!(reg.inclusion_proof, [leaf_hash(&signature)]);
+    let root_line = page.checkpoint.lines().nth(2).unwrap();
+    let root: Hash = B64.decode(root_line).unwrap().try_into().unwrap();
+    verify_inclusion(
+        &leaf_hash(&entry),
+        reg.index,
+        page.tree_size,
+        &reg.inclusion_proof,
+        &root,
+    )
+    .unwrap();
+    assert_eq!(sigs.signatures[0].key_hash, reg.key_hash);
 }
 
 /// The message of the error `decode` gives for `text` as a `T`.
