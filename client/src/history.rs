@@ -170,14 +170,8 @@ fn verified_event(
         ))
     };
     let bytes = decode_entry(url, &ev.entry)?;
-    verify_inclusion(
-        &leaf_hash(&bytes),
-        i,
-        cp.size,
-        &ev.inclusion_proof,
-        &cp.root,
-    )
-    .map_err(|e| {
+    let proof = &ev.inclusion_proof;
+    verify_inclusion(&leaf_hash(&bytes), i, cp.size, proof, &cp.root).map_err(|e| {
         bad(format!(
             "key history entry {i} is not in the log's tree: {e}"
         ))

@@ -208,19 +208,15 @@ pub fn submit_entry(
         });
     }
     let cp = tracker.accept(api, &answer.checkpoint, Freshness::Current)?;
-    verify_inclusion(
-        &leaf,
-        answer.index,
-        cp.size,
-        &answer.inclusion_proof,
-        &cp.root,
-    )
-    .map_err(|e| ClientError::LogMisbehaving {
-        url: url.to_string(),
-        reason: format!(
-            "its inclusion proof for the {what} at index {} does not verify: {e}",
-            answer.index
-        ),
+    let inclusion = &answer.inclusion_proof;
+    verify_inclusion(&leaf, answer.index, cp.size, inclusion, &cp.root).map_err(|e| {
+        ClientError::LogMisbehaving {
+            url: url.to_string(),
+            reason: format!(
+                "its inclusion proof for the {what} at index {} does not verify: {e}",
+                answer.index
+            ),
+        }
     })?;
     tracker.commit()?;
     Ok(Logged {
