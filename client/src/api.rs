@@ -1,6 +1,7 @@
 //! The HTTP API of `sealwax-log`, as the client uses it (blocking reqwest
 //! over rustls). Everything the log says is checked by the callers; this
-//! module only moves bytes and decodes JSON, mapping transport failures to
+//! module only moves bytes and decodes JSON (the bodies of
+//! [`sealwax_proto::wire`], hashes already typed), mapping transport failures to
 //! [`ClientError::LogUnreachable`], 5xx to [`ClientError::LogHttp`] and
 //! undecodable answers to [`ClientError::LogMisbehaving`].
 
@@ -12,8 +13,11 @@ use base64::Engine as _;
 use reqwest::blocking::{Body, Client, RequestBuilder, Response};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
+use sealwax_proto::wire::{
+    self, ConsistencyAnswer, ErrorBody, InclusionAnswer, PublisherKeysAnswer, SignatureAnswer,
+    SignaturesAnswer, SubmitAnswer, SubmitBody,
+};
 use sealwax_proto::Hash;
 
 use crate::error::{ClientError, Result};
@@ -89,102 +93,6 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
-/// The answer to `POST /v1/entries`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SubmitAnswer {
-    /// Index of the entry.
-    pub index: u64,
-    /// Its leaf hash, hex.
-    pub leaf_hash: String,
-    /// A signed checkpoint that includes it.
-    pub checkpoint: String,
-    /// Inclusion proof at the checkpoint's size, hex hashes.
-    pub inclusion_proof: Vec<String>,
-    /// Whether the same entry was already logged (then `index` is the first one).
-    #[serde(default)]
-    pub duplicate: bool,
-}
-
-/// The answer to `GET /v1/proof/inclusion`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct InclusionAnswer {
-    /// The leaf index.
-    pub index: u64,
-    /// The tree size the proof is for.
-    pub tree_size: u64,
-    /// The leaf hash, hex.
-    pub leaf_hash: String,
-    /// The proof, hex hashes.
-    pub proof: Vec<String>,
-}
-
-/// The answer to `GET /v1/proof/consistency`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConsistencyAnswer {
-    /// Older size.
-    pub from: u64,
-    /// Newer size.
-    pub to: u64,
-    /// The proof, hex hashes.
-    pub proof: Vec<String>,
-}
-
-/// One event of a publisher's key history.
-#[derive(Debug, Clone, Deserialize)]
-pub struct KeyEvent {
-    /// Log index.
-    pub index: u64,
-    /// "registration" or "revocation".
-    pub kind: String,
-    /// The entry bytes, base64.
-    pub entry: String,
-    /// Inclusion proof at the answer's tree size, hex.
-    pub inclusion_proof: Vec<String>,
-}
-
-/// The answer to `GET /v1/publishers/<p>/keys`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PublisherKeysAnswer {
-    /// The publisher.
-    pub publisher: String,
-    /// Tree size the proofs are for.
-    pub tree_size: u64,
-    /// A signed checkpoint of that size.
-    pub checkpoint: String,
-    /// The registrations and revocations of this page, in log order.
-    pub events: Vec<KeyEvent>,
-    /// The index the next page starts from; `None` on the last page.
-    #[serde(default)]
-    pub next: Option<u64>,
-}
-
-/// One logged signature, from `GET /v1/signatures`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SignatureRecord {
-    /// Log index.
-    pub index: u64,
-    /// Publisher named by the entry.
-    pub publisher: String,
-    /// Package.
-    pub package: String,
-    /// Version.
-    pub version: String,
-    /// SHA-256 of the artifact, hex.
-    pub sha256: String,
-    /// The entry bytes, base64.
-    pub entry: String,
-}
-
-#[derive(Deserialize)]
-struct SignaturesAnswer {
-    signatures: Vec<SignatureRecord>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-}
-
 /// What became of an artifact upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadOutcome {
@@ -196,19 +104,13 @@ pub enum UploadOutcome {
     NotKept(u16),
 }
 
-/// Decodes a lowercase-hex hash from the log.
-pub fn decode_hash(url: &str, what: &str, s: &str) -> Result<Hash> {
-    let mut h = [0u8; 32];
-    hex::decode_to_slice(s, &mut h).map_err(|_| ClientError::LogMisbehaving {
-        url: url.to_string(),
-        reason: format!("{what} {s:?} is not a 32-byte hex hash"),
-    })?;
-    Ok(h)
-}
-
-/// Decodes a list of hex hashes from the log.
-pub fn decode_hashes(url: &str, what: &str, v: &[String]) -> Result<Vec<Hash>> {
-    v.iter().map(|s| decode_hash(url, what, s)).collect()
+/// `body` as one of the bodies of [`wire`], all of it: a failure names the
+/// field that did not decode, or says what follows the body.
+fn from_json<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = wire::decode(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
 }
 
 /// Decodes base64 entry bytes from the log.
@@ -332,7 +234,7 @@ impl LogClient {
 
     fn decode<T: DeserializeOwned>(&self, resp: Response, url: &str) -> Result<T> {
         let body = Self::read_body(resp, MAX_JSON_BYTES, url)?;
-        serde_json::from_slice(&body).map_err(|e| {
+        from_json(&body).map_err(|e| {
             self.misbehaving(format!(
                 "its answer to {url} is not the expected JSON ({e})"
             ))
@@ -368,7 +270,9 @@ impl LogClient {
             .http
             .post(&url)
             .timeout(Duration::from_secs(120))
-            .json(&serde_json::json!({ "entry": BASE64.encode(entry) }));
+            .json(&SubmitBody {
+                entry: BASE64.encode(entry),
+            });
         if let Some(t) = admin_token {
             req = req.bearer_auth(t);
         }
@@ -400,7 +304,7 @@ impl LogClient {
                 a.from, a.to
             )));
         }
-        decode_hashes(&self.base, "consistency proof hash", &a.proof)
+        Ok(a.proof)
     }
 
     /// `GET /v1/publishers/<p>/keys?from=<from>`: one page of the key
@@ -435,7 +339,7 @@ impl LogClient {
         Ok(Some(a))
     }
 
-    fn signatures(&self, query: &[(&str, &str)]) -> Result<Vec<SignatureRecord>> {
+    fn signatures(&self, query: &[(&str, &str)]) -> Result<Vec<SignatureAnswer>> {
         let url = self.endpoint("/v1/signatures");
         let resp = self.send(
             self.http
@@ -453,7 +357,7 @@ impl LogClient {
     }
 
     /// `GET /v1/signatures?sha256=HEX`.
-    pub fn signatures_by_sha256(&self, sha256: &[u8; 32]) -> Result<Vec<SignatureRecord>> {
+    pub fn signatures_by_sha256(&self, sha256: &[u8; 32]) -> Result<Vec<SignatureAnswer>> {
         self.signatures(&[("sha256", &hex::encode(sha256))])
     }
 
@@ -463,7 +367,7 @@ impl LogClient {
         publisher: &str,
         package: &str,
         version: Option<&str>,
-    ) -> Result<Vec<SignatureRecord>> {
+    ) -> Result<Vec<SignatureAnswer>> {
         let mut q = vec![("publisher", publisher), ("package", package)];
         if let Some(v) = version {
             q.push(("version", v));
@@ -534,5 +438,25 @@ impl LogClient {
                 Ok(UploadOutcome::Stored)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_decodes_whole_or_not_at_all() {
+        let good = r#"{"from":1,"to":1,"proof":[]}"#;
+        let a: ConsistencyAnswer = from_json(good.as_bytes()).unwrap();
+        assert_eq!((a.from, a.to, a.proof.len()), (1, 1, 0));
+
+        let trailing = format!("{good} {good}");
+        let e = from_json::<ConsistencyAnswer>(trailing.as_bytes()).unwrap_err();
+        assert!(e.contains("trailing characters"), "{e}");
+
+        let bad = r#"{"from":1,"to":2,"proof":["00"]}"#;
+        let e = from_json::<ConsistencyAnswer>(bad.as_bytes()).unwrap_err();
+        assert!(e.starts_with("proof[0]: "), "{e}");
     }
 }

@@ -16,8 +16,9 @@ use sealwax_proto::entry::Entry;
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::{leaf_hash, verify_inclusion};
 use sealwax_proto::rules::{apply_key_event, KeyEventError};
+use sealwax_proto::wire::KeyEventAnswer;
 
-use crate::api::{decode_entry, decode_hashes, KeyEvent, LogClient};
+use crate::api::{decode_entry, LogClient};
 use crate::checkpoints::{CheckpointTracker, Freshness};
 use crate::error::{ClientError, Result};
 use crate::home::LogIdentity;
@@ -155,7 +156,7 @@ fn verified_event(
     log: &LogIdentity,
     keys: &mut PublisherKeys,
     cp: &Checkpoint,
-    ev: &KeyEvent,
+    ev: &KeyEventAnswer,
 ) -> Result<Entry> {
     let bad = |reason: String| ClientError::LogMisbehaving {
         url: url.to_string(),
@@ -169,8 +170,8 @@ fn verified_event(
         ))
     };
     let bytes = decode_entry(url, &ev.entry)?;
-    let proof = decode_hashes(url, "inclusion proof hash", &ev.inclusion_proof)?;
-    verify_inclusion(&leaf_hash(&bytes), i, cp.size, &proof, &cp.root).map_err(|e| {
+    let proof = &ev.inclusion_proof;
+    verify_inclusion(&leaf_hash(&bytes), i, cp.size, proof, &cp.root).map_err(|e| {
         bad(format!(
             "key history entry {i} is not in the log's tree: {e}"
         ))

@@ -4,6 +4,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sealwax_proto::wire::ErrorBody;
 use sealwax_proto::Error as ProtoError;
 use thiserror::Error;
 
@@ -136,13 +137,6 @@ impl From<StorageError> for AppError {
     fn from(e: StorageError) -> Self {
         AppError::internal("storage failure", e)
     }
-}
-
-/// The JSON body of every error.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct ErrorBody {
-    /// What was wrong and what to do about it.
-    error: String,
 }
 
 impl IntoResponse for AppError {

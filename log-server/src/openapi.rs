@@ -132,23 +132,8 @@ fn error_response(description: &str) -> Response {
 }
 
 fn error_body_name() -> Cow<'static, str> {
-    <crate::error::ErrorBody as ToSchema>::name()
+    <sealwax_proto::wire::ErrorBody as ToSchema>::name()
 }
-
-/// Schema only: a SHA-256 hash as 64 lowercase hex digits.
-pub(crate) struct HexHash;
-
-impl PartialSchema for HexHash {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some("^[0-9a-f]{64}$"))
-            .description(Some("A SHA-256 hash: 64 lowercase hex digits"))
-            .into()
-    }
-}
-
-impl ToSchema for HexHash {}
 
 /// Schema only: raw bytes (`application/octet-stream`).
 pub(crate) struct Binary;

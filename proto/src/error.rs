@@ -188,6 +188,16 @@ pub enum Error {
     /// A key-state record that is not canonical, or that no history could produce.
     #[error("malformed key-state record: {0}")]
     MalformedKeyRecord(&'static str),
+
+    // ----- wire -----
+    /// A JSON body of the HTTP API that does not decode into its type.
+    #[error("{}{cause}", crate::wire::at_path(path))]
+    BadJson {
+        /// Where in the body: `events[2].inclusion_proof[0]`, or `.` for the whole body.
+        path: String,
+        /// What was wrong there (serde's message).
+        cause: String,
+    },
 }
 
 /// Why a well-formed entry is refused, given the current key state.

@@ -18,6 +18,7 @@
 //! | [`rules`] | the rules across publishers, and `apply_entry`, the fold every party uses | `docs/FORMATS.md` |
 //! | [`display`] | escaping foreign text (a log's errors, names) before it reaches a terminal | |
 //! | [`trust`] | an installer's trust decision (TOFU, chains, `--trust-new-keys`) | `docs/FORMATS.md` |
+//! | [`wire`] | the JSON bodies of the log's HTTP API, hashes typed, for server and client | `docs/API.md` |
 #![warn(missing_docs)]
 
 pub mod checkpoint;
@@ -32,6 +33,7 @@ pub mod proof;
 pub mod rules;
 pub mod tile;
 pub mod trust;
+pub mod wire;
 
 pub use error::Error;
 

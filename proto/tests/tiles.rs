@@ -245,7 +245,7 @@ fn bundle_limits() {
         );
     }
     assert_eq!(parse_bundle(&[]).unwrap(), Vec::<&[u8]>::new());
-    assert_eq!(parse_bundle(&[0, 0]).unwrap(), vec![&[][..]]);
+    assert_eq!(parse_bundle(&[0, 0]).unwrap(), vec![&[] as &[u8]]);
 }
 
 /// Largest tree used below: spans full and partial tiles at levels 0, 1, 2.

@@ -19,9 +19,10 @@ use sealwax_proto::minisign::PublicKey;
 use sealwax_proto::proof::TlogProof;
 use sealwax_proto::rules::{ReleaseName, ReleaseRecord};
 use sealwax_proto::trust::{decide, NotFirstUse, Trust};
+use sealwax_proto::wire::SignatureAnswer;
 use sealwax_proto::Hash;
 
-use crate::api::{decode_entry, decode_hashes, LogClient, SignatureRecord};
+use crate::api::{decode_entry, LogClient};
 use crate::atomic::{sync_dir, write_atomic, MODE_PUBLIC};
 use crate::checkpoints::{CheckpointTracker, Freshness};
 use crate::cli::InstallArgs;
@@ -266,7 +267,7 @@ struct Fetched {
 }
 
 /// A logged signature record, parsed and checked against the log's own claims.
-fn signed_from_record(s: &Session, rec: &SignatureRecord) -> Result<Signed> {
+fn signed_from_record(s: &Session, rec: &SignatureAnswer) -> Result<Signed> {
     let bytes = decode_entry(s.api.url(), &rec.entry)?;
     let Entry::Signature(se) = Entry::parse(&bytes)
         .map_err(|e| s.misbehaving(format!("signature entry {} does not parse: {e}", rec.index)))?
@@ -291,7 +292,7 @@ fn signed_from_record(s: &Session, rec: &SignatureRecord) -> Result<Signed> {
     if release.publisher != rec.publisher
         || release.package != rec.package
         || release.version != rec.version
-        || hex::encode(release.sha256) != rec.sha256
+        || release.sha256 != rec.sha256
     {
         return Err(s.misbehaving(format!(
             "signature record {} does not match its own entry",
@@ -376,7 +377,7 @@ fn pick_release(s: &mut Session, wanted: &Wanted) -> Result<Signed> {
         &wanted.package,
         wanted.version.as_deref(),
     )?;
-    let mut candidates: Vec<&SignatureRecord> = records
+    let mut candidates: Vec<&SignatureAnswer> = records
         .iter()
         .filter(|r| {
             r.publisher == wanted.publisher
@@ -393,7 +394,10 @@ fn pick_release(s: &mut Session, wanted: &Wanted) -> Result<Signed> {
         if let Some(other) = candidates.iter().find(|r| r.sha256 != newest.sha256) {
             return Err(s.misbehaving(format!(
                 "it lists two artifacts for {wanted}: SHA-256 {} (index {}) and {} (index {})",
-                other.sha256, other.index, newest.sha256, newest.index
+                hex::encode(other.sha256),
+                other.index,
+                hex::encode(newest.sha256),
+                newest.index
             )));
         }
     }
@@ -594,7 +598,7 @@ fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
     }
     s.covering(index)?;
     let answer = s.api.inclusion_proof(index, s.cp.size)?;
-    let inclusion = decode_hashes(s.api.url(), "inclusion proof hash", &answer.proof)?;
+    let inclusion = answer.proof;
     verify_inclusion(&leaf, index, s.cp.size, &inclusion, &s.cp.root).map_err(|e| {
         s.misbehaving(format!(
             "its inclusion proof for the signature at index {index} does not verify: {e}"

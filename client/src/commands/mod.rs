@@ -16,7 +16,7 @@ use sealwax_proto::entry::Entry;
 use sealwax_proto::merkle::verify_inclusion;
 use sealwax_proto::Hash;
 
-use crate::api::{decode_hash, decode_hashes, LogClient};
+use crate::api::LogClient;
 use crate::checkpoints::{CheckpointTracker, Freshness};
 use crate::cli::{Cli, Command, KeysCommand};
 use crate::digest::{hash_stream, Digests};
@@ -197,20 +197,19 @@ pub fn submit_entry(
     let answer = api.submit(what, &bytes, admin_token)?;
     let url = api.url();
     let leaf = entry.leaf_hash();
-    let claimed = decode_hash(url, "leaf hash", &answer.leaf_hash)?;
-    if claimed != leaf {
+    if answer.leaf_hash != leaf {
         return Err(ClientError::LogMisbehaving {
             url: url.to_string(),
             reason: format!(
                 "it answered leaf hash {} for an entry whose leaf hash is {}",
-                answer.leaf_hash,
+                hex::encode(answer.leaf_hash),
                 hex::encode(leaf)
             ),
         });
     }
     let cp = tracker.accept(api, &answer.checkpoint, Freshness::Current)?;
-    let inclusion = decode_hashes(url, "inclusion proof hash", &answer.inclusion_proof)?;
-    verify_inclusion(&leaf, answer.index, cp.size, &inclusion, &cp.root).map_err(|e| {
+    let inclusion = &answer.inclusion_proof;
+    verify_inclusion(&leaf, answer.index, cp.size, inclusion, &cp.root).map_err(|e| {
         ClientError::LogMisbehaving {
             url: url.to_string(),
             reason: format!(
@@ -225,7 +224,7 @@ pub fn submit_entry(
         leaf_hash: leaf,
         checkpoint: cp,
         checkpoint_text: answer.checkpoint,
-        inclusion,
+        inclusion: answer.inclusion_proof,
         duplicate: answer.duplicate,
     })
 }

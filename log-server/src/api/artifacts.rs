@@ -6,29 +6,18 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use sealwax_proto::wire::{ArtifactAnswer, ErrorBody};
 
 use super::{blocking, parse_sha256, path_param, with_headers, AppState, CACHE_IMMUTABLE};
 use crate::artifacts::ArtifactStore;
-use crate::error::{AppError, ErrorBody};
-use crate::openapi::{Binary, HexHash};
+use crate::error::AppError;
+use crate::openapi::Binary;
 use crate::server::ConnHandle;
 
 fn artifact_store(st: &AppState) -> Result<&ArtifactStore, AppError> {
     st.0.artifacts
         .as_ref()
         .ok_or_else(|| AppError::NotFound("this log keeps no artifacts".into()))
-}
-
-/// The answer to an artifact upload.
-#[derive(Serialize, ToSchema)]
-struct ArtifactAnswer {
-    /// The artifact's SHA-256.
-    #[schema(value_type = HexHash)]
-    sha256: String,
-    /// Its size in bytes.
-    size: u64,
 }
 
 /// Stores an artifact whose signature is logged.
@@ -139,7 +128,7 @@ pub(crate) async fn put_artifact(
     Ok((
         status,
         Json(ArtifactAnswer {
-            sha256: hex::encode(sha),
+            sha256: sha,
             size: stored.size,
         }),
     )

@@ -12,55 +12,26 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sealwax_proto::entry::{Entry, MAX_ENTRY_SIZE};
 use sealwax_proto::merkle::leaf_hash;
-use serde::{Deserialize, Serialize};
+use sealwax_proto::wire::{EntryAnswer, ErrorBody, SubmitAnswer, SubmitBody};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
-use utoipa::ToSchema;
 
-use super::{blocking, hexes, parse_index, path_param, with_headers, AppState, CACHE_IMMUTABLE};
-use crate::error::{AppError, ErrorBody};
-use crate::openapi::HexHash;
+use super::{blocking, parse_index, path_param, with_headers, AppState, CACHE_IMMUTABLE};
+use crate::error::AppError;
 use crate::sequencer::{Sequenced, Submission};
 
 /// Largest `POST /v1/entries` body: a maximal entry in base64, in JSON.
 pub const MAX_SUBMIT_BODY: usize = 128 * 1024;
 
-/// The body of `POST /v1/entries`.
-#[derive(Deserialize, ToSchema)]
-struct SubmitBody {
-    /// The entry's bytes in standard base64: at most 65,535 bytes once decoded, in the
-    /// canonical encoding that sealwax writes.
-    #[schema(content_encoding = "base64")]
-    entry: String,
-}
-
-/// The answer to a submission, once the entry is durably sequenced.
-#[derive(Serialize, ToSchema)]
-struct SubmitAnswer {
-    /// The entry's index (for a duplicate: the index it was first logged at).
-    index: u64,
-    /// The entry's RFC 9162 leaf hash.
-    #[schema(value_type = HexHash)]
-    leaf_hash: String,
-    /// The signed checkpoint (C2SP signed note text) that the proof leads to.
-    checkpoint: String,
-    /// The entry's inclusion proof in that checkpoint's tree, from the leaf up.
-    #[schema(value_type = Vec<HexHash>)]
-    inclusion_proof: Vec<String>,
-    /// True when these exact bytes were logged before.
-    duplicate: bool,
-}
-
-impl From<Sequenced> for SubmitAnswer {
-    fn from(s: Sequenced) -> Self {
-        SubmitAnswer {
-            index: s.index,
-            leaf_hash: hex::encode(s.leaf_hash),
-            checkpoint: s.checkpoint.to_string(),
-            inclusion_proof: hexes(&s.inclusion_proof),
-            duplicate: s.duplicate,
-        }
+/// The answer to a submission, from what the sequencer answered.
+fn submit_answer(s: Sequenced) -> SubmitAnswer {
+    SubmitAnswer {
+        index: s.index,
+        leaf_hash: s.leaf_hash,
+        checkpoint: s.checkpoint.to_string(),
+        inclusion_proof: s.inclusion_proof,
+        duplicate: s.duplicate,
     }
 }
 
@@ -179,20 +150,7 @@ pub(crate) async fn submit(
     let sequenced = rx.await.map_err(|_| {
         AppError::Unavailable("the log shut down before sequencing the entry; submit it again")
     })??;
-    Ok(Json(SubmitAnswer::from(sequenced)).into_response())
-}
-
-/// One logged entry.
-#[derive(Serialize, ToSchema)]
-struct EntryAnswer {
-    /// The entry's index.
-    index: u64,
-    /// The entry's bytes, standard base64.
-    #[schema(content_encoding = "base64")]
-    entry: String,
-    /// The entry's RFC 9162 leaf hash.
-    #[schema(value_type = HexHash)]
-    leaf_hash: String,
+    Ok(Json(submit_answer(sequenced)).into_response())
 }
 
 /// One logged entry by index.
@@ -226,8 +184,8 @@ pub(crate) async fn get_entry(
                 .ok_or_else(|| AppError::internal("entry missing from storage", index))?;
         Ok(EntryAnswer {
             index,
-            leaf_hash: hex::encode(leaf_hash(&bytes)),
             entry: B64.encode(&bytes),
+            leaf_hash: leaf_hash(&bytes),
         })
     })
     .await?;

@@ -8,66 +8,15 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sealwax_proto::entry::{Authorization, Entry, RevocationAuthorization};
 use sealwax_proto::merkle;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sealwax_proto::wire::{ErrorBody, KeyEventAnswer, PublisherKeysAnswer};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::{blocking, hexes, path_param, query_param, with_headers, AppState, CACHE_SHORT};
-use crate::error::{AppError, ErrorBody};
+use super::{blocking, path_param, query_param, with_headers, AppState, CACHE_SHORT};
+use crate::error::AppError;
 use crate::log::StorageHashReader;
-use crate::openapi::HexHash;
 
-/// One registration or revocation of a publisher's key.
-#[derive(Serialize, ToSchema)]
-struct KeyEventAnswer {
-    /// The event's index in the log.
-    index: u64,
-    /// `registration` or `revocation`.
-    #[schema(value_type = String, pattern = "^(registration|revocation)$")]
-    kind: &'static str,
-    /// The key: the base64 line of a Minisign public key.
-    key: String,
-    /// The Minisign key ID: 16 uppercase hex digits.
-    #[schema(pattern = "^[0-9A-F]{16}$")]
-    key_id: String,
-    /// SHA-256 of the key's bytes: its identity in sealwax.
-    #[schema(value_type = HexHash)]
-    key_hash: String,
-    /// `claim`, `chain` or `operator` for a registration; `key` or `operator` for a revocation.
-    #[schema(value_type = String, pattern = "^(claim|chain|operator|key)$")]
-    authorization: &'static str,
-    /// The key hash of the key that signed a `chain` registration or a `key` revocation.
-    #[schema(value_type = Option<HexHash>)]
-    authorized_by: Option<String>,
-    /// `retired` or `compromised` for a revocation; null for a registration.
-    #[schema(value_type = Option<String>, pattern = "^(retired|compromised)$")]
-    reason: Option<&'static str>,
-    /// The entry's bytes, standard base64.
-    #[schema(content_encoding = "base64")]
-    entry: String,
-    /// The entry's inclusion proof at `tree_size`, from the leaf up.
-    #[schema(value_type = Vec<HexHash>)]
-    inclusion_proof: Vec<String>,
-}
-
-/// A publisher's key history.
-#[derive(Serialize, ToSchema)]
-struct PublisherKeysAnswer {
-    /// The publisher.
-    publisher: String,
-    /// The tree size of `checkpoint`, at which the proofs are.
-    tree_size: u64,
-    /// The signed checkpoint the proofs lead to.
-    checkpoint: String,
-    /// The registrations and revocations from index `from` on, in index
-    /// order: all of them, or the first [`KEY_EVENTS_PER_PAGE`].
-    events: Vec<KeyEventAnswer>,
-    /// Set when more events follow: ask again with `?from=` this index.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<u64>,
-}
-
-/// Most key events in one answer of `GET /v1/publishers/<p>/keys`.
-pub const KEY_EVENTS_PER_PAGE: usize = 1000;
+pub use sealwax_proto::wire::KEY_EVENTS_PER_PAGE;
 
 /// The query of `GET /v1/publishers/<p>/keys`.
 #[derive(Deserialize, IntoParams)]
@@ -156,14 +105,14 @@ fn key_event(
     let (key, authorization, authorized_by, reason) = match &entry {
         Entry::KeyRegistration(r) => {
             let by = match &r.authorization {
-                Authorization::Chain { by, .. } => Some(hex::encode(by.key_hash())),
+                Authorization::Chain { by, .. } => Some(by.key_hash()),
                 Authorization::Claim | Authorization::Operator => None,
             };
             (&r.key, r.authorization.kind(), by, None)
         }
         Entry::KeyRevocation(r) => {
             let by = match &r.authorization {
-                RevocationAuthorization::Key { by, .. } => Some(hex::encode(by.key_hash())),
+                RevocationAuthorization::Key { by, .. } => Some(by.key_hash()),
                 RevocationAuthorization::Operator => None,
             };
             (&r.key, r.authorization.kind(), by, Some(r.reason.as_str()))
@@ -178,14 +127,14 @@ fn key_event(
     let proof = merkle::prove_inclusion(reader, index, size).map_err(|e| reader.fail(e))?;
     Ok(KeyEventAnswer {
         index,
-        kind,
+        kind: kind.to_string(),
         key: key.to_base64(),
         key_id: key.key_id_hex(),
-        key_hash: hex::encode(key.key_hash()),
-        authorization,
+        key_hash: key.key_hash(),
+        authorization: authorization.to_string(),
         authorized_by,
-        reason,
+        reason: reason.map(str::to_string),
         entry: B64.encode(bytes),
-        inclusion_proof: hexes(&proof),
+        inclusion_proof: proof,
     })
 }

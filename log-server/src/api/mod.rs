@@ -31,7 +31,6 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use sealwax_proto::Hash;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -228,10 +227,6 @@ async fn blocking<T: Send + 'static, E: Into<AppError> + Send + 'static>(
         .await
         .map_err(|e| AppError::internal("a blocking task failed", e))?
         .map_err(Into::into)
-}
-
-fn hexes(hs: &[Hash]) -> Vec<String> {
-    hs.iter().map(hex::encode).collect()
 }
 
 fn path_param<T>(p: Result<Path<T>, PathRejection>) -> Result<T, AppError> {

@@ -3,11 +3,10 @@
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use sealwax_proto::wire::{ErrorBody, Health};
 
 use super::{with_headers, AppState, CACHE_NONE, CACHE_SHORT};
-use crate::error::{AppError, ErrorBody};
+use crate::error::AppError;
 
 /// The log's verifier key.
 #[utoipa::path(
@@ -25,16 +24,6 @@ pub(crate) async fn log_key(State(st): State<AppState>) -> Response {
         "text/plain; charset=utf-8",
         CACHE_SHORT,
     )
-}
-
-/// The answer of `GET /healthz`.
-#[derive(Serialize, ToSchema)]
-struct Health {
-    /// Always `ok`.
-    #[schema(value_type = String, pattern = "^ok$")]
-    status: &'static str,
-    /// The published tree size.
-    tree_size: u64,
 }
 
 /// Liveness: whether the log can take submissions.
@@ -56,7 +45,7 @@ pub(crate) async fn healthz(State(st): State<AppState>) -> Result<Response, AppE
     }
     Ok(with_headers(
         Json(Health {
-            status: "ok",
+            status: "ok".to_string(),
             tree_size: st.0.log.published().size,
         }),
         "application/json",

@@ -4,12 +4,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sealwax_proto::wire::{ConsistencyAnswer, ErrorBody, InclusionAnswer};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::{blocking, hexes, query_param, with_headers, AppState, CACHE_SHORT};
-use crate::error::{AppError, ErrorBody};
-use crate::openapi::HexHash;
+use super::{blocking, query_param, with_headers, AppState, CACHE_SHORT};
+use crate::error::AppError;
 
 /// The query of `GET /v1/proof/inclusion`.
 #[derive(Deserialize, IntoParams)]
@@ -21,21 +21,6 @@ pub(crate) struct InclusionQuery {
     /// The size of the tree the proof is for (at most the log's size).
     #[param(example = 1)]
     tree_size: u64,
-}
-
-/// An RFC 9162 inclusion proof.
-#[derive(Serialize, ToSchema)]
-struct InclusionAnswer {
-    /// The leaf's index.
-    index: u64,
-    /// The tree size the proof is for.
-    tree_size: u64,
-    /// The leaf hash at `index`.
-    #[schema(value_type = HexHash)]
-    leaf_hash: String,
-    /// The proof, from the leaf up.
-    #[schema(value_type = Vec<HexHash>)]
-    proof: Vec<String>,
 }
 
 /// The inclusion proof of a leaf in a tree of a given size.
@@ -61,8 +46,8 @@ pub(crate) async fn inclusion_proof(
         Json(InclusionAnswer {
             index,
             tree_size,
-            leaf_hash: hex::encode(leaf),
-            proof: hexes(&proof),
+            leaf_hash: leaf,
+            proof,
         }),
         "application/json",
         CACHE_SHORT,
@@ -79,18 +64,6 @@ pub(crate) struct ConsistencyQuery {
     /// The newer tree size (at least `from`, at most the log's size).
     #[param(example = 2)]
     to: u64,
-}
-
-/// An RFC 9162 consistency proof.
-#[derive(Serialize, ToSchema)]
-struct ConsistencyAnswer {
-    /// The older tree size.
-    from: u64,
-    /// The newer tree size.
-    to: u64,
-    /// The proof.
-    #[schema(value_type = Vec<HexHash>)]
-    proof: Vec<String>,
 }
 
 /// The consistency proof between two tree sizes.
@@ -113,11 +86,7 @@ pub(crate) async fn consistency_proof(
     let ConsistencyQuery { from, to } = query_param(q)?;
     let proof = blocking(&st, move |st| st.0.log.consistency_proof(from, to)).await?;
     Ok(with_headers(
-        Json(ConsistencyAnswer {
-            from,
-            to,
-            proof: hexes(&proof),
-        }),
+        Json(ConsistencyAnswer { from, to, proof }),
         "application/json",
         CACHE_SHORT,
     ))

@@ -7,15 +7,14 @@ use axum::Json;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sealwax_proto::entry::Entry;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sealwax_proto::wire::{ErrorBody, SignatureAnswer, SignaturesAnswer};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::{blocking, parse_sha256, query_param, with_headers, AppState, CACHE_SHORT};
-use crate::error::{AppError, ErrorBody};
-use crate::openapi::HexHash;
+use crate::error::AppError;
 
-/// Most signatures one lookup answers (the newest ones).
-pub const MAX_SIGNATURES_PER_LOOKUP: usize = 1000;
+pub use sealwax_proto::wire::MAX_SIGNATURES_PER_LOOKUP;
 
 /// The query of `GET /v1/signatures`: either `sha256`, or `publisher` and
 /// `package` (and optionally `version`).
@@ -34,35 +33,6 @@ pub(crate) struct SignaturesQuery {
     /// The version; optional, with `publisher` and `package`.
     #[param(example = "1.0")]
     version: Option<String>,
-}
-
-/// One logged release signature.
-#[derive(Serialize, ToSchema)]
-struct SignatureAnswer {
-    /// The signature entry's index.
-    index: u64,
-    /// The publisher.
-    publisher: String,
-    /// The package.
-    package: String,
-    /// The version.
-    version: String,
-    /// The artifact's SHA-256.
-    #[schema(value_type = HexHash)]
-    sha256: String,
-    /// The key hash of the signing key.
-    #[schema(value_type = HexHash)]
-    key_hash: String,
-    /// The entry's bytes, standard base64.
-    #[schema(content_encoding = "base64")]
-    entry: String,
-}
-
-/// The answer to a signature lookup.
-#[derive(Serialize, ToSchema)]
-struct SignaturesAnswer {
-    /// The matching signatures in index order (the newest 1,000).
-    signatures: Vec<SignatureAnswer>,
 }
 
 /// Logged release signatures, by artifact hash or by release.
@@ -126,8 +96,8 @@ pub(crate) async fn signatures(
                 publisher: release.publisher,
                 package: release.package,
                 version: release.version,
-                sha256: hex::encode(release.sha256),
-                key_hash: hex::encode(s.key.key_hash()),
+                sha256: release.sha256,
+                key_hash: s.key.key_hash(),
                 entry: B64.encode(&bytes),
             });
         }

@@ -4,9 +4,10 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use sealwax_proto::tile::TileId;
+use sealwax_proto::wire::ErrorBody;
 
 use super::{blocking, path_param, with_headers, AppState, CACHE_IMMUTABLE, CACHE_SHORT};
-use crate::error::{AppError, ErrorBody};
+use crate::error::AppError;
 use crate::openapi::Binary;
 
 /// The latest signed checkpoint.

@@ -42,7 +42,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sealwax_client::api::{decode_entry, decode_hash, decode_hashes, LogClient, SubmitAnswer};
+use sealwax_client::api::{decode_entry, LogClient};
 use sealwax_client::checkpoints::{CheckpointTracker, Freshness};
 use sealwax_client::home::{Home, LogIdentity};
 use sealwax_client::ClientError;
@@ -57,6 +57,7 @@ use sealwax_proto::tile::{
     hash_tile_data, parse_bundle_exact, tiles_for_size, TileHashReader, TileId, TileLevel,
     TileReader,
 };
+use sealwax_proto::wire::{EntryAnswer, SubmitAnswer};
 use sealwax_proto::Hash;
 use sealwax_tests::{LogServer, ServerOptions};
 use serde::Serialize;
@@ -395,10 +396,10 @@ impl State {
     /// Checks an acknowledgement on receipt and makes the entry durable.
     fn record_ack(&mut self, sub: Submission, a: &SubmitAnswer) {
         let source = format!("the answer to {}", sub.label);
-        if a.leaf_hash != hex::encode(sub.leaf) {
+        if a.leaf_hash != sub.leaf {
             self.violation(format!(
                 "{source}: leaf hash {} instead of {}",
-                a.leaf_hash,
+                hex::encode(a.leaf_hash),
                 hex::encode(sub.leaf)
             ));
         }
@@ -409,18 +410,13 @@ impl State {
             ));
         }
         if let Some(cp) = self.record_checkpoint(&a.checkpoint, &source) {
-            match decode_hashes("log", "inclusion proof hash", &a.inclusion_proof) {
-                Ok(proof) => {
-                    if let Err(e) =
-                        merkle::verify_inclusion(&sub.leaf, a.index, cp.size, &proof, &cp.root)
-                    {
-                        self.violation(format!(
-                            "{source}: the inclusion proof of index {} does not verify against its checkpoint of size {}: {e}",
-                            a.index, cp.size
-                        ));
-                    }
-                }
-                Err(e) => self.violation(format!("{source}: {e}")),
+            if let Err(e) =
+                merkle::verify_inclusion(&sub.leaf, a.index, cp.size, &a.inclusion_proof, &cp.root)
+            {
+                self.violation(format!(
+                    "{source}: the inclusion proof of index {} does not verify against its checkpoint of size {}: {e}",
+                    a.index, cp.size
+                ));
             }
         }
         if let Some(other) = self.durable_leaves.get(&sub.leaf) {
@@ -669,14 +665,13 @@ impl State {
             }
             self.check_entry_endpoint(api, &at, index, &bytes, &label)?;
             let p = api.inclusion_proof(index, size)?;
-            let proof = decode_hashes(api.url(), "inclusion proof hash", &p.proof)?;
+            let proof = &p.proof;
             if p.index != index || p.tree_size != size {
                 self.violation(format!(
                     "{at}: asked for the proof of {index} at {size}, got {} at {}",
                     p.index, p.tree_size
                 ));
-            } else if let Err(e) =
-                merkle::verify_inclusion(&leaf, index, size, &proof, &newest.root)
+            } else if let Err(e) = merkle::verify_inclusion(&leaf, index, size, proof, &newest.root)
             {
                 self.violation(format!(
                     "{at}: the log's inclusion proof for {label} at {index} does not verify: {e}"
@@ -831,15 +826,10 @@ impl State {
             self.violation(format!("{at}: GET /v1/entries/{index} ({label}) is 404"));
             return Ok(());
         };
-        let v: serde_json::Value =
+        let v: EntryAnswer =
             serde_json::from_str(&text).with_context(|| format!("{url} answered {text}"))?;
-        let entry = decode_entry(api.url(), v["entry"].as_str().unwrap_or_default())?;
-        let leaf = decode_hash(
-            api.url(),
-            "leaf hash",
-            v["leaf_hash"].as_str().unwrap_or_default(),
-        )?;
-        if entry != bytes || leaf != leaf_hash(bytes) || v["index"].as_u64() != Some(index) {
+        let entry = decode_entry(api.url(), &v.entry)?;
+        if entry != bytes || v.leaf_hash != leaf_hash(bytes) || v.index != index {
             self.violation(format!(
                 "{at}: GET /v1/entries/{index} does not answer {label}"
             ));
