@@ -104,14 +104,7 @@ pub(crate) async fn put_artifact(
         if let Some(c) = conn {
             c.transfer_done();
         }
-        return Ok((
-            StatusCode::OK,
-            Json(ArtifactAnswer {
-                sha256: hex::encode(sha),
-                size,
-            }),
-        )
-            .into_response());
+        return Ok((StatusCode::OK, Json(ArtifactAnswer { sha256: sha, size })).into_response());
     }
     let stored = store
         .put(sha, &owner, expected, body, move || {
