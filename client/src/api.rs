@@ -152,7 +152,8 @@ impl LogClient {
         format!("{}{}", self.base, path)
     }
 
-    fn misbehaving(&self, reason: impl Into<String>) -> ClientError {
+    /// The error for an answer of this log that breaks the protocol.
+    pub fn misbehaving(&self, reason: impl Into<String>) -> ClientError {
         ClientError::LogMisbehaving {
             url: self.base.clone(),
             reason: reason.into(),

@@ -20,7 +20,7 @@ use sealwax_proto::wire::KeyEventAnswer;
 
 use crate::api::{decode_entry, LogClient};
 use crate::checkpoints::{CheckpointTracker, Freshness};
-use crate::error::{ClientError, Result};
+use crate::error::Result;
 use crate::home::LogIdentity;
 use crate::keystate::{KeyStateStore, Recorded};
 
@@ -45,11 +45,7 @@ pub fn fetch_history(
     store: &KeyStateStore,
     publisher: &str,
 ) -> Result<Option<VerifiedHistory>> {
-    let url = api.url().to_string();
-    let bad = |reason: String| ClientError::LogMisbehaving {
-        url: url.clone(),
-        reason,
-    };
+    let bad = |reason: String| api.misbehaving(reason);
     let recorded = store.load(publisher)?;
     let history = verified_history(api, tracker, log, publisher)?;
     let Some(history) = history else {
@@ -91,11 +87,7 @@ fn verified_history(
     log: &LogIdentity,
     publisher: &str,
 ) -> Result<Option<VerifiedHistory>> {
-    let url = api.url().to_string();
-    let bad = |reason: String| ClientError::LogMisbehaving {
-        url: url.clone(),
-        reason,
-    };
+    let bad = |reason: String| api.misbehaving(reason);
     let mut keys = PublisherKeys::new(publisher);
     let mut events = Vec::new();
     let mut last: Option<u64> = None;
@@ -123,7 +115,7 @@ fn verified_history(
                 )));
             }
             last = Some(ev.index);
-            let entry = verified_event(&url, log, &mut keys, &cp, ev)?;
+            let entry = verified_event(api, log, &mut keys, &cp, ev)?;
             events.push((ev.index, entry));
         }
         match answer.next {
@@ -152,16 +144,13 @@ fn verified_history(
 /// publisher, its signatures valid, the log's rules kept), and of the kind
 /// the page says.
 fn verified_event(
-    url: &str,
+    api: &LogClient,
     log: &LogIdentity,
     keys: &mut PublisherKeys,
     cp: &Checkpoint,
     ev: &KeyEventAnswer,
 ) -> Result<Entry> {
-    let bad = |reason: String| ClientError::LogMisbehaving {
-        url: url.to_string(),
-        reason,
-    };
+    let bad = |reason: String| api.misbehaving(reason);
     let (i, publisher) = (ev.index, keys.publisher.clone());
     let not_kind = || {
         bad(format!(
@@ -169,7 +158,7 @@ fn verified_event(
             ev.kind
         ))
     };
-    let bytes = decode_entry(url, &ev.entry)?;
+    let bytes = decode_entry(api.url(), &ev.entry)?;
     let proof = &ev.inclusion_proof;
     verify_inclusion(&leaf_hash(&bytes), i, cp.size, proof, &cp.root).map_err(|e| {
         bad(format!(

@@ -474,9 +474,11 @@ impl Follower {
         // the entries, and a monitor accepts no smaller one, proven or not.
         let alert = match relate(known, (cp.size, cp.root), None) {
             Relation::Older | Relation::Rollback => {
-                self.rollback_alert(cp.size, known.0, text, known_text)
+                self.history_alert(Problem::Rollback, cp.size, known.0, text, known_text)
             }
-            Relation::Fork(_) => self.fork_alert(cp.size, known.0, text, known_text),
+            Relation::Fork(_) => {
+                self.history_alert(Problem::Fork, cp.size, known.0, text, known_text)
+            }
             Relation::Same if target.is_none() => return Ok(self.unchanged(text, poll)),
             Relation::Same | Relation::Extends | Relation::Unproven => {
                 self.catch_up_to(cp, text, poll).await?;
@@ -577,43 +579,26 @@ impl Follower {
         Ok(poll.outcome)
     }
 
-    /// The `rollback` alert: the log serves a checkpoint of `size`, smaller
-    /// than the `known_size` it signed before (`known_text`).
-    fn rollback_alert(
+    /// The `rollback` or `fork` alert: the log serves a checkpoint of `size`
+    /// (`text`) that contradicts the `known_size` one it signed before
+    /// (`known_text`): smaller, or the same size with another root.
+    fn history_alert(
         &self,
+        problem: Problem,
         size: u64,
         known_size: u64,
         text: &str,
         known_text: Option<String>,
     ) -> Alert {
+        let detail = if problem == Problem::Fork {
+            format!("the log signed two different roots for tree size {known_size}: the log forked (shows different histories to different readers)")
+        } else {
+            format!("the log's checkpoint has size {size} but it already signed a checkpoint of size {known_size}: the log rolled back (or a mirror serves an old state)")
+        };
         let mut a = Alert::misbehaviour(
-            Problem::Rollback,
+            problem,
             &self.origin,
-            format!(
-                "the log's checkpoint has size {size} but it already signed a checkpoint of size {known_size}: the log rolled back (or a mirror serves an old state). Keep both checkpoints as evidence"
-            ),
-        );
-        a.tree_size = Some(size);
-        a.checkpoint = Some(text.to_string());
-        a.previous_checkpoint = known_text;
-        a.seal()
-    }
-
-    /// The `fork` alert: the log serves a checkpoint of the `known_size`
-    /// it signed before (`known_text`), with another root.
-    fn fork_alert(
-        &self,
-        size: u64,
-        known_size: u64,
-        text: &str,
-        known_text: Option<String>,
-    ) -> Alert {
-        let mut a = Alert::misbehaviour(
-            Problem::Fork,
-            &self.origin,
-            format!(
-                "the log signed two different roots for tree size {known_size}: the log forked (shows different histories to different readers). Keep both checkpoints as evidence"
-            ),
+            format!("{detail}. Keep both checkpoints as evidence"),
         );
         a.tree_size = Some(size);
         a.checkpoint = Some(text.to_string());

@@ -212,10 +212,7 @@ impl Session {
     }
 
     fn misbehaving(&self, reason: String) -> ClientError {
-        ClientError::LogMisbehaving {
-            url: self.api.url().to_string(),
-            reason,
-        }
+        self.api.misbehaving(reason)
     }
 
     /// The publisher's key history, proven and checked against what was recorded.
@@ -431,7 +428,7 @@ fn fetch(ctx: &Ctx, s: &mut Session, target: &Target, to: &Path) -> Result<Fetch
             signed.sig.release.package, signed.sig.release.version
         )
     };
-    match target {
+    let (staged, digests, signed, dest_name, what) = match target {
         Target::Release(wanted) => {
             let signed = pick_release(s, wanted)?;
             let sha = signed.sig.release.sha256;
@@ -443,13 +440,7 @@ fn fetch(ctx: &Ctx, s: &mut Session, target: &Target, to: &Path) -> Result<Fetch
             })?;
             let (staged, digests) = stage(ctx, to, reader, len, "downloading")?;
             let dest_name = release_name(&signed);
-            Ok(Fetched {
-                staged,
-                digests,
-                signed,
-                dest_name,
-                what: wanted.to_string(),
-            })
+            (staged, digests, signed, dest_name, wanted.to_string())
         }
         Target::Url(url) => {
             let (reader, len) = s.api.download(url)?;
@@ -468,13 +459,7 @@ fn fetch(ctx: &Ctx, s: &mut Session, target: &Target, to: &Path) -> Result<Fetch
                 })
                 .filter(|n| !n.is_empty() && n != "." && n != "..")
                 .unwrap_or_else(|| release_name(&signed));
-            Ok(Fetched {
-                staged,
-                digests,
-                signed,
-                dest_name,
-                what: url.clone(),
-            })
+            (staged, digests, signed, dest_name, url.clone())
         }
         Target::File { path, .. } => {
             let f = File::open(path).map_err(|e| ClientError::io("open", path, e))?;
@@ -491,15 +476,16 @@ fn fetch(ctx: &Ctx, s: &mut Session, target: &Target, to: &Path) -> Result<Fetch
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| release_name(&signed));
-            Ok(Fetched {
-                staged,
-                digests,
-                signed,
-                dest_name,
-                what,
-            })
+            (staged, digests, signed, dest_name, what)
         }
-    }
+    };
+    Ok(Fetched {
+        staged,
+        digests,
+        signed,
+        dest_name,
+        what,
+    })
 }
 
 /// What phase 2 proved.

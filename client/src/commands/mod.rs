@@ -195,28 +195,21 @@ pub fn submit_entry(
 ) -> Result<Logged> {
     let bytes = entry.to_bytes();
     let answer = api.submit(what, &bytes, admin_token)?;
-    let url = api.url();
     let leaf = entry.leaf_hash();
     if answer.leaf_hash != leaf {
-        return Err(ClientError::LogMisbehaving {
-            url: url.to_string(),
-            reason: format!(
-                "it answered leaf hash {} for an entry whose leaf hash is {}",
-                hex::encode(answer.leaf_hash),
-                hex::encode(leaf)
-            ),
-        });
+        return Err(api.misbehaving(format!(
+            "it answered leaf hash {} for an entry whose leaf hash is {}",
+            hex::encode(answer.leaf_hash),
+            hex::encode(leaf)
+        )));
     }
     let cp = tracker.accept(api, &answer.checkpoint, Freshness::Current)?;
     let inclusion = &answer.inclusion_proof;
     verify_inclusion(&leaf, answer.index, cp.size, inclusion, &cp.root).map_err(|e| {
-        ClientError::LogMisbehaving {
-            url: url.to_string(),
-            reason: format!(
-                "its inclusion proof for the {what} at index {} does not verify: {e}",
-                answer.index
-            ),
-        }
+        api.misbehaving(format!(
+            "its inclusion proof for the {what} at index {} does not verify: {e}",
+            answer.index
+        ))
     })?;
     tracker.commit()?;
     Ok(Logged {
