@@ -30,10 +30,12 @@ Exit codes:
   0  success
   1  refused: a signature, proof, key or artifact did not verify, a key is untrusted
      or revoked, the log refused an entry, or you answered no
-  2  usage or local problem: bad flags, nothing configured, a missing or unreadable
-     file, a wrong password
+  2  usage or local problem: bad flags, nothing configured, an unreadable file,
+     a wrong password
   3  the log is unreachable or misbehaving: network or server error, an answer that
-     does not verify, a forked or rolled-back log";
+     does not verify, a forked or rolled-back log
+  4  not found: no such file, no .minisig or .tlog-proof beside it, no such release
+     in the log, a 404 from a URL";
 
 /// `sealwax`: the publisher and installer CLI.
 #[derive(Debug, Parser)]

@@ -7,8 +7,9 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | refused: a signature, proof, key or artifact did not verify, a key is not trusted or was revoked, the log refused an entry, or the user said no |
-//! | 2 | usage or local problem: bad flags, nothing configured, a missing or unreadable file, a wrong password |
+//! | 2 | usage or local problem: bad flags, nothing configured, an unreadable file, a wrong password |
 //! | 3 | the log is unreachable or misbehaving: network error, server error, an answer that does not verify, a fork or a rollback |
+//! | 4 | not found: no such file, no `.minisig` or `.tlog-proof` beside it, no such release in the log, a 404 from a URL |
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,8 @@ pub const EXIT_REFUSED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// Exit code: the log could not be reached or misbehaved.
 pub const EXIT_LOG: i32 = 3;
+/// Exit code: what was asked for does not exist (a file, a release, a URL).
+pub const EXIT_NOT_FOUND: i32 = 4;
 
 /// Shorthand for results whose error is [`ClientError`].
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -116,6 +119,16 @@ pub enum ClientError {
     /// An install target that is neither P/NAME[@V], a URL nor a file.
     #[error("cannot install {0:?}: give PUBLISHER/PACKAGE[@VERSION], an http(s):// URL, or the path of a file")]
     BadTarget(String),
+    /// A file named on the command line that does not exist.
+    #[error("no such file: {path} (the {what} to {action}): check the path")]
+    NoSuchFile {
+        /// The path as given.
+        path: PathBuf,
+        /// "artifact", "public key", ...
+        what: &'static str,
+        /// "publish", "verify", ...
+        action: &'static str,
+    },
     /// A signature or proof file that is missing.
     #[error("{what} {path} is missing: {hint}")]
     MissingFile {
@@ -356,6 +369,23 @@ pub enum ClientError {
         /// The limit, in bytes.
         limit: u64,
     },
+    /// A URL to install from answered 404.
+    #[error("404 from {url}: there is no file at that URL; check it")]
+    UrlNotFound {
+        /// The URL.
+        url: String,
+    },
+    /// A URL to install from answered another error status (its body, often
+    /// an HTML page, is not shown).
+    #[error(
+        "{status} from {url}: the server did not send the file; check the URL, or retry later"
+    )]
+    UrlHttp {
+        /// The URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+    },
     /// The log has a signature but not the artifact itself.
     #[error("the log has the signature of {0} but not the artifact (it keeps no artifacts, or it was not uploaded): get the file with its .minisig and .tlog-proof from the publisher and run `sealwax install FILE` or `sealwax install URL`")]
     ArtifactNotStored(String),
@@ -405,7 +435,6 @@ impl ClientError {
             | KeyFileExists(_)
             | InvalidName(_)
             | BadTarget(_)
-            | MissingFile { .. }
             | PublisherUnknownForKey { .. }
             | NoSecretForKey { .. }
             | Terminal(_)
@@ -426,7 +455,6 @@ impl ClientError {
             | KeyNotInHistory { .. }
             | Downgrade { .. }
             | Unsigned(_)
-            | NoSuchRelease(_)
             | ReleaseMismatch { .. }
             | LogRefused { .. } => EXIT_REFUSED,
             LogUnreachable { .. }
@@ -435,8 +463,12 @@ impl ClientError {
             | AnswerTooLarge { .. }
             | LogKeyMismatch { .. }
             | ArtifactNotStored(_)
+            | UrlHttp { .. }
             | Rollback { .. }
             | Fork { .. } => EXIT_LOG,
+            NoSuchFile { .. } | MissingFile { .. } | NoSuchRelease(_) | UrlNotFound { .. } => {
+                EXIT_NOT_FOUND
+            }
         }
     }
 
@@ -445,6 +477,7 @@ impl ClientError {
         match self.exit_code() {
             EXIT_REFUSED => "refused",
             EXIT_LOG => "log",
+            EXIT_NOT_FOUND => "not-found",
             _ => "usage",
         }
     }
@@ -488,6 +521,20 @@ impl ClientError {
             cause,
         }
     }
+}
+
+/// Opens `path`, a file the user named, for reading: a path that does not
+/// exist is [`ClientError::NoSuchFile`] (the `what` to `action`), not an I/O
+/// error or whatever a later step would make of the missing file.
+pub fn open_named(path: &Path, what: &'static str, action: &'static str) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|cause| match cause.kind() {
+        std::io::ErrorKind::NotFound => ClientError::NoSuchFile {
+            path: path.to_path_buf(),
+            what,
+            action,
+        },
+        _ => ClientError::io("open", path, cause),
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! `sealwax-log`: see `sealwax-log --help`.
 
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::Parser;
 use sealwax_log::config::{Cli, Command, LogFormat};
@@ -34,14 +36,39 @@ async fn shutdown_signal() {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Key(args) => {
-            let key = DataDir::open(&args.data_dir).load_key()?;
-            println!("{}", key.vkey());
-            Ok(())
+/// `e` and its causes on one line, each cause once: a cause whose text the
+/// message already shows is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
         }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+/// Prints the verifier key on stdout. A reader that went away (`| head -c1`)
+/// is not an error; any other failure to write (a full disk) is.
+fn print_key(vkey: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{vkey}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write the key to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Key(args) => print_key(&DataDir::open(&args.data_dir).load_key()?.vkey()),
         Command::Serve(args) => {
             let config = (*args).resolve()?;
             init_tracing(config.log_format);
@@ -51,6 +78,18 @@ fn main() -> anyhow::Result<()> {
                 .context("cannot start the async runtime")?;
             runtime.block_on(sealwax_log::server::run(config, shutdown_signal()))?;
             Ok(())
+        }
+    }
+}
+
+/// Usage errors exit 2 (clap), any other error 1, with one `error: ` line
+/// (no "Caused by:" list, no backtrace, whatever `RUST_BACKTRACE` says).
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
         }
     }
 }

@@ -71,10 +71,27 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sealwax-monitor: error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// `e` and its causes on one line, each cause once: a cause whose text the
+/// message already shows is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -133,10 +150,10 @@ async fn once(follower: &mut Follower) -> ExitCode {
         Err(e) => {
             if e.is_unreachable() {
                 if let Err(d) = follower.report_unreachable(&e).await {
-                    eprintln!("sealwax-monitor: error: {d}");
+                    eprintln!("error: {d}");
                 }
             }
-            eprintln!("sealwax-monitor: error: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }

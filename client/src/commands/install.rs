@@ -4,7 +4,7 @@
 //! `sealwax-proto`) → decide trust (`sealwax_proto::trust::decide`) → write.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,7 @@ use crate::cli::InstallArgs;
 use crate::commands::publish::sibling;
 use crate::commands::Ctx;
 use crate::digest::{hash_stream, Digests};
-use crate::error::{ClientError, Result};
+use crate::error::{open_named, ClientError, Result};
 use crate::history::{fetch_history, VerifiedHistory};
 use crate::home::LogIdentity;
 use crate::keystate::{release_key, KeyStateStore};
@@ -128,7 +128,25 @@ impl Target {
                 named: Some(w),
             }),
             Some(w) => Ok(Target::Release(w)),
+            // Neither a file nor a name, but written like a file name.
+            None if arg.contains('.') => Err(ClientError::NoSuchFile {
+                path: PathBuf::from(arg),
+                what: "artifact",
+                action: "install",
+            }),
             None => Err(ClientError::BadTarget(arg.to_string())),
+        }
+    }
+
+    /// A release asked for by a name that also reads as a file name
+    /// (`dir/hello.tar.gz`): when the log has no such release, the message
+    /// says there is no such file either.
+    fn not_found(&self, e: ClientError) -> ClientError {
+        match (self, e) {
+            (Target::Release(w), ClientError::NoSuchRelease(name)) if w.package.contains('.') => {
+                ClientError::NoSuchRelease(format!("{name} (and no such file: {w})"))
+            }
+            (_, e) => e,
         }
     }
 }
@@ -418,6 +436,21 @@ fn pick_release(s: &mut Session, wanted: &Wanted) -> Result<Signed> {
     signed_from_record(s, valid.unwrap_or(newest))
 }
 
+/// An error answer of a URL that is not the log's: its status, never its
+/// body (often an HTML page).
+fn from_url(url: &str, e: ClientError) -> ClientError {
+    match e {
+        ClientError::LogHttp { status: 404, .. } => ClientError::UrlNotFound {
+            url: url.to_string(),
+        },
+        ClientError::LogHttp { status, .. } => ClientError::UrlHttp {
+            url: url.to_string(),
+            status,
+        },
+        other => other,
+    }
+}
+
 /// Phase 1: the artifact, staged beside its destination and hashed as it
 /// streams, and its signature.
 fn fetch(ctx: &Ctx, s: &mut Session, target: &Target, to: &Path) -> Result<Fetched> {
@@ -443,11 +476,12 @@ fn fetch(ctx: &Ctx, s: &mut Session, target: &Target, to: &Path) -> Result<Fetch
             (staged, digests, signed, dest_name, wanted.to_string())
         }
         Target::Url(url) => {
-            let (reader, len) = s.api.download(url)?;
+            let (reader, len) = s.api.download(url).map_err(|e| from_url(url, e))?;
             let (staged, digests) = stage(ctx, to, reader, len, "downloading")?;
             let fetch = |suffix: &str| -> Result<Option<(String, PathBuf)>> {
                 let u = format!("{url}{suffix}");
-                Ok(s.api.fetch_text(&u)?.map(|t| (t, PathBuf::from(&u))))
+                let text = s.api.fetch_text(&u).map_err(|e| from_url(&u, e))?;
+                Ok(text.map(|t| (t, PathBuf::from(&u))))
             };
             let (minisig, proof) = (fetch(".minisig")?, fetch(".tlog-proof")?);
             let signed = signed_from_companions(ctx, s, &trust, url, minisig, proof, &digests)?;
@@ -462,7 +496,7 @@ fn fetch(ctx: &Ctx, s: &mut Session, target: &Target, to: &Path) -> Result<Fetch
             (staged, digests, signed, dest_name, url.clone())
         }
         Target::File { path, .. } => {
-            let f = File::open(path).map_err(|e| ClientError::io("open", path, e))?;
+            let f = open_named(path, "artifact", "install")?;
             let len = f.metadata().map(|m| m.len()).ok();
             let (staged, digests) = stage(ctx, to, f, len, "copying")?;
             let read = |p: PathBuf| -> Result<Option<(String, PathBuf)>> {
@@ -872,9 +906,13 @@ fn write(ctx: &Ctx, s: &Session, to: &Path, f: Fetched, c: &Checked) -> Result<P
 /// Installs one target.
 pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
     let target = Target::parse(&args.target)?;
+    if let Target::File { path, .. } = &target {
+        // Before any network: a missing file is "no such file".
+        open_named(path, "artifact", "install")?;
+    }
     let mut session = Session::start(ctx, args.max_download)?;
     fs::create_dir_all(&args.to).map_err(|e| ClientError::io("create directory", &args.to, e))?;
-    let fetched = fetch(ctx, &mut session, &target, &args.to)?;
+    let fetched = fetch(ctx, &mut session, &target, &args.to).map_err(|e| target.not_found(e))?;
     let checked = check(&mut session, &target, &fetched)?;
     let trusted = decide_trust(ctx, &session, &fetched, &checked, args.trust_new_keys)?;
     let release = fetched.signed.sig.release.clone();

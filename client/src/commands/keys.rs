@@ -15,7 +15,7 @@ use crate::atomic::{write_atomic, MODE_PUBLIC, MODE_SECRET};
 use crate::checkpoints::CheckpointTracker;
 use crate::cli::{GenerateArgs, ImportArgs, RegisterArgs, RevokeArgs, RotateArgs, VouchArgs};
 use crate::commands::{read_admin_token, submit_entry, Ctx};
-use crate::error::{ClientError, Result};
+use crate::error::{open_named, ClientError, Result};
 use crate::history::fetch_history;
 use crate::home::LogIdentity;
 use crate::keyring::Revoked;
@@ -32,6 +32,25 @@ enum Authoriser {
     Chain(Box<SecretKey>),
     /// The log operator, with this admin token.
     Operator(zeroize::Zeroizing<String>),
+}
+
+/// The public key given as `KEY|FILE`: its base64 line or a file. An
+/// argument that is neither, and is written as a path (a `.` or a `/`, which
+/// a Minisign key line, always starting `RW`, cannot hold or start with), is
+/// [`ClientError::NoSuchFile`] rather than a malformed key.
+fn public_key_arg(arg: &str, action: &'static str) -> Result<PublicKey> {
+    read_public_key(arg).map_err(|e| {
+        let path_like = arg.contains('.') || arg.starts_with('/') || !arg.starts_with("RW");
+        if path_like && !Path::new(arg).exists() {
+            ClientError::NoSuchFile {
+                path: PathBuf::from(arg),
+                what: "public key",
+                action,
+            }
+        } else {
+            e
+        }
+    })
 }
 
 fn check_publisher(p: &str) -> Result<()> {
@@ -240,6 +259,8 @@ pub fn register(ctx: &Ctx, args: RegisterArgs) -> Result<serde_json::Value> {
     check_publisher(&args.publisher)?;
     let log = ctx.log()?;
     let api = ctx.api()?;
+    open_named(&args.public, "public key", "register")?;
+    open_named(&args.private, "secret key", "register")?;
     let pk = read_public_key(&args.public.to_string_lossy())?;
     let sk = load_secret_key(&args.private, &ctx.passwords)?;
     if sk.public_key() != pk {
@@ -274,7 +295,7 @@ pub fn register(ctx: &Ctx, args: RegisterArgs) -> Result<serde_json::Value> {
 pub fn import(ctx: &Ctx, args: ImportArgs) -> Result<serde_json::Value> {
     check_publisher(&args.publisher)?;
     let log = ctx.log()?;
-    let pk = read_public_key(&args.key)?;
+    let pk = public_key_arg(&args.key, "import")?;
     let mut trust = ctx.trust_store(&log)?;
     if let Some(other) = trust.find_any(&pk.key_hash()) {
         if other.publisher != args.publisher {
@@ -312,17 +333,17 @@ pub fn list(ctx: &Ctx) -> Result<serde_json::Value> {
     let own = ctx.own_keys(&log)?;
     let trust = ctx.trust_store(&log)?;
     if !ctx.json {
-        println!("Log {} (key {})", log.origin, log.verifier);
-        println!("\nYour keys:");
+        ctx.say(format_args!("Log {} (key {})", log.origin, log.verifier));
+        ctx.say("\nYour keys:");
         if own.keys.is_empty() {
-            println!("  (none: `sealwax keys generate --publisher P` makes one)");
+            ctx.say("  (none: `sealwax keys generate --publisher P` makes one)");
         }
         for k in &own.keys {
             let status = match &k.revoked {
                 None => "active".to_string(),
                 Some(r) => format!("{} at index {}", r.reason, r.index),
             };
-            println!(
+            ctx.say(format_args!(
                 "  {:<16} {:<20} {}  index {}  {}  {}",
                 k.key_id,
                 k.publisher,
@@ -330,11 +351,11 @@ pub fn list(ctx: &Ctx) -> Result<serde_json::Value> {
                 k.registered_at,
                 status,
                 k.secret_file.display()
-            );
+            ));
         }
-        println!("\nTrusted keys:");
+        ctx.say("\nTrusted keys:");
         if trust.keys.is_empty() {
-            println!("  (none yet: installing asks, `sealwax keys import` adds by hand)");
+            ctx.say("  (none yet: installing asks, `sealwax keys import` adds by hand)");
         }
         let states = ctx.key_states(&log);
         for k in &trust.keys {
@@ -351,14 +372,14 @@ pub fn list(ctx: &Ctx) -> Result<serde_json::Value> {
                     s.at
                 ),
             };
-            println!(
+            ctx.say(format_args!(
                 "  {:<16} {:<20} {:<7} {}{}",
                 k.key_id,
                 k.publisher,
                 k.source.as_str(),
                 k.key,
                 status
-            );
+            ));
         }
     }
     Ok(json!({
@@ -372,7 +393,7 @@ pub fn list(ctx: &Ctx) -> Result<serde_json::Value> {
 pub fn revoke(ctx: &Ctx, args: RevokeArgs) -> Result<serde_json::Value> {
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let pk = read_public_key(&args.key)?;
+    let pk = public_key_arg(&args.key, "revoke")?;
     let h = pk.key_hash();
     let mut own = ctx.own_keys(&log)?;
     let trust = ctx.trust_store(&log)?;
@@ -604,7 +625,7 @@ fn revouching(
 pub fn vouch(ctx: &Ctx, args: VouchArgs) -> Result<serde_json::Value> {
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let pk = read_public_key(&args.key)?;
+    let pk = public_key_arg(&args.key, "vouch for")?;
     let h = pk.key_hash();
     let own = ctx.own_keys(&log)?;
     let mine = own.find(&h);

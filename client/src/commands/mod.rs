@@ -8,6 +8,7 @@ pub mod verify;
 
 use std::fmt::Display;
 use std::fs::File;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sealwax_proto::checkpoint::Checkpoint;
@@ -93,20 +94,24 @@ impl Ctx {
     }
 
     /// Prints a line for people: stdout, or stderr under `--json`. Control
-    /// characters in it (it may quote a log or a publisher) are escaped.
+    /// characters in it (it may quote a log or a publisher) are escaped. A
+    /// closed or full stream is no reason to stop a command half-way (a
+    /// publish piped into `head -1` still finishes), so write errors are
+    /// ignored.
     pub fn say(&self, msg: impl Display) {
         let msg = msg.to_string();
         let msg = escape_controls(&msg);
-        if self.json {
-            eprintln!("{msg}");
+        let _ = if self.json {
+            writeln!(std::io::stderr(), "{msg}")
         } else {
-            println!("{msg}");
-        }
+            writeln!(std::io::stdout(), "{msg}")
+        };
     }
 
     /// Prints a warning on stderr, control characters escaped.
     pub fn warn(&self, msg: impl Display) {
-        eprintln!("warning: {}", escape_controls(&msg.to_string()));
+        let msg = msg.to_string();
+        let _ = writeln!(std::io::stderr(), "warning: {}", escape_controls(&msg));
     }
 
     /// Whether progress bars may be drawn.

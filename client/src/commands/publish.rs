@@ -17,7 +17,7 @@ use crate::atomic::{write_atomic, MODE_PUBLIC};
 use crate::cli::PublishArgs;
 use crate::commands::{hash_file, submit_entry, Ctx, Logged};
 use crate::digest::Digests;
-use crate::error::{ClientError, Result};
+use crate::error::{open_named, ClientError, Result};
 use crate::home::LogIdentity;
 use crate::keyring::load_secret_key;
 use crate::progress::bytes_bar;
@@ -112,6 +112,7 @@ fn upload(
 /// Publishes one artifact: hash → sign → log (the answer verified) →
 /// write its companions → upload.
 pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
+    open_named(&args.file, "artifact", "publish")?;
     validate_publisher(&args.publisher).map_err(ClientError::InvalidName)?;
     validate_package(&args.package).map_err(ClientError::InvalidName)?;
     validate_version(&args.version).map_err(ClientError::InvalidName)?;

@@ -14,7 +14,7 @@ use crate::atomic::read_optional;
 use crate::cli::VerifyArgs;
 use crate::commands::publish::sibling;
 use crate::commands::{hash_file, Ctx};
-use crate::error::{ClientError, Result};
+use crate::error::{open_named, ClientError, Result};
 use crate::home::LogIdentity;
 use crate::keystate::Recorded;
 use crate::trust::TrustStore;
@@ -164,6 +164,8 @@ fn decide_offline(
 /// artifact's digests and signature → the proof (proto) → no fork → the
 /// trust decision (proto).
 pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
+    // The artifact first: a missing one is "no such file", not a missing .minisig.
+    open_named(&args.file, "artifact", "verify")?;
     let log = ctx.log()?;
     let c = Companions::read(&args, &log)?;
     let trust = ctx.trust_store(&log)?;

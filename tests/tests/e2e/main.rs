@@ -3,6 +3,7 @@
 
 mod attacks;
 mod bad_input;
+mod cli;
 mod client;
 mod crashloop;
 mod deploy;

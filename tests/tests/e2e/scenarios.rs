@@ -19,6 +19,8 @@ pub(crate) const ADMIN_TOKEN: &str = "scenario-operator-token";
 pub(crate) const EXIT_REFUSED: i32 = 1;
 /// Exit code of `sealwax`: the log is unreachable or misbehaving.
 pub(crate) const EXIT_LOG: i32 = 3;
+/// Exit code of `sealwax`: not found (no such file, release or URL).
+pub(crate) const EXIT_NOT_FOUND: i32 = 4;
 
 /// A temporary directory with one running log; every actor's home lives in it.
 pub(crate) struct Story {
@@ -327,7 +329,7 @@ fn rotation_is_followed_silently_and_the_retired_key_signs_no_more() {
     );
     assert!(!st.path("v1.2.tgz.minisig").exists());
     assert!(!st.path("v1.2.tgz.tlog-proof").exists());
-    let err = bob.fails_with(&refs(&install("1.2.0", &to, &[])), EXIT_REFUSED);
+    let err = bob.fails_with(&refs(&install("1.2.0", &to, &[])), EXIT_NOT_FOUND);
     assert!(err.contains("no signed release alice/hello@1.2.0"), "{err}");
 
     // k2 signs on.
