@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use sealwax_proto::wire::{
-    self, ConsistencyAnswer, ErrorBody, InclusionAnswer, PublisherKeysAnswer, SignatureAnswer,
-    SignaturesAnswer, SubmitAnswer, SubmitBody,
+    self, ConsistencyAnswer, ErrorBody, InclusionAnswer, LimitsAnswer, PublisherKeysAnswer,
+    SignatureAnswer, SignaturesAnswer, SubmitAnswer, SubmitBody,
 };
 use sealwax_proto::Hash;
 
@@ -374,6 +374,19 @@ impl LogClient {
             q.push(("version", v));
         }
         self.signatures(&q)
+    }
+
+    /// `GET /v1/limits?publisher=P`: the artifact store's limits and their
+    /// use; `None` from a log that does not announce them (404).
+    pub fn limits(&self, publisher: &str) -> Result<Option<LimitsAnswer>> {
+        let url = self.endpoint("/v1/limits");
+        let req = self.http.get(&url).query(&[("publisher", publisher)]);
+        let resp = self.send(req.timeout(Duration::from_secs(60)), &url)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = self.check(resp, &url)?;
+        self.decode(resp, &url).map(Some)
     }
 
     /// `GET /v1/artifacts/<sha256>`: the artifact as a stream, and its length if known.

@@ -303,6 +303,9 @@ pub struct PublishArgs {
     /// Do not upload the artifact to the log's artifact store
     #[arg(long = "no-upload")]
     pub no_upload: bool,
+    /// Overwrite a FILE.minisig / FILE.tlog-proof of another release
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `sealwax verify`.

@@ -165,6 +165,15 @@ pub enum ClientError {
         hint: &'static str,
     },
 
+    /// A `.minisig` or `.tlog-proof` of another release where publish would write.
+    #[error("{path} belongs to {found}, not to this release: refusing to overwrite it. Move it away, or pass --force to replace it")]
+    CompanionTaken {
+        /// The file.
+        path: PathBuf,
+        /// Whose it is, as far as it tells.
+        found: String,
+    },
+
     /// A terminal interaction (a password prompt, a question) failed.
     #[error("cannot talk to the terminal: {0}")]
     Terminal(std::io::Error),
@@ -317,6 +326,28 @@ pub enum ClientError {
         /// What the signature names.
         found: String,
     },
+    /// An artifact over a limit the log announces, refused before anything was logged.
+    #[error("{path} is {size} bytes, over the log's {limit}: nothing was logged. Publish it with --no-upload and host it elsewhere, or ask the log's operator to raise {flag}")]
+    OverLimit {
+        /// The artifact.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit, with its numbers.
+        limit: String,
+        /// The server flag that sets it.
+        flag: &'static str,
+    },
+    /// A version the log already has with another artifact.
+    #[error("{release} is already published with another artifact (SHA-256 {sha256}, log index {index}), and a version names one artifact: nothing was logged. Publish it as a new version")]
+    VersionTaken {
+        /// `publisher/package@version`.
+        release: String,
+        /// The artifact logged for it.
+        sha256: String,
+        /// Its log index.
+        index: u64,
+    },
     /// The log refused a submitted entry (4xx).
     #[error("the log refused the {what}: {message}")]
     LogRefused {
@@ -386,6 +417,14 @@ pub enum ClientError {
         /// HTTP status.
         status: u16,
     },
+    /// The signature was logged, then the upload failed.
+    #[error("the signature is logged (index {index}) but the upload of the artifact failed: {cause}. Re-run the same `sealwax publish` to upload it (it is not logged twice)")]
+    UploadFailed {
+        /// Index of the logged signature.
+        index: u64,
+        /// What went wrong, as well as it is known.
+        cause: String,
+    },
     /// The log has a signature but not the artifact itself.
     #[error("the log has the signature of {0} but not the artifact (it keeps no artifacts, or it was not uploaded): get the file with its .minisig and .tlog-proof from the publisher and run `sealwax install FILE` or `sealwax install URL`")]
     ArtifactNotStored(String),
@@ -437,6 +476,7 @@ impl ClientError {
             | BadTarget(_)
             | PublisherUnknownForKey { .. }
             | NoSecretForKey { .. }
+            | CompanionTaken { .. }
             | Terminal(_)
             | Durable(_) => EXIT_USAGE,
             DigestMismatch { .. }
@@ -456,6 +496,8 @@ impl ClientError {
             | Downgrade { .. }
             | Unsigned(_)
             | ReleaseMismatch { .. }
+            | OverLimit { .. }
+            | VersionTaken { .. }
             | LogRefused { .. } => EXIT_REFUSED,
             LogUnreachable { .. }
             | LogHttp { .. }
@@ -464,6 +506,7 @@ impl ClientError {
             | LogKeyMismatch { .. }
             | ArtifactNotStored(_)
             | UrlHttp { .. }
+            | UploadFailed { .. }
             | Rollback { .. }
             | Fork { .. } => EXIT_LOG,
             NoSuchFile { .. } | MissingFile { .. } | NoSuchRelease(_) | UrlNotFound { .. } => {

@@ -233,6 +233,20 @@ impl ArtifactStore {
         self.limits.max_bytes
     }
 
+    /// The size limit and the quotas.
+    pub fn limits(&self) -> ArtifactLimits {
+        self.limits
+    }
+
+    /// Bytes `publisher`'s artifacts take (stored and being uploaded).
+    pub fn publisher_used_bytes(&self, publisher: &str) -> u64 {
+        lock(&self.shared.usage)
+            .by_publisher
+            .get(publisher)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Bytes stored (and being uploaded), in all.
     pub fn used_bytes(&self) -> u64 {
         lock(&self.shared.usage).total

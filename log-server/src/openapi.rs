@@ -41,6 +41,7 @@ use crate::error::AppError;
         api::signatures::signatures,
         api::artifacts::put_artifact,
         api::artifacts::get_artifact,
+        api::limits::limits,
         api::ops::log_key,
         api::ops::healthz,
         api::ops::metrics,
@@ -51,7 +52,7 @@ use crate::error::AppError;
         (name = "submit", description = "Adding entries to the log"),
         (name = "tiles", description = "The C2SP tlog-tiles read API"),
         (name = "read", description = "Entries, proofs, key histories and signature lookups"),
-        (name = "artifacts", description = "The optional artifact store"),
+        (name = "artifacts", description = "The optional artifact store and its limits"),
         (name = "operations", description = "Verifier key, liveness, metrics and this document"),
     )
 )]

@@ -879,6 +879,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("put", "/v1/artifacts/{sha256}", "/v1/artifacts/SHA"),
     ("get", "/v1/artifacts/{sha256}", "/v1/artifacts/SHA"),
+    ("get", "/v1/limits", "/v1/limits?publisher=alice"),
     ("get", "/v1/log-key", "/v1/log-key"),
     ("get", "/healthz", "/healthz"),
     ("get", "/metrics", "/metrics"),

@@ -218,6 +218,27 @@ pub struct ArtifactAnswer {
     pub size: u64,
 }
 
+/// The answer of `GET /v1/limits`: the artifact store's limits, so that a
+/// publisher can check a file against them before logging its signature
+/// (`null`: no such limit, or no artifact store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LimitsAnswer {
+    /// Whether this log keeps artifacts (`PUT /v1/artifacts/<sha256>`).
+    pub artifacts: bool,
+    /// The largest artifact it takes, in bytes.
+    pub max_artifact_bytes: Option<u64>,
+    /// The most bytes the whole store holds.
+    pub artifact_quota_bytes: Option<u64>,
+    /// The bytes the store holds now (or has promised to uploads under way).
+    pub artifact_used_bytes: Option<u64>,
+    /// The most bytes one publisher's artifacts take.
+    pub publisher_quota_bytes: Option<u64>,
+    /// With `?publisher=P`: the bytes P's artifacts take now.
+    #[serde(default)]
+    pub publisher_used_bytes: Option<u64>,
+}
+
 /// The answer of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -13,7 +13,7 @@ use sealwax_proto::minisign::SecretKey;
 use sealwax_proto::proof::TlogProof;
 
 use crate::api::{LogClient, UploadOutcome};
-use crate::atomic::{write_atomic, MODE_PUBLIC};
+use crate::atomic::{read_optional, write_atomic, MODE_PUBLIC};
 use crate::cli::PublishArgs;
 use crate::commands::{hash_file, submit_entry, Ctx, Logged};
 use crate::digest::Digests;
@@ -21,6 +21,7 @@ use crate::error::{open_named, ClientError, Result};
 use crate::home::LogIdentity;
 use crate::keyring::load_secret_key;
 use crate::progress::bytes_bar;
+use crate::verify::SealwaxSignature;
 
 /// `path` with `suffix` appended to its file name.
 pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -29,19 +30,129 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The secret key to sign with: `--key`, else the publisher's current key in this home.
-fn signing_key(ctx: &Ctx, log: &LogIdentity, args: &PublishArgs) -> Result<SecretKey> {
-    let key_file = match &args.key {
-        Some(k) => k.clone(),
+/// The secret key file to sign with: `--key`, else the publisher's current
+/// key in this home. Only found here; it is decrypted after the cheap checks.
+fn signing_key_file(ctx: &Ctx, log: &LogIdentity, args: &PublishArgs) -> Result<PathBuf> {
+    match &args.key {
+        Some(k) => {
+            open_named(k, "secret key", "sign with")?;
+            Ok(k.clone())
+        }
         None => ctx
             .own_keys(log)?
             .current(&args.publisher)
             .map(|k| k.secret_file.clone())
             .ok_or_else(|| ClientError::NoSigningKey {
                 publisher: args.publisher.clone(),
-            })?,
+            }),
+    }
+}
+
+/// `FILE.minisig` and `FILE.tlog-proof` may be overwritten only by a
+/// re-run of the same release (or with `--force`): one of another version,
+/// publisher, package, file hash or log is refused.
+fn check_companions(args: &PublishArgs, log: &LogIdentity, release: &Release) -> Result<()> {
+    if args.force {
+        return Ok(());
+    }
+    let sig_path = sibling(&args.file, ".minisig");
+    let proof_path = sibling(&args.file, ".tlog-proof");
+    let Some(text) = read_optional(&sig_path)? else {
+        if proof_path.exists() {
+            return Err(ClientError::CompanionTaken {
+                path: proof_path,
+                found: "an unknown release (there is no .minisig beside it)".into(),
+            });
+        }
+        return Ok(());
     };
-    load_secret_key(&key_file, &ctx.passwords)
+    let found = match SealwaxSignature::parse(&text, &sig_path, log) {
+        Ok(s) if s.release == *release => return Ok(()),
+        Ok(s) => format!("{} (SHA-256 {})", s.name(), hex::encode(s.release.sha256)),
+        Err(ClientError::WrongLog { found, .. }) => format!("a release on another log, {found:?}"),
+        Err(_) => "no release of sealwax (it is not a sealwax signature)".into(),
+    };
+    Err(ClientError::CompanionTaken {
+        path: sig_path,
+        found,
+    })
+}
+
+/// `publisher/package@version`.
+fn release_name(r: &Release) -> String {
+    format!("{}/{}@{}", r.publisher, r.package, r.version)
+}
+
+/// The checks against the log that cost no key decryption and write
+/// nothing: the version is not taken by another artifact, and the file is
+/// within every limit the log announces. A re-run of this very release
+/// skips the limits: it logs nothing new, and its upload tells the truth.
+fn preflight(api: &LogClient, args: &PublishArgs, release: &Release, size: u64) -> Result<()> {
+    let logged: Vec<_> = api
+        .signatures_by_release(&release.publisher, &release.package, Some(&release.version))?
+        .into_iter()
+        .filter(|r| {
+            (&r.publisher, &r.package, &r.version)
+                == (&release.publisher, &release.package, &release.version)
+        })
+        .collect();
+    if let Some(other) = logged.iter().find(|r| r.sha256 != release.sha256) {
+        return Err(ClientError::VersionTaken {
+            release: release_name(release),
+            sha256: hex::encode(other.sha256),
+            index: other.index,
+        });
+    }
+    if logged.is_empty() && !args.no_upload {
+        if let Some(over) = over_limit(api, &args.publisher, &args.file, size)? {
+            return Err(over);
+        }
+    }
+    Ok(())
+}
+
+/// The limit the log announces that an upload of `size` bytes would go
+/// over, if any (`None` too from a log that announces none).
+fn over_limit(
+    api: &LogClient,
+    publisher: &str,
+    path: &Path,
+    size: u64,
+) -> Result<Option<ClientError>> {
+    let Some(l) = api.limits(publisher)?.filter(|l| l.artifacts) else {
+        return Ok(None);
+    };
+    let over = |limit: String, flag| {
+        Some(ClientError::OverLimit {
+            path: path.to_path_buf(),
+            size,
+            limit,
+            flag,
+        })
+    };
+    if let Some(max) = l.max_artifact_bytes.filter(|m| size > *m) {
+        return Ok(over(
+            format!("artifact size limit of {max} bytes"),
+            "--max-artifact-bytes",
+        ));
+    }
+    if let (Some(quota), Some(used)) = (l.publisher_quota_bytes, l.publisher_used_bytes) {
+        if used.saturating_add(size) > quota {
+            return Ok(over(
+                format!("quota of {quota} bytes per publisher, of which {publisher:?} already uses {used}"),
+                "--artifact-publisher-quota-bytes",
+            ));
+        }
+    }
+    if let (Some(quota), Some(used)) = (l.artifact_quota_bytes, l.artifact_used_bytes) {
+        if used.saturating_add(size) > quota {
+            return Ok(over(
+                format!("artifact store quota of {quota} bytes, of which {used} are used"),
+                "--artifact-quota-bytes",
+            ));
+        }
+    }
+    Ok(None)
 }
 
 /// Writes `FILE.minisig` and `FILE.tlog-proof` for the logged signature;
@@ -80,6 +191,7 @@ fn upload(
     api: &LogClient,
     args: &PublishArgs,
     digests: &Digests,
+    index: u64,
 ) -> Result<&'static str> {
     if args.no_upload {
         return Ok("skipped");
@@ -89,7 +201,8 @@ fn upload(
     let reader = bar.wrap_read(body);
     let outcome = api.upload_artifact(&digests.sha256, reader, digests.len);
     bar.finish_and_clear();
-    Ok(match outcome? {
+    let outcome = outcome.map_err(|e| upload_failed(api, args, digests.len, index, e))?;
+    Ok(match outcome {
         UploadOutcome::Stored => {
             ctx.say("Uploaded the artifact to the log's artifact store.");
             "stored"
@@ -109,8 +222,36 @@ fn upload(
     })
 }
 
-/// Publishes one artifact: hash → sign → log (the answer verified) →
-/// write its companions → upload.
+/// The error of an upload that failed after the signature was logged at
+/// `index`: the log's own answer, or when the connection broke off (a log
+/// that refuses early stops reading), the limit the log now announces that
+/// the file is over, if any.
+fn upload_failed(
+    api: &LogClient,
+    args: &PublishArgs,
+    size: u64,
+    index: u64,
+    e: ClientError,
+) -> ClientError {
+    let cause = match e {
+        ClientError::LogUnreachable { .. } => {
+            match over_limit(api, &args.publisher, &args.file, size) {
+                Ok(Some(ClientError::OverLimit { limit, flag, .. })) => format!(
+                    "the file is {size} bytes, over the log's {limit} (set by its operator's {flag})"
+                ),
+                _ => e.to_string(),
+            }
+        }
+        ClientError::LogHttp { .. } => e.to_string(),
+        other => return other,
+    };
+    ClientError::UploadFailed { index, cause }
+}
+
+/// Publishes one artifact: the cheap checks first (the file, the names,
+/// the companions it would overwrite, the log: version and limits), then
+/// the key is decrypted → sign → log (the answer verified) → write the
+/// companions → upload.
 pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
     open_named(&args.file, "artifact", "publish")?;
     validate_publisher(&args.publisher).map_err(ClientError::InvalidName)?;
@@ -118,7 +259,7 @@ pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
     validate_version(&args.version).map_err(ClientError::InvalidName)?;
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let sk = signing_key(ctx, &log, &args)?;
+    let key_file = signing_key_file(ctx, &log, &args)?;
     let digests = hash_file(ctx, &args.file)?;
     let release = Release {
         origin: log.origin.clone(),
@@ -127,6 +268,9 @@ pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
         version: args.version.clone(),
         sha256: digests.sha256,
     };
+    check_companions(&args, &log, &release)?;
+    preflight(&api, &args, &release, digests.len)?;
+    let sk = load_secret_key(&key_file, &ctx.passwords)?;
     let sig = SignatureEntry::sign(&sk, &release, digests.blake2b512)
         .map_err(ClientError::InvalidName)?;
     let mut tracker = ctx.tracker(&log)?;
@@ -152,7 +296,7 @@ pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
         sig_path.display(),
         proof_path.display()
     ));
-    let uploaded = upload(ctx, &api, &args, &digests)?;
+    let uploaded = upload(ctx, &api, &args, &digests, logged.index)?;
     Ok(json!({
         "publisher": args.publisher,
         "package": args.package,

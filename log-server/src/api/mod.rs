@@ -12,12 +12,14 @@
 //! | `GET /v1/publishers/<p>/keys` | the publisher's key history with proofs |
 //! | `GET /v1/signatures?sha256=H` or `?publisher=P&package=N[&version=V]` | logged signatures |
 //! | `PUT`/`GET /v1/artifacts/<sha256>` | the artifact store |
+//! | `GET /v1/limits[?publisher=P]` | the artifact store's size limit and quotas, and their use |
 //! | `GET /v1/log-key`, `/healthz`, `/metrics` | verifier key, liveness, Prometheus text |
 //! | `GET /v1/openapi.json` | the OpenAPI 3.1 description of this API ([`crate::openapi`]) |
 //!
 //! The handlers live in one module per area: [`entries`] (submitting and
 //! reading entries), [`tiles`] (checkpoint and tiles), [`proofs`],
-//! [`keys`] (publisher key histories), [`signatures`], [`artifacts`] and
+//! [`keys`] (publisher key histories), [`signatures`], [`artifacts`],
+//! [`limits`] (what the artifact store takes) and
 //! [`ops`] (log key, liveness, metrics); [`middleware`] holds what the
 //! router wraps them in.
 
@@ -48,6 +50,7 @@ use crate::storage::Storage;
 pub(crate) mod artifacts;
 pub(crate) mod entries;
 pub(crate) mod keys;
+pub(crate) mod limits;
 mod middleware;
 pub(crate) mod ops;
 pub(crate) mod proofs;
@@ -180,6 +183,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/proof/consistency", get(proofs::consistency_proof))
         .route("/v1/publishers/{publisher}/keys", get(keys::publisher_keys))
         .route("/v1/signatures", get(signatures::signatures))
+        .route("/v1/limits", get(limits::limits))
         .route("/v1/log-key", get(ops::log_key))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -404,3 +404,189 @@ fn user_errors_are_one_error_line_without_backtrace_in_every_binary() {
     );
     assert_eq!(err.matches("TOML parse error").count(), 1, "{err}");
 }
+
+// ----- publish: all or nothing, cheap checks first -----
+
+/// A log whose artifact store takes at most 10,000 bytes an artifact and
+/// 15,000 bytes a publisher.
+fn small_store() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = sealwax_tests::ServerOptions {
+        extra_args: ["--max-artifact-bytes", "10000"]
+            .into_iter()
+            .chain(["--artifact-publisher-quota-bytes", "15000"])
+            .map(String::from)
+            .collect(),
+        ..Default::default()
+    };
+    let server = LogServer::start(&dir.path().join("log"), &opts);
+    World { dir, server }
+}
+
+#[test]
+fn a_file_over_the_logs_limits_is_refused_before_anything_is_logged() {
+    let w = small_store();
+    let alice = w.alice();
+    let size = || sealwax_tests::tree_size(&w.server.url);
+    let big = w.artifact("big.tgz", 20_000, 1);
+    let err = alice.fails_with(&publish_args(&big, "1.0.0"), EXIT_REFUSED);
+    assert!(err.contains("is 20000 bytes"), "{err}");
+    assert!(err.contains("artifact size limit of 10000 bytes"), "{err}");
+    assert!(err.contains("nothing was logged"), "{err}");
+    assert!(!err.contains("receiver is gone"), "{err}");
+    assert_eq!(size(), 1, "only the key is logged");
+    assert!(!big.with_extension("tgz.minisig").exists());
+
+    // Within the limit; then over the publisher's quota, with its numbers.
+    let first = w.artifact("first.tgz", 9_000, 2);
+    alice.ok(&publish_args(&first, "1.0.0"));
+    assert_eq!(size(), 2);
+    let second = w.artifact("second.tgz", 9_000, 3);
+    let err = alice.fails_with(&publish_args(&second, "2.0.0"), EXIT_REFUSED);
+    assert!(
+        err.contains("quota of 15000 bytes per publisher, of which \"alice\" already uses 9000"),
+        "{err}"
+    );
+    assert!(err.contains("--artifact-publisher-quota-bytes"), "{err}");
+    assert_eq!(size(), 2, "the refused release was not logged");
+
+    // The log announces them, and --no-upload needs none of them.
+    let limits: serde_json::Value =
+        reqwest::blocking::get(format!("{}/v1/limits?publisher=alice", w.server.url))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(limits["max_artifact_bytes"], 10_000, "{limits}");
+    assert_eq!(limits["publisher_quota_bytes"], 15_000, "{limits}");
+    assert_eq!(limits["publisher_used_bytes"], 9_000, "{limits}");
+    let mut args = publish_args(&big, "3.0.0");
+    args.push("--no-upload");
+    alice.ok(&args);
+    assert_eq!(size(), 3);
+}
+
+/// The release a `.minisig` is for, from its trusted comment.
+fn signed_release(minisig: &Path) -> String {
+    let text = std::fs::read_to_string(minisig).unwrap();
+    let comment = text
+        .lines()
+        .find_map(|l| l.strip_prefix("trusted comment: "))
+        .expect("a trusted comment")
+        .to_string();
+    comment
+}
+
+#[test]
+fn publish_overwrites_companions_only_of_the_same_release_unless_forced() {
+    let w = World::new();
+    let alice = w.alice();
+    let file = w.artifact("hello.tgz", 5_000, 4);
+    let minisig = file.with_extension("tgz.minisig");
+    alice.ok(&publish_args(&file, "1.0.0"));
+    let v1 = signed_release(&minisig);
+    // An identical re-run overwrites silently.
+    alice.ok(&publish_args(&file, "1.0.0"));
+    assert_eq!(signed_release(&minisig), v1);
+    let size = sealwax_tests::tree_size(&w.server.url);
+
+    // The same file as another version: refused, nothing logged or written.
+    let err = fails_with(
+        alice.run(&publish_args(&file, "1.0.1")),
+        EXIT_USAGE,
+        "publish over another version's companions",
+    );
+    assert!(err.contains("belongs to alice/hello@1.0.0"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(signed_release(&minisig), v1);
+    assert_eq!(sealwax_tests::tree_size(&w.server.url), size);
+
+    // Another file under that name (another hash) is refused as well.
+    sealwax_tests::write_artifact(&file, 5_000, 5);
+    let err = fails_with(
+        alice.run(&publish_args(&file, "1.0.0")),
+        EXIT_USAGE,
+        "publish over another file's companions",
+    );
+    assert!(
+        err.contains("belongs to alice/hello@1.0.0 (SHA-256 "),
+        "{err}"
+    );
+    assert_eq!(sealwax_tests::tree_size(&w.server.url), size);
+
+    // --force replaces them.
+    let mut args = publish_args(&file, "2.0.0");
+    args.push("--force");
+    alice.ok(&args);
+    let v2 = signed_release(&minisig);
+    assert!(v2.contains("2.0.0") && v2 != v1, "{v2}");
+
+    // A .tlog-proof with no .minisig beside it is nobody's to overwrite.
+    let other = w.artifact("other.tgz", 100, 6);
+    std::fs::write(other.with_extension("tgz.tlog-proof"), "kept\n").unwrap();
+    let err = alice.fails_with(&publish_args(&other, "3.0.0"), EXIT_USAGE);
+    assert!(err.contains("other.tgz.tlog-proof belongs to"), "{err}");
+    let kept = std::fs::read_to_string(other.with_extension("tgz.tlog-proof")).unwrap();
+    assert_eq!(kept, "kept\n");
+}
+
+#[test]
+fn publish_checks_the_cheap_things_before_decrypting_the_key() {
+    let w = World::new();
+    let alice = w.client("alice");
+    let pw = w.path("pw");
+    std::fs::write(&pw, "correct horse\n").unwrap();
+    let wrong = w.path("wrong");
+    std::fs::write(&wrong, "battery staple\n").unwrap();
+    let with_pw = |pw: &Path, args: &[&str]| {
+        let mut a = vec!["--password-file", path_str(pw)];
+        a.extend_from_slice(args);
+        alice.run(&a)
+    };
+    sealwax_tests::succeeds(
+        with_pw(&pw, &["keys", "generate", "--publisher", "alice"]),
+        "keys generate",
+    );
+    let first = w.artifact("first.tgz", 3_000, 7);
+    sealwax_tests::succeeds(with_pw(&pw, &publish_args(&first, "1.0.0")), "publish");
+    let size = sealwax_tests::tree_size(&w.server.url);
+
+    // With the wrong password every one of these fails on its cheap check,
+    // not on the key: the version is taken by another artifact...
+    let second = w.artifact("second.tgz", 3_000, 8);
+    let err = fails_with(
+        with_pw(&wrong, &publish_args(&second, "1.0.0")),
+        EXIT_REFUSED,
+        "a taken version",
+    );
+    assert!(
+        err.contains("alice/hello@1.0.0 is already published with another artifact"),
+        "{err}"
+    );
+    assert!(!err.contains("password"), "{err}");
+    assert_eq!(sealwax_tests::tree_size(&w.server.url), size);
+    assert!(!second.with_extension("tgz.minisig").exists());
+    // ...the log is unreachable...
+    let offline = Client {
+        log: "http://127.0.0.1:1".into(),
+        ..Client::new(&alice.home, &w.server)
+    };
+    let mut args = vec!["--password-file", path_str(&wrong)];
+    args.extend(publish_args(&second, "2.0.0"));
+    let err = fails_with(offline.run(&args), 3, "an unreachable log");
+    assert!(err.contains("cannot reach the log"), "{err}");
+    // ...the file does not exist.
+    let err = fails_with(
+        with_pw(&wrong, &publish_args(&w.path("nope.tgz"), "2.0.0")),
+        EXIT_NOT_FOUND,
+        "a missing file",
+    );
+    assert!(err.contains("no such file"), "{err}");
+    // And once they pass, the key is what fails.
+    let err = fails_with(
+        with_pw(&wrong, &publish_args(&second, "2.0.0")),
+        EXIT_USAGE,
+        "the wrong password",
+    );
+    assert!(err.contains("wrong password"), "{err}");
+    assert_eq!(sealwax_tests::tree_size(&w.server.url), size);
+}
