@@ -590,3 +590,30 @@ fn publish_checks_the_cheap_things_before_decrypting_the_key() {
     assert!(err.contains("wrong password"), "{err}");
     assert_eq!(sealwax_tests::tree_size(&w.server.url), size);
 }
+
+#[test]
+fn an_upload_refused_after_logging_shows_the_logs_own_error() {
+    // A log that does not announce its limits (a front-end that hides
+    // GET /v1/limits), so the signature is logged before the upload is refused.
+    let w = small_store();
+    let alice = w.alice();
+    let proxy = sealwax_tests::proxy::EditingProxy::forging(&w.server.url, |path| {
+        path.starts_with("/v1/limits")
+            .then(|| sealwax_tests::proxy::Forged::Answer(404, b"no such page".to_vec()))
+    });
+    let behind = Client {
+        log: proxy.url.clone(),
+        ..Client::new(&alice.home, &w.server)
+    };
+    let big = w.artifact("big.tgz", 20_000, 9);
+    let err = behind.fails_with(&publish_args(&big, "1.0.0"), 3);
+    assert!(err.contains("the signature is logged (index 1)"), "{err}");
+    assert!(
+        err.contains(
+            "answered 413: the artifact is 20000 bytes, over this log's limit of 10000 bytes"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("Re-run the same `sealwax publish`"), "{err}");
+    assert!(!err.contains("receiver is gone"), "{err}");
+}
