@@ -35,12 +35,12 @@ enum Authoriser {
 }
 
 /// The public key given as `KEY|FILE`: its base64 line or a file. An
-/// argument that is neither, and is written as a path (a `.` or a `/`, which
-/// a Minisign key line, always starting `RW`, cannot hold or start with), is
+/// argument that is neither, and cannot be a key line (it holds a `.`, or
+/// does not start with `RW` as every Minisign key line does), is
 /// [`ClientError::NoSuchFile`] rather than a malformed key.
 fn public_key_arg(arg: &str, action: &'static str) -> Result<PublicKey> {
     read_public_key(arg).map_err(|e| {
-        let path_like = arg.contains('.') || arg.starts_with('/') || !arg.starts_with("RW");
+        let path_like = arg.contains('.') || !arg.starts_with("RW");
         if path_like && !Path::new(arg).exists() {
             ClientError::NoSuchFile {
                 path: PathBuf::from(arg),

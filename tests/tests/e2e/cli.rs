@@ -173,6 +173,9 @@ fn not_found_and_refused_have_their_own_exit_codes() {
         EXIT_NOT_FOUND,
     );
     assert!(err.contains("no signed release alice/hello@9.9.9"), "{err}");
+    // A name that reads as a path too: neither is there.
+    let err = bob.fails_with(&["install", "dist/nope.tar.gz", "--to", to], EXIT_NOT_FOUND);
+    assert!(err.contains("no such file: dist/nope.tar.gz"), "{err}");
     let err = bob.fails_with(
         &[
             "verify",
