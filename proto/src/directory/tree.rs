@@ -24,7 +24,7 @@ impl NodePath {
         prefix: EMPTY,
     };
 
-    /// The path at `depth` (at most 256) toward `key`: its first `depth` bits, the rest zero.
+    /// The path at `depth` toward `key`: its first `depth` bits, the rest zero. Panics above depth 256.
     pub fn toward(key: &Key, depth: u16) -> NodePath {
         assert!(depth <= MAX_DEPTH, "a key has 256 bits");
         let mut prefix = *key;
