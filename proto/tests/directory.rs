@@ -140,6 +140,24 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Any bytes either fail to parse or are the one encoding of what they parse to.
+    #[test]
+    fn a_parsed_proof_has_exactly_one_encoding(
+        kind in 0u8..4,
+        depth in 0u16..300,
+        body in prop::collection::vec(any::<u8>(), 0..300),
+    ) {
+        let bytes = [&[kind][..], &depth.to_be_bytes(), &body].concat();
+        if let Ok(proof) = DirectoryProof::decode(&bytes) {
+            prop_assert_eq!(proof.encode(), bytes);
+        }
+        if let Ok(proof) = DirectoryProof::decode(&body) {
+            prop_assert_eq!(proof.encode(), body);
+        }
+    }
+}
+
 /// A small directory and a few of its proofs, present and absent.
 fn sample() -> (Directory, Vec<(Key, Option<Hash>, DirectoryProof)>) {
     let mut dir = Directory::new();
