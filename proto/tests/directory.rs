@@ -423,6 +423,17 @@ fn an_update_rewrites_only_the_changed_paths() {
         );
     }
     assert_eq!(Node::decode(&[2; 65]), None);
+    // Two keys sharing 13 bits meet at one path down to depth 13, and part there.
+    let (a, b) = (
+        [0b1010_1010u8; 32],
+        share_prefix(&[0b1010_1010u8; 32], &[0x55; 32], 13),
+    );
+    let paths: std::collections::HashSet<NodePath> = (0..=14)
+        .flat_map(|d| [NodePath::toward(&a, d), NodePath::toward(&b, d)])
+        .collect();
+    assert_eq!(paths.len(), 14 + 2);
+    assert_eq!(NodePath::toward(&a, 256).prefix(), &a);
+    assert_eq!(NodePath::toward(&a, 0), NodePath::ROOT);
 }
 
 /// The nodes an update wrote, over the directory it updated: the tree after the update.

@@ -11,10 +11,20 @@ use crate::{Hash, Result};
 type Item = (Key, Hash);
 
 /// Where a node sits: its depth and the first `depth` bits of every key below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct NodePath {
     depth: u16,
+    /// The first `depth` bits, left-aligned; every later bit is zero.
     prefix: Key,
+}
+
+impl std::hash::Hash for NodePath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The later bits are zero, so the bytes holding the first `depth`
+        // bits identify the path: a few bytes to hash instead of 32.
+        state.write_u16(self.depth);
+        state.write(&self.prefix[..usize::from(self.depth).div_ceil(8)]);
+    }
 }
 
 impl NodePath {
