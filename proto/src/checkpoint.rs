@@ -13,6 +13,12 @@
 //! may add cosignature lines (type `0x04`), which a verifier that does not
 //! know them ignores.
 //!
+//! One extension line is sealwax's own: `sealwax-directory <base64(root)>`,
+//! the root of the key directory ([`crate::directory`]) as of the tree
+//! size, read with [`Checkpoint::directory_root`] and written with
+//! [`Checkpoint::set_directory_root`]. A checkpoint without it (from a log
+//! older than the directory) commits to no directory.
+//!
 //! [`relate`] is the one rule for how a new checkpoint relates to the last
 //! one a reader verified (same, extends, older, rollback, fork); what each
 //! reader then allows is its own policy.
@@ -35,6 +41,19 @@ pub struct Checkpoint {
     pub root: Hash,
     /// Extension lines after the root, in order, without newlines.
     pub extensions: Vec<String>,
+}
+
+/// The first word of the extension line that carries the key directory's root.
+pub const DIRECTORY_EXTENSION: &str = "sealwax-directory";
+
+/// The extension line `sealwax-directory <base64(root)>` for a key directory root.
+pub fn directory_line(root: &Hash) -> String {
+    format!("{DIRECTORY_EXTENSION} {}", BASE64.encode(root))
+}
+
+/// Whether an extension line is a directory line (its first word is `sealwax-directory`).
+fn is_directory_line(line: &str) -> bool {
+    line.split(' ').next() == Some(DIRECTORY_EXTENSION)
 }
 
 /// Parses an ASCII decimal with no sign and no leading zeros (except "0") that fits a u64.
@@ -99,6 +118,36 @@ impl Checkpoint {
             root,
             extensions,
         })
+    }
+
+    /// The key directory root this checkpoint commits to, from its one
+    /// `sealwax-directory` line; `None` when it has none (an older log).
+    /// Strict: a second such line, or one that is not exactly the word, a
+    /// space and 44 characters of canonical base64 of 32 bytes, is refused.
+    pub fn directory_root(&self) -> Result<Option<Hash>> {
+        let mut lines = self.extensions.iter().filter(|l| is_directory_line(l));
+        let Some(line) = lines.next() else {
+            return Ok(None);
+        };
+        if lines.next().is_some() {
+            return Err(Error::MalformedCheckpoint(
+                "it has more than one sealwax-directory line",
+            ));
+        }
+        line.strip_prefix(DIRECTORY_EXTENSION)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .filter(|b64| b64.len() == 44)
+            .and_then(parse_hash_b64)
+            .map(Some)
+            .ok_or(Error::MalformedCheckpoint(
+                "its sealwax-directory line is not the word, one space and the base64 of a 32-byte root",
+            ))
+    }
+
+    /// Sets the `sealwax-directory` line to `root`, last, removing any there was.
+    pub fn set_directory_root(&mut self, root: &Hash) {
+        self.extensions.retain(|l| !is_directory_line(l));
+        self.extensions.push(directory_line(root));
     }
 
     /// The checkpoint body: origin, size, base64 root and extension lines, each ending in a newline.

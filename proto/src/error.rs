@@ -189,6 +189,11 @@ pub enum Error {
     #[error("malformed key-state record: {0}")]
     MalformedKeyRecord(&'static str),
 
+    // ----- directory -----
+    /// A key-directory proof that does not parse or verify, or a directory store missing a node.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+
     // ----- wire -----
     /// A JSON body of the HTTP API that does not decode into its type.
     #[error("{}{cause}", crate::wire::at_path(path))]
@@ -291,4 +296,22 @@ pub enum Rejection {
     /// The operator path was needed or used where not allowed.
     #[error("{0}")]
     OperatorOnly(&'static str),
+}
+
+/// What is wrong with a key-directory proof or store ([`crate::directory`]).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    /// A proof's bytes or text are not the canonical encoding of a directory proof.
+    #[error("malformed key-directory proof: {0}; the log sent a proof no sealwax log writes, do not trust its answer")]
+    MalformedProof(&'static str),
+    /// A well-formed proof that does not lead to the checkpoint's directory root.
+    #[error("the key-directory proof does not verify: {0}; the log's answer does not match the directory root its checkpoint commits to, so it is misbehaving: do not trust it")]
+    ProofInvalid(&'static str),
+    /// A node the tree says exists is not in the store.
+    #[error("the key directory's node at depth {depth} is missing from the store: the stored directory is damaged; rebuild it from the log's entries")]
+    NodeMissing {
+        /// Depth of the node (0 = the root).
+        depth: u16,
+    },
 }

@@ -12,6 +12,7 @@
 //! | [`note`] | signed notes, Ed25519 signers/verifiers, cosignatures | C2SP `signed-note`, `tlog-cosignature` |
 //! | [`checkpoint`] | checkpoint bodies | C2SP `tlog-checkpoint` |
 //! | [`proof`] | offline proof bundles | C2SP `tlog-proof` |
+//! | [`directory`] | the key directory: a sparse Merkle tree of key states and releases, its proofs | `docs/FORMATS.md` |
 //! | [`minisign`] | Minisign public keys, secret keys, signatures | Minisign file formats |
 //! | [`entry`] | the three kinds of log entry, their encoding and statements | `docs/FORMATS.md` |
 //! | [`keys`] | a publisher's key state, its rules (suspension included) and canonical record | `docs/FORMATS.md` |
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod directory;
 pub mod display;
 pub mod entry;
 pub mod error;
@@ -35,7 +37,7 @@ pub mod tile;
 pub mod trust;
 pub mod wire;
 
-pub use error::Error;
+pub use error::{DirectoryError, Error};
 
 /// A SHA-256 hash: a Merkle tree node, a leaf hash or a root.
 pub type Hash = [u8; 32];

@@ -70,6 +70,28 @@ pub struct ReleaseRecord {
     pub sha256: [u8; 32],
 }
 
+/// Domain prefix of [`ReleaseRecord::record_hash`].
+pub const RELEASE_RECORD_HASH_DOMAIN: &[u8] = b"sealwax/v1 release-record\0";
+
+impl ReleaseRecord {
+    /// The canonical encoding: `index:u64 (big-endian) || sha256:32`.
+    pub fn encode(&self) -> [u8; 40] {
+        let mut out = [0u8; 40];
+        out[..8].copy_from_slice(&self.index.to_be_bytes());
+        out[8..].copy_from_slice(&self.sha256);
+        out
+    }
+
+    /// The key directory's value for this release:
+    /// `SHA-256("sealwax/v1 release-record" || 0x00 || index:u64 || sha256:32)`.
+    pub fn record_hash(&self) -> Hash {
+        let mut h = Sha256::new();
+        h.update(RELEASE_RECORD_HASH_DOMAIN);
+        h.update(self.encode());
+        h.finalize().into()
+    }
+}
+
 /// What the rules need to know about the log before an entry, and where
 /// [`apply_entry`] records what the entry changed.
 pub trait LogState {
