@@ -96,7 +96,8 @@ pub enum Command {
     /// Save the log URL and key in the config, so they need not be repeated
     #[command(long_about = "Save the log URL and key in config.toml.\n\n\
         Without --log-key the key is fetched from the log and printed: compare it with the one\n\
-        the log's operator published before you rely on it.")]
+        the log's operator published before you rely on it. The key must verify the log's\n\
+        current checkpoint, and a different key already saved is replaced only with --force.")]
     Init(InitArgs),
 
     /// Make, register, import, list, revoke and rotate keys
@@ -141,6 +142,9 @@ pub struct InitArgs {
     /// The log's origin line, if it differs from its key's name
     #[arg(long, value_name = "ORIGIN")]
     pub origin: Option<String>,
+    /// Replace a log key already saved in the config by a different one
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `sealwax keys ...`.

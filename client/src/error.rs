@@ -348,6 +348,36 @@ pub enum ClientError {
         /// Its log index.
         index: u64,
     },
+    /// `init` with a key that does not verify the log's checkpoint.
+    #[error("the log at {url} does not sign its checkpoint with the log key {key}: {cause}. Nothing was saved: check --log-key against the key the log's operator published (or check --log)")]
+    InitKeyRefused {
+        /// The log URL.
+        url: String,
+        /// The key given, and what the log announces at `/v1/log-key` if that differs.
+        key: String,
+        /// Why the checkpoint does not open with the key.
+        cause: String,
+    },
+    /// `init` with a log key other than the one already saved.
+    #[error("{config} already pins the log key {pinned}, not {new}: nothing was saved. If the log's operator really changed its key, run `sealwax init` again with --force")]
+    LogKeyPinned {
+        /// The config file.
+        config: PathBuf,
+        /// The saved key.
+        pinned: String,
+        /// The key given now.
+        new: String,
+    },
+    /// A `.tlog-proof` whose checkpoint the configured log key did not sign.
+    #[error("the .tlog-proof's checkpoint is not signed by the log key you configured ({key}): {cause}. Check --log-key (or `sealwax init`) against the key of the log {path} comes from; the publisher's key was not checked yet")]
+    ProofLogKey {
+        /// The `.tlog-proof` file.
+        path: PathBuf,
+        /// The configured log key.
+        key: String,
+        /// Why its checkpoint does not open.
+        cause: String,
+    },
     /// The log refused a submitted entry (4xx).
     #[error("the log refused the {what}: {message}")]
     LogRefused {
@@ -498,6 +528,9 @@ impl ClientError {
             | ReleaseMismatch { .. }
             | OverLimit { .. }
             | VersionTaken { .. }
+            | InitKeyRefused { .. }
+            | LogKeyPinned { .. }
+            | ProofLogKey { .. }
             | LogRefused { .. } => EXIT_REFUSED,
             LogUnreachable { .. }
             | LogHttp { .. }
