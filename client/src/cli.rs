@@ -111,7 +111,8 @@ pub enum Command {
         version and SHA-256, so `minisign -Vm FILE -p KEY.pub` shows what was signed. The log's\n\
         answer is verified (inclusion proof, checkpoint signature, consistency), then FILE.minisig\n\
         and FILE.tlog-proof are written beside FILE and the file is uploaded where the log keeps\n\
-        artifacts.")]
+        artifacts. A publish interrupted before its upload finished is remembered in the home:\n\
+        every command says so, and `sealwax publish --resume` finishes it.")]
     Publish(PublishArgs),
 
     /// Check a file against its .minisig and .tlog-proof, offline
@@ -291,16 +292,17 @@ pub struct RotateArgs {
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The artifact to sign
-    pub file: PathBuf,
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
     /// Publisher name
-    #[arg(long, value_name = "P")]
-    pub publisher: String,
+    #[arg(long, value_name = "P", required_unless_present = "resume")]
+    pub publisher: Option<String>,
     /// Package name
-    #[arg(long, value_name = "NAME")]
-    pub package: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "resume")]
+    pub package: Option<String>,
     /// Package version
-    #[arg(long, value_name = "V")]
-    pub version: String,
+    #[arg(long, value_name = "V", required_unless_present = "resume")]
+    pub version: Option<String>,
     /// Sign with this secret key file [default: the publisher's current key in this home]
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
@@ -310,6 +312,9 @@ pub struct PublishArgs {
     /// Overwrite a FILE.minisig / FILE.tlog-proof of another release
     #[arg(long)]
     pub force: bool,
+    /// Finish every publish of this home that was interrupted (^C during an upload)
+    #[arg(long, conflicts_with_all = ["file", "publisher", "package", "version", "key", "no_upload"])]
+    pub resume: bool,
 }
 
 /// `sealwax verify`.
@@ -372,7 +377,7 @@ mod tests {
         ])
         .unwrap();
         match cli.command {
-            Command::Publish(a) => assert_eq!(a.version, "1.0"),
+            Command::Publish(a) => assert_eq!(a.version.as_deref(), Some("1.0")),
             other => panic!("{other:?}"),
         }
     }

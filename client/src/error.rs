@@ -378,6 +378,16 @@ pub enum ClientError {
         /// Why its checkpoint does not open.
         cause: String,
     },
+    /// The artifact of an interrupted publish changed before it was resumed.
+    #[error("{path} changed since the publish of {release} was interrupted (its SHA-256 was {expected}): put the original file back and run `sealwax publish --resume` again, or publish the new file as a new version")]
+    PendingFileChanged {
+        /// The artifact.
+        path: PathBuf,
+        /// `publisher/package@version`.
+        release: String,
+        /// The SHA-256 it had.
+        expected: String,
+    },
     /// The log refused a submitted entry (4xx).
     #[error("the log refused the {what}: {message}")]
     LogRefused {
@@ -531,6 +541,7 @@ impl ClientError {
             | InitKeyRefused { .. }
             | LogKeyPinned { .. }
             | ProofLogKey { .. }
+            | PendingFileChanged { .. }
             | LogRefused { .. } => EXIT_REFUSED,
             LogUnreachable { .. }
             | LogHttp { .. }

@@ -149,3 +149,109 @@ fn offline_verify_with_a_wrong_log_key_blames_the_log_key() {
         "blames the publisher's key: {err}"
     );
 }
+
+// ----- an interrupted publish leaves a hint -----
+
+/// The HTTP status of `HEAD <url>`.
+fn head_status(url: &str) -> u16 {
+    reqwest::blocking::Client::new()
+        .head(url)
+        .send()
+        .unwrap_or_else(|e| panic!("HEAD {url}: {e}"))
+        .status()
+        .as_u16()
+}
+
+/// Runs `cmd` and sends it a real SIGINT once the log has started storing
+/// an upload (a temporary file shows in its artifact store); returns its
+/// output. Fails the test if no upload starts within 60 s.
+fn interrupt_during_upload(mut cmd: Command, log_data: &Path) -> Output {
+    use std::time::{Duration, Instant};
+    let tmp = log_data.join("artifacts").join("tmp");
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sealwax publish");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let uploading = std::fs::read_dir(&tmp)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+            })
+            .unwrap_or(false);
+        if uploading {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no upload started within 60 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pid = child.id().to_string();
+    succeeds(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .output()
+            .expect("run kill"),
+        "kill -INT",
+    );
+    child.wait_with_output().expect("wait for sealwax publish")
+}
+
+#[test]
+fn a_publish_interrupted_during_its_upload_is_announced_and_resumed() {
+    use sha2::Digest as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    let w = World::new();
+    let alice = w.alice();
+    let big = w.path("big-1.0.0.bin");
+    let len = 200 << 20;
+    std::fs::File::create(&big).unwrap().set_len(len).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(vec![0u8; len as usize]));
+    let artifact_url = format!("{}/v1/artifacts/{sha}", w.server.url);
+
+    let mut cmd = alice.cmd();
+    cmd.args(publish_args(&big, "1.0.0"));
+    let out = interrupt_during_upload(cmd, &w.server.data_dir);
+    assert_eq!(out.status.signal(), Some(2), "killed by SIGINT: {out:?}");
+    let logged: serde_json::Value =
+        reqwest::blocking::get(format!("{}/v1/signatures?sha256={sha}", w.server.url))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(
+        logged["signatures"].as_array().map(Vec::len),
+        Some(1),
+        "{logged}"
+    );
+    assert_eq!(head_status(&artifact_url), 404, "no artifact yet");
+
+    let notice = format!(
+        "note: a publish of alice/hello@1.0.0 was interrupted: run `sealwax publish {} --publisher alice --package hello --version 1.0.0` again to finish it",
+        path_str(&big)
+    );
+    let out = alice.run(&["keys", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    succeeds(out, "keys list");
+    assert!(err.contains(&notice), "{err}");
+    let small = w.artifact("small-2.0.0.bin", 100, 2);
+    let out = alice.run(&publish_args(&small, "2.0.0"));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    succeeds(out, "another publish");
+    assert!(err.contains(&notice), "{err}");
+
+    let resumed = alice.ok(&["publish", "--resume"]);
+    assert!(
+        resumed.contains("Finishing the publish of alice/hello@1.0.0"),
+        "{resumed}"
+    );
+    assert!(resumed.contains("Uploaded the artifact"), "{resumed}");
+    assert_eq!(head_status(&artifact_url), 200, "the artifact is stored");
+    let out = alice.run(&["keys", "list"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{out:?}"
+    );
+    let again = alice.ok(&["publish", "--resume"]);
+    assert!(again.contains("No interrupted publish"), "{again}");
+}
