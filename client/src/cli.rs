@@ -241,8 +241,8 @@ pub struct ImportArgs {
 /// `sealwax keys revoke`.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// The public key to revoke: its base64 line, or a .pub file
-    #[arg(value_name = "KEY|FILE")]
+    /// The public key to revoke: its key ID (as `keys list` prints it), base64 line, or .pub file
+    #[arg(value_name = "KEY|ID|FILE")]
     pub key: String,
     /// The key leaked: none of its signatures are to be trusted any more
     #[arg(long)]
@@ -258,8 +258,8 @@ pub struct RevokeArgs {
 /// `sealwax keys vouch`.
 #[derive(Debug, Args)]
 pub struct VouchArgs {
-    /// The suspended public key: its base64 line, or a .pub file
-    #[arg(value_name = "KEY|FILE")]
+    /// The suspended public key: its key ID (as `keys list` prints it), base64 line, or .pub file
+    #[arg(value_name = "KEY|ID|FILE")]
     pub key: String,
     /// Its secret key file [default: the one this home recorded for it]
     #[arg(long, value_name = "FILE")]

@@ -145,6 +145,20 @@ pub enum ClientError {
         /// Key ID of the key.
         key_id: String,
     },
+    /// A key ID that names several keys this home knows.
+    #[error("key ID {key_id} names more than one key this home knows: {keys}. Pass the public key itself (its base64 line or .pub file)")]
+    KeyIdAmbiguous {
+        /// The key ID given.
+        key_id: String,
+        /// The keys it names, with their publishers.
+        keys: String,
+    },
+    /// A key ID that names no key this home knows.
+    #[error("no key with ID {key_id} is known to this home for this log (`sealwax keys list` shows its own and trusted keys): pass the public key itself (its base64 line or .pub file)")]
+    KeyIdUnknown {
+        /// The key ID given.
+        key_id: String,
+    },
     /// `keys vouch` for a key whose secret this home does not hold.
     #[error("this home does not hold the secret of key {key_id}: pass it with --secret FILE (a re-vouching is signed by the key itself, to prove possession, and by its voucher)")]
     NoSecretForKey {
@@ -516,6 +530,7 @@ impl ClientError {
             | BadTarget(_)
             | PublisherUnknownForKey { .. }
             | NoSecretForKey { .. }
+            | KeyIdAmbiguous { .. }
             | CompanionTaken { .. }
             | Terminal(_)
             | Durable(_) => EXIT_USAGE,
@@ -553,9 +568,11 @@ impl ClientError {
             | UploadFailed { .. }
             | Rollback { .. }
             | Fork { .. } => EXIT_LOG,
-            NoSuchFile { .. } | MissingFile { .. } | NoSuchRelease(_) | UrlNotFound { .. } => {
-                EXIT_NOT_FOUND
-            }
+            NoSuchFile { .. }
+            | MissingFile { .. }
+            | NoSuchRelease(_)
+            | UrlNotFound { .. }
+            | KeyIdUnknown { .. } => EXIT_NOT_FOUND,
         }
     }
 

@@ -53,6 +53,49 @@ fn public_key_arg(arg: &str, action: &'static str) -> Result<PublicKey> {
     })
 }
 
+/// Whether `arg` reads as a key ID: 16 hex digits, as `sealwax` prints them.
+fn is_key_id(arg: &str) -> bool {
+    arg.len() == 16 && arg.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The public key `arg` names: its key ID (of exactly one key this home
+/// knows in `log`, its own or trusted), its base64 line, or a `.pub` file.
+fn key_arg(ctx: &Ctx, log: &LogIdentity, arg: &str, action: &'static str) -> Result<PublicKey> {
+    if !is_key_id(arg) || Path::new(arg).exists() {
+        return public_key_arg(arg, action);
+    }
+    let own = ctx.own_keys(log)?;
+    let trust = ctx.trust_store(log)?;
+    let mut found: Vec<(PublicKey, &str)> = Vec::new();
+    let known = own
+        .keys
+        .iter()
+        .map(|k| (&k.key_id, &k.key, &k.publisher))
+        .chain(trust.keys.iter().map(|k| (&k.key_id, &k.key, &k.publisher)));
+    for (id, key, publisher) in known {
+        let Ok(pk) = PublicKey::parse(key) else {
+            continue;
+        };
+        if id.eq_ignore_ascii_case(arg) && !found.iter().any(|(k, _)| *k == pk) {
+            found.push((pk, publisher));
+        }
+    }
+    match found.as_slice() {
+        [] => Err(ClientError::KeyIdUnknown {
+            key_id: arg.to_ascii_uppercase(),
+        }),
+        [(pk, _)] => Ok(*pk),
+        many => Err(ClientError::KeyIdAmbiguous {
+            key_id: arg.to_ascii_uppercase(),
+            keys: many
+                .iter()
+                .map(|(pk, p)| format!("{} (publisher {p:?})", pk.to_base64()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
 fn check_publisher(p: &str) -> Result<()> {
     validate_publisher(p).map_err(ClientError::InvalidName)
 }
@@ -393,7 +436,7 @@ pub fn list(ctx: &Ctx) -> Result<serde_json::Value> {
 pub fn revoke(ctx: &Ctx, args: RevokeArgs) -> Result<serde_json::Value> {
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let pk = public_key_arg(&args.key, "revoke")?;
+    let pk = key_arg(ctx, &log, &args.key, "revoke")?;
     let h = pk.key_hash();
     let mut own = ctx.own_keys(&log)?;
     let trust = ctx.trust_store(&log)?;
@@ -625,7 +668,7 @@ fn revouching(
 pub fn vouch(ctx: &Ctx, args: VouchArgs) -> Result<serde_json::Value> {
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let pk = public_key_arg(&args.key, "vouch for")?;
+    let pk = key_arg(ctx, &log, &args.key, "vouch for")?;
     let h = pk.key_hash();
     let own = ctx.own_keys(&log)?;
     let mine = own.find(&h);

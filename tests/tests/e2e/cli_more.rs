@@ -255,3 +255,71 @@ fn a_publish_interrupted_during_its_upload_is_announced_and_resumed() {
     let again = alice.ok(&["publish", "--resume"]);
     assert!(again.contains("No interrupted publish"), "{again}");
 }
+
+// ----- key IDs accepted as input -----
+
+/// The key ID in `keys generate`'s "Wrote key pair ID" line.
+fn generated_key_id(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Wrote key pair "))
+        .unwrap_or_else(|| panic!("no key pair line in:\n{stdout}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn keys_revoke_takes_a_key_id_when_it_names_one_key() {
+    let w = World::new();
+    let alice = w.client("alice");
+    let out = alice.ok(&["keys", "generate", "--publisher", "alice", "-W"]);
+    let id = generated_key_id(&out);
+    let pk = sealwax_tests::read_public_key(&sealwax_tests::generated_pub(&out));
+    assert_eq!(id, pk.key_id_hex());
+
+    let err = alice.fails_with(&["keys", "revoke", "0123456789ABCDEF"], 4);
+    assert!(err.contains("no key with ID 0123456789ABCDEF"), "{err}");
+
+    // A trusted key of bob's that shares alice's key ID makes it ambiguous.
+    let (other_pub, _) = sealwax_tests::write_key_pair(w.dir.path(), "other");
+    let mut twin = sealwax_tests::read_public_key(&other_pub);
+    twin.keynum = pk.keynum;
+    alice.ok(&["keys", "import", &twin.to_base64(), "--publisher", "bob"]);
+    let err = alice.fails_with(&["keys", "revoke", &id], 2);
+    assert!(
+        err.contains(&format!("key ID {id} names more than one key")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&pk.to_base64()) && err.contains(&twin.to_base64()),
+        "{err}"
+    );
+
+    // Without the twin (a fresh home that holds alice's key only), the ID is enough.
+    let carol = w.client("carol");
+    let out = carol.ok(&["keys", "generate", "--publisher", "carol", "-W"]);
+    let carol_id = generated_key_id(&out);
+    let revoked = carol.ok(&["keys", "revoke", &carol_id.to_lowercase()]);
+    assert!(
+        revoked.contains(&format!(
+            "Revoked key {carol_id} of publisher \"carol\" as retired"
+        )),
+        "{revoked}"
+    );
+}
+
+#[test]
+fn a_monitor_watch_takes_key_ids() {
+    let w = World::new();
+    let alice = w.client("alice");
+    let out = alice.ok(&["keys", "generate", "--publisher", "alice", "-W"]);
+    let id = generated_key_id(&out);
+    let config = format!("[[watch]]\npublisher = \"alice\"\nkeys = [{id:?}]\n");
+    let m = sealwax_tests::Monitor::new(&w.path("mon"), &w.server.url, &w.server.vkey, &config);
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "{}", r.debug());
+    assert!(r.alerts.is_empty(), "{}", r.debug());
+    alice.ok(&["keys", "rotate", "--publisher", "alice", "-W"]);
+    let r = m.run();
+    assert_eq!(r.kinds(), ["unexpected-key"], "{}", r.debug());
+}
