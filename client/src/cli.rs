@@ -155,7 +155,8 @@ pub enum KeysCommand {
     #[command(
         long_about = "Make a new Minisign key pair (encrypted with a password unless -W) in DIR, and\n\
         register it for the publisher. The first key of a publisher name claims the name; a\n\
-        later key is authorised by this home's current key of the publisher (chain of trust)."
+        later key is authorised by this home's newest key of the publisher in good standing\n\
+        (chain of trust), or with --admin-token-file by the log operator (recovery)."
     )]
     Generate(GenerateArgs),
     /// Register an existing Minisign or rsign2 key pair
@@ -208,6 +209,9 @@ pub struct GenerateArgs {
     /// Do not encrypt the secret key (no password)
     #[arg(short = 'W', long = "without-password")]
     pub without_password: bool,
+    /// Register through the log operator's path, with the token in FILE (recovery when no key is left)
+    #[arg(long = "admin-token-file", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// `sealwax keys register`.

@@ -402,6 +402,28 @@ pub enum ClientError {
         /// The SHA-256 it had.
         expected: String,
     },
+    /// A new key for a publisher whose keys this home cannot chain from.
+    #[error("{taken}. {advice}")]
+    NoKeyToChain {
+        /// The publisher.
+        publisher: String,
+        /// Why a claim does not do (the name is taken).
+        taken: String,
+        /// The recovery path, with its commands.
+        advice: String,
+    },
+    /// A signing key the log would refuse: compromised, suspended or retired.
+    #[error("key {key_id} of publisher {publisher:?} is {standing} in the log, so the log refuses what it signs: nothing was logged. {advice}")]
+    KeyUnusable {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+        /// Its standing, in words.
+        standing: String,
+        /// The recovery path, with its commands.
+        advice: String,
+    },
     /// The log refused a submitted entry (4xx).
     #[error("the log refused the {what}: {message}")]
     LogRefused {
@@ -557,6 +579,8 @@ impl ClientError {
             | LogKeyPinned { .. }
             | ProofLogKey { .. }
             | PendingFileChanged { .. }
+            | NoKeyToChain { .. }
+            | KeyUnusable { .. }
             | LogRefused { .. } => EXIT_REFUSED,
             LogUnreachable { .. }
             | LogHttp { .. }

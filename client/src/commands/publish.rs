@@ -9,15 +9,18 @@ use serde_json::json;
 use sealwax_proto::entry::{
     validate_package, validate_publisher, validate_version, Entry, Release, SignatureEntry,
 };
-use sealwax_proto::minisign::SecretKey;
+use sealwax_proto::keys::{KeyStanding, PublisherKeys};
+use sealwax_proto::minisign::{PublicKey, SecretKey};
 use sealwax_proto::proof::TlogProof;
 
 use crate::api::{LogClient, UploadOutcome};
 use crate::atomic::{read_optional, write_atomic, MODE_PUBLIC};
 use crate::cli::PublishArgs;
+use crate::commands::keys::recovery_advice;
 use crate::commands::{hash_file, submit_entry, Ctx, Logged};
 use crate::digest::Digests;
 use crate::error::{open_named, ClientError, Result};
+use crate::history::fetch_history;
 use crate::home::LogIdentity;
 use crate::keyring::load_secret_key;
 use crate::pending::{PendingPublish, PendingStore};
@@ -316,6 +319,72 @@ fn upload_failed(
     ClientError::UploadFailed { index, cause }
 }
 
+/// The publisher's proven key history, if the log has one.
+fn key_history(
+    ctx: &Ctx,
+    api: &LogClient,
+    log: &LogIdentity,
+    publisher: &str,
+) -> Result<Option<PublisherKeys>> {
+    let mut tracker = ctx.tracker(log)?;
+    let history = fetch_history(api, &mut tracker, log, &ctx.key_states(log), publisher)?;
+    tracker.commit()?;
+    Ok(history.map(|h| h.keys))
+}
+
+/// The signing key file, or, when this home has no usable key of a
+/// publisher whose name is taken, the way to get one.
+fn usable_key_file(
+    ctx: &Ctx,
+    log: &LogIdentity,
+    args: &Job,
+    keys: Option<&PublisherKeys>,
+) -> Result<PathBuf> {
+    match (signing_key_file(ctx, log, args), keys) {
+        (Err(ClientError::NoSigningKey { publisher }), Some(keys)) => Err(ClientError::NoKeyToChain {
+            taken: format!("this home has no active key of publisher {publisher:?} for this log, and the name is claimed"),
+            publisher,
+            advice: recovery_advice(&ctx.own_keys(log)?, keys, None),
+        }),
+        (other, _) => other,
+    }
+}
+
+/// Refuses, before anything is logged, a key the publisher's logged
+/// history says is compromised or suspended, with the way out (a retired
+/// key is left to the log, whose refusal says it was revoked).
+fn check_standing(
+    ctx: &Ctx,
+    log: &LogIdentity,
+    keys: Option<&PublisherKeys>,
+    pk: &PublicKey,
+) -> Result<()> {
+    let Some(keys) = keys else {
+        return Ok(());
+    };
+    let Some(rec) = keys.key(&pk.key_hash()) else {
+        return Ok(());
+    };
+    if rec.in_good_standing() {
+        return Ok(());
+    }
+    let standing = match rec.standing() {
+        KeyStanding::Compromised(i) => format!("revoked as compromised at index {i}"),
+        KeyStanding::Retired(_) => return Ok(()),
+        KeyStanding::Suspended(s) => format!(
+            "suspended (its chain of trust passes through a key revoked as compromised at index {})",
+            s.at
+        ),
+        KeyStanding::Active => "not in good standing".to_string(),
+    };
+    Err(ClientError::KeyUnusable {
+        publisher: keys.publisher.clone(),
+        key_id: pk.key_id_hex(),
+        standing,
+        advice: recovery_advice(&ctx.own_keys(log)?, keys, Some(pk)),
+    })
+}
+
 /// Checks that the artifact an interrupted publish started with is the one
 /// there now.
 fn check_unchanged(args: &Job, digests: &Digests) -> Result<()> {
@@ -364,7 +433,8 @@ fn publish_one(ctx: &Ctx, args: &Job) -> Result<serde_json::Value> {
     validate_version(&args.version).map_err(ClientError::InvalidName)?;
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let key_file = signing_key_file(ctx, &log, args)?;
+    let keys = key_history(ctx, &api, &log, &args.publisher)?;
+    let key_file = usable_key_file(ctx, &log, args, keys.as_ref())?;
     let digests = hash_file(ctx, &args.file)?;
     check_unchanged(args, &digests)?;
     let release = Release {
@@ -377,6 +447,7 @@ fn publish_one(ctx: &Ctx, args: &Job) -> Result<serde_json::Value> {
     check_companions(args, &log, &release)?;
     preflight(&api, args, &release, digests.len)?;
     let sk = load_secret_key(&key_file, &ctx.passwords)?;
+    check_standing(ctx, &log, keys.as_ref(), &sk.public_key())?;
     let sig = SignatureEntry::sign(&sk, &release, digests.blake2b512)
         .map_err(ClientError::InvalidName)?;
     let store = ctx.pending(&log);

@@ -323,3 +323,115 @@ fn a_monitor_watch_takes_key_ids() {
     let r = m.run();
     assert_eq!(r.kinds(), ["unexpected-key"], "{}", r.debug());
 }
+
+// ----- after a compromise the advice does not loop -----
+
+/// The first command in backquotes in `err` that starts with `sealwax keys`.
+fn advised(err: &str, starts: &str) -> Vec<String> {
+    let cmd = err
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .find(|c| c.starts_with(starts))
+        .unwrap_or_else(|| panic!("no `{starts}…` advised in: {err}"));
+    cmd.split_whitespace().skip(1).map(str::to_string).collect()
+}
+
+/// A world whose log takes operator registrations; the token file's path.
+fn world_with_operator() -> (World, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = LogServer::start(
+        &dir.path().join("log"),
+        &sealwax_tests::ServerOptions {
+            admin_token: Some("op-token-4f1e9b27c0d8a635e1".into()),
+            ..Default::default()
+        },
+    );
+    let token = path_str(server.admin_token_file.as_ref().unwrap()).to_string();
+    (World { dir, server }, token)
+}
+
+/// Runs the advised command (its TOKEN replaced by the token file, -W added
+/// to a key generation) as `client`.
+fn follow(client: &Client, mut cmd: Vec<String>, token: &str) -> String {
+    for a in &mut cmd {
+        if a == "TOKEN" {
+            *a = token.to_string();
+        }
+    }
+    if cmd.starts_with(&["keys".to_string(), "generate".to_string()]) {
+        cmd.push("-W".into());
+    }
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    client.ok(&args)
+}
+
+#[test]
+fn after_a_compromise_publish_and_generate_give_a_recovery_path_that_works() {
+    let (w, token) = world_with_operator();
+    let alice = w.alice();
+    let v1 = w.artifact("hello-1.0.0.tar.gz", 500, 1);
+    alice.ok(&publish_args(&v1, "1.0.0"));
+    let out = alice.ok(&["keys", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = list["own_keys"][0]["key_id"].as_str().unwrap().to_string();
+    alice.ok(&["keys", "revoke", &id, "--compromised"]);
+
+    let v2 = w.artifact("hello-2.0.0.tar.gz", 500, 2);
+    let err = alice.fails_with(&publish_args(&v2, "2.0.0"), EXIT_REFUSED);
+    let from_publish = advised(
+        &err,
+        "sealwax keys generate --publisher alice --admin-token-file",
+    );
+    assert!(
+        !err.contains("run `sealwax keys generate --publisher alice`,"),
+        "{err}"
+    );
+    let err = alice.fails_with(
+        &["keys", "generate", "--publisher", "alice", "-W"],
+        EXIT_REFUSED,
+    );
+    assert!(err.contains("already claimed"), "{err}");
+    let from_generate = advised(
+        &err,
+        "sealwax keys generate --publisher alice --admin-token-file",
+    );
+    assert_eq!(
+        from_publish, from_generate,
+        "one way out, the same from both"
+    );
+
+    follow(&alice, from_generate, &token);
+    let out = alice.ok(&publish_args(&v2, "2.0.0"));
+    assert!(out.contains("logged at index"), "{out}");
+}
+
+#[test]
+fn a_suspended_key_is_refused_before_logging_with_a_vouch_that_works() {
+    let (w, token) = world_with_operator();
+    let alice = w.alice();
+    let out = alice.ok(&["keys", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = list["own_keys"][0]["key_id"].as_str().unwrap().to_string();
+    let out = alice.ok(&["keys", "rotate", "--publisher", "alice", "-W"]);
+    let second = generated_key_id(&out);
+    alice.ok(&["keys", "revoke", &first, "--compromised"]);
+    let size = sealwax_tests::tree_size(&w.server.url);
+
+    let v1 = w.artifact("hello-1.0.0.tar.gz", 500, 1);
+    let err = alice.fails_with(&publish_args(&v1, "1.0.0"), EXIT_REFUSED);
+    assert!(
+        err.contains(&format!("key {second} of publisher \"alice\" is suspended")),
+        "{err}"
+    );
+    assert!(err.contains("nothing was logged"), "{err}");
+    assert_eq!(
+        sealwax_tests::tree_size(&w.server.url),
+        size,
+        "nothing logged"
+    );
+    let vouch = advised(&err, &format!("sealwax keys vouch {second}"));
+    follow(&alice, vouch, &token);
+    let out = alice.ok(&publish_args(&v1, "1.0.0"));
+    assert!(out.contains(&format!("with key {second}")), "{out}");
+}
