@@ -435,3 +435,50 @@ fn a_suspended_key_is_refused_before_logging_with_a_vouch_that_works() {
     let out = alice.ok(&publish_args(&v1, "1.0.0"));
     assert!(out.contains(&format!("with key {second}")), "{out}");
 }
+
+// ----- a [[watch]] publisher that never appeared -----
+
+#[test]
+fn a_watched_publisher_never_seen_is_warned_about_once_per_run() {
+    use std::time::Duration;
+    let w = World::new();
+    w.alice();
+    let config = "[[watch]]\npublisher = \"alcie\"\nlearn = true\n\n[[watch]]\npublisher = \"alice\"\nlearn = true\n";
+    let m = sealwax_tests::Monitor::new(&w.path("mon"), &w.server.url, &w.server.vkey, config);
+    let child = sealwax_tests::monitor_command(&m.log, &m.vkey, &m.state, &m.config)
+        .args(["--interval", "1", "--no-progress"])
+        .env("RUST_LOG", "sealwax_monitor=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sealwax-monitor");
+    std::thread::sleep(Duration::from_millis(3500));
+    let pid = child.id().to_string();
+    succeeds(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .output()
+            .expect("kill"),
+        "kill -TERM",
+    );
+    let out = child.wait_with_output().expect("wait for the monitor");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.matches("no new entries").count() >= 2,
+        "several polls: {err}"
+    );
+    let warned: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("never appeared"))
+        .collect();
+    assert_eq!(warned.len(), 1, "once per run: {err}");
+    assert!(
+        warned[0].contains("\"alcie\"") && warned[0].contains("check its spelling"),
+        "{err}"
+    );
+
+    // The next run warns again, once.
+    let r = m.run();
+    let err = String::from_utf8_lossy(&r.out.stderr);
+    assert_eq!(err.matches("never appeared").count(), 1, "{}", r.debug());
+}
