@@ -482,3 +482,71 @@ fn a_watched_publisher_never_seen_is_warned_about_once_per_run() {
     let err = String::from_utf8_lossy(&r.out.stderr);
     assert_eq!(err.matches("never appeared").count(), 1, "{}", r.debug());
 }
+
+// ----- a failed install leaves nothing behind -----
+
+/// The `.sealwax-staged-*` files in `dir`.
+fn staged_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".sealwax-staged-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_failed_install_leaves_no_directory_or_staged_file_and_stale_ones_go() {
+    let w = World::new();
+    let alice = w.alice();
+    let file = w.artifact("hello-1.0.0.tar.gz", 3000, 1);
+    alice.ok(&publish_args(&file, "1.0.0"));
+    let bob = w.client("bob");
+
+    // Nothing to install: the directory install made is gone again.
+    let to = w.path("new").join("vendor");
+    bob.fails_with(&["install", "alice/nope@1.0.0", "--to", path_str(&to)], 4);
+    assert!(!w.path("new").exists(), "created directories are removed");
+
+    // A download that does not verify (the key is not trusted): nothing staged stays.
+    let err = bob.fails_with(
+        &["install", "alice/hello@1.0.0", "--to", path_str(&to)],
+        EXIT_REFUSED,
+    );
+    assert!(err.contains("--trust-new-keys"), "{err}");
+    assert!(!w.path("new").exists(), "created directories are removed");
+    let kept = w.path("kept");
+    std::fs::create_dir(&kept).unwrap();
+    bob.fails_with(
+        &["install", "alice/hello@1.0.0", "--to", path_str(&kept)],
+        EXIT_REFUSED,
+    );
+    assert!(kept.is_dir(), "a directory install did not make stays");
+    assert_eq!(staged_in(&kept), Vec::<String>::new());
+
+    // Staged files an hour old are left-overs of a killed install; a young one may be in use.
+    let old = kept.join(".sealwax-staged-00000000000000aa");
+    let young = kept.join(".sealwax-staged-00000000000000bb");
+    std::fs::write(&old, b"partial").unwrap();
+    std::fs::write(&young, b"partial").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    bob.ok(&[
+        "install",
+        "alice/hello@1.0.0",
+        "--to",
+        path_str(&kept),
+        "--trust-new-keys",
+    ]);
+    assert_eq!(
+        staged_in(&kept),
+        vec![".sealwax-staged-00000000000000bb".to_string()]
+    );
+}
