@@ -550,3 +550,96 @@ fn a_failed_install_leaves_no_directory_or_staged_file_and_stale_ones_go() {
         vec![".sealwax-staged-00000000000000bb".to_string()]
     );
 }
+
+// ----- the docs run as written -----
+
+/// The `sh` blocks right after a `<!-- doctest -->` line of `markdown`, in order.
+fn doctest_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut lines = markdown.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "<!-- doctest -->" {
+            continue;
+        }
+        assert_eq!(
+            lines.next().map(str::trim),
+            Some("```sh"),
+            "a doctest mark must precede a ```sh block"
+        );
+        let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+        blocks.push(block.join("\n"));
+    }
+    blocks
+}
+
+/// Runs the doctest blocks of the workspace file `doc` in order, in a fresh
+/// home and working directory, against `w`'s log; returns how many ran.
+fn run_doc(w: &World, doc: &str) -> usize {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(doc))
+        .unwrap_or_else(|e| panic!("read {doc}: {e}"));
+    let name = doc.replace(['/', '.'], "-");
+    let (home, cwd) = (
+        w.path(&format!("{name}-home")),
+        w.path(&format!("{name}-cwd")),
+    );
+    std::fs::create_dir_all(&cwd).unwrap();
+    sealwax_tests::write_artifact(&cwd.join("hello.tar.gz"), 4000, 3);
+    sealwax_tests::write_artifact(&cwd.join("hello-1.0.0.tar.gz"), 4000, 4);
+    let password = w.path(&format!("{name}-password"));
+    std::fs::write(&password, "correct horse battery staple\n").unwrap();
+    let bin_dir = bin("sealwax").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let log_data = path_str(&w.server.data_dir).to_string();
+    let home_str = path_str(&home).to_string();
+    let substitutions: [(&str, &str); 5] = [
+        ("log.example.org/sealwax+1a2b3c4d+AQ…", &w.server.vkey),
+        ("https://log.example.org", &w.server.url),
+        ("http://127.0.0.1:7380", &w.server.url),
+        ("--data-dir data/log", &format!("--data-dir {log_data}")),
+        ("~/.local/share/sealwax", &home_str),
+    ];
+    let have_minisign = sealwax_tests::have_tool("minisign");
+    let blocks = doctest_blocks(&text);
+    for (i, block) in blocks.iter().enumerate() {
+        let mut script = block.clone();
+        for (from, to) in substitutions {
+            script = script.replace(from, to);
+        }
+        if !have_minisign {
+            script = script
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("minisign "))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        let out = Command::new("sh")
+            .args(["-exc", &script])
+            .current_dir(&cwd)
+            .env("PATH", &path)
+            .env("SEALWAX_HOME", &home)
+            .env("SEALWAX_PASSWORD_FILE", &password)
+            .env_remove("SEALWAX_LOG")
+            .env_remove("SEALWAX_LOG_KEY")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sh");
+        succeeds(
+            out,
+            &format!("doctest block {} of {doc}:\n{script}\n", i + 1),
+        );
+    }
+    blocks.len()
+}
+
+#[test]
+fn the_docs_run_as_written() {
+    // Each on a log of its own: both claim the name alice.
+    let readme = run_doc(&World::new(), "README.md");
+    assert_eq!(readme, 2, "the README's quick start blocks");
+    let guide = run_doc(&World::new(), "docs/GUIDE.md");
+    assert_eq!(guide, 3, "the GUIDE's walkthrough blocks");
+}
