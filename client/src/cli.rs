@@ -96,7 +96,8 @@ pub enum Command {
     /// Save the log URL and key in the config, so they need not be repeated
     #[command(long_about = "Save the log URL and key in config.toml.\n\n\
         Without --log-key the key is fetched from the log and printed: compare it with the one\n\
-        the log's operator published before you rely on it.")]
+        the log's operator published before you rely on it. The key must verify the log's\n\
+        current checkpoint, and a different key already saved is replaced only with --force.")]
     Init(InitArgs),
 
     /// Make, register, import, list, revoke and rotate keys
@@ -110,7 +111,8 @@ pub enum Command {
         version and SHA-256, so `minisign -Vm FILE -p KEY.pub` shows what was signed. The log's\n\
         answer is verified (inclusion proof, checkpoint signature, consistency), then FILE.minisig\n\
         and FILE.tlog-proof are written beside FILE and the file is uploaded where the log keeps\n\
-        artifacts.")]
+        artifacts. A publish interrupted before its upload finished is remembered in the home:\n\
+        every command says so, and `sealwax publish --resume` finishes it.")]
     Publish(PublishArgs),
 
     /// Check a file against its .minisig and .tlog-proof, offline
@@ -141,6 +143,9 @@ pub struct InitArgs {
     /// The log's origin line, if it differs from its key's name
     #[arg(long, value_name = "ORIGIN")]
     pub origin: Option<String>,
+    /// Replace a log key already saved in the config by a different one
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `sealwax keys ...`.
@@ -150,7 +155,8 @@ pub enum KeysCommand {
     #[command(
         long_about = "Make a new Minisign key pair (encrypted with a password unless -W) in DIR, and\n\
         register it for the publisher. The first key of a publisher name claims the name; a\n\
-        later key is authorised by this home's current key of the publisher (chain of trust)."
+        later key is authorised by this home's newest key of the publisher in good standing\n\
+        (chain of trust), or with --admin-token-file by the log operator (recovery)."
     )]
     Generate(GenerateArgs),
     /// Register an existing Minisign or rsign2 key pair
@@ -203,6 +209,9 @@ pub struct GenerateArgs {
     /// Do not encrypt the secret key (no password)
     #[arg(short = 'W', long = "without-password")]
     pub without_password: bool,
+    /// Register through the log operator's path, with the token in FILE (recovery when no key is left)
+    #[arg(long = "admin-token-file", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// `sealwax keys register`.
@@ -236,8 +245,8 @@ pub struct ImportArgs {
 /// `sealwax keys revoke`.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// The public key to revoke: its base64 line, or a .pub file
-    #[arg(value_name = "KEY|FILE")]
+    /// The public key to revoke: its key ID (as `keys list` prints it), base64 line, or .pub file
+    #[arg(value_name = "KEY|ID|FILE")]
     pub key: String,
     /// The key leaked: none of its signatures are to be trusted any more
     #[arg(long)]
@@ -253,8 +262,8 @@ pub struct RevokeArgs {
 /// `sealwax keys vouch`.
 #[derive(Debug, Args)]
 pub struct VouchArgs {
-    /// The suspended public key: its base64 line, or a .pub file
-    #[arg(value_name = "KEY|FILE")]
+    /// The suspended public key: its key ID (as `keys list` prints it), base64 line, or .pub file
+    #[arg(value_name = "KEY|ID|FILE")]
     pub key: String,
     /// Its secret key file [default: the one this home recorded for it]
     #[arg(long, value_name = "FILE")]
@@ -287,16 +296,17 @@ pub struct RotateArgs {
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The artifact to sign
-    pub file: PathBuf,
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
     /// Publisher name
-    #[arg(long, value_name = "P")]
-    pub publisher: String,
+    #[arg(long, value_name = "P", required_unless_present = "resume")]
+    pub publisher: Option<String>,
     /// Package name
-    #[arg(long, value_name = "NAME")]
-    pub package: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "resume")]
+    pub package: Option<String>,
     /// Package version
-    #[arg(long, value_name = "V")]
-    pub version: String,
+    #[arg(long, value_name = "V", required_unless_present = "resume")]
+    pub version: Option<String>,
     /// Sign with this secret key file [default: the publisher's current key in this home]
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
@@ -306,6 +316,9 @@ pub struct PublishArgs {
     /// Overwrite a FILE.minisig / FILE.tlog-proof of another release
     #[arg(long)]
     pub force: bool,
+    /// Finish every publish of this home that was interrupted (^C during an upload)
+    #[arg(long, conflicts_with_all = ["file", "publisher", "package", "version", "key", "no_upload"])]
+    pub resume: bool,
 }
 
 /// `sealwax verify`.
@@ -368,7 +381,7 @@ mod tests {
         ])
         .unwrap();
         match cli.command {
-            Command::Publish(a) => assert_eq!(a.version, "1.0"),
+            Command::Publish(a) => assert_eq!(a.version.as_deref(), Some("1.0")),
             other => panic!("{other:?}"),
         }
     }

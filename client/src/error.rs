@@ -145,6 +145,20 @@ pub enum ClientError {
         /// Key ID of the key.
         key_id: String,
     },
+    /// A key ID that names several keys this home knows.
+    #[error("key ID {key_id} names more than one key this home knows: {keys}. Pass the public key itself (its base64 line or .pub file)")]
+    KeyIdAmbiguous {
+        /// The key ID given.
+        key_id: String,
+        /// The keys it names, with their publishers.
+        keys: String,
+    },
+    /// A key ID that names no key this home knows.
+    #[error("no key with ID {key_id} is known to this home for this log (`sealwax keys list` shows its own and trusted keys): pass the public key itself (its base64 line or .pub file)")]
+    KeyIdUnknown {
+        /// The key ID given.
+        key_id: String,
+    },
     /// `keys vouch` for a key whose secret this home does not hold.
     #[error("this home does not hold the secret of key {key_id}: pass it with --secret FILE (a re-vouching is signed by the key itself, to prove possession, and by its voucher)")]
     NoSecretForKey {
@@ -348,6 +362,68 @@ pub enum ClientError {
         /// Its log index.
         index: u64,
     },
+    /// `init` with a key that does not verify the log's checkpoint.
+    #[error("the log at {url} does not sign its checkpoint with the log key {key}: {cause}. Nothing was saved: check --log-key against the key the log's operator published (or check --log)")]
+    InitKeyRefused {
+        /// The log URL.
+        url: String,
+        /// The key given, and what the log announces at `/v1/log-key` if that differs.
+        key: String,
+        /// Why the checkpoint does not open with the key.
+        cause: String,
+    },
+    /// `init` with a log key other than the one already saved.
+    #[error("{config} already pins the log key {pinned}, not {new}: nothing was saved. If the log's operator really changed its key, run `sealwax init` again with --force")]
+    LogKeyPinned {
+        /// The config file.
+        config: PathBuf,
+        /// The saved key.
+        pinned: String,
+        /// The key given now.
+        new: String,
+    },
+    /// A `.tlog-proof` whose checkpoint the configured log key did not sign.
+    #[error("the .tlog-proof's checkpoint is not signed by the log key you configured ({key}): {cause}. Check --log-key (or `sealwax init`) against the key of the log {path} comes from; the publisher's key was not checked yet")]
+    ProofLogKey {
+        /// The `.tlog-proof` file.
+        path: PathBuf,
+        /// The configured log key.
+        key: String,
+        /// Why its checkpoint does not open.
+        cause: String,
+    },
+    /// The artifact of an interrupted publish changed before it was resumed.
+    #[error("{path} changed since the publish of {release} was interrupted (its SHA-256 was {expected}): put the original file back and run `sealwax publish --resume` again, or publish the new file as a new version")]
+    PendingFileChanged {
+        /// The artifact.
+        path: PathBuf,
+        /// `publisher/package@version`.
+        release: String,
+        /// The SHA-256 it had.
+        expected: String,
+    },
+    /// A new key for a publisher whose keys this home cannot chain from.
+    #[error("{taken}. {advice}")]
+    NoKeyToChain {
+        /// The publisher.
+        publisher: String,
+        /// Why a claim does not do (the name is taken).
+        taken: String,
+        /// The recovery path, with its commands.
+        advice: String,
+    },
+    /// A signing key the log would refuse: compromised, suspended or retired.
+    #[error("key {key_id} of publisher {publisher:?} is {standing} in the log, so the log refuses what it signs: nothing was logged. {advice}")]
+    KeyUnusable {
+        /// The publisher.
+        publisher: String,
+        /// Key ID.
+        key_id: String,
+        /// Its standing, in words.
+        standing: String,
+        /// The recovery path, with its commands.
+        advice: String,
+    },
     /// The log refused a submitted entry (4xx).
     #[error("the log refused the {what}: {message}")]
     LogRefused {
@@ -476,6 +552,7 @@ impl ClientError {
             | BadTarget(_)
             | PublisherUnknownForKey { .. }
             | NoSecretForKey { .. }
+            | KeyIdAmbiguous { .. }
             | CompanionTaken { .. }
             | Terminal(_)
             | Durable(_) => EXIT_USAGE,
@@ -498,6 +575,12 @@ impl ClientError {
             | ReleaseMismatch { .. }
             | OverLimit { .. }
             | VersionTaken { .. }
+            | InitKeyRefused { .. }
+            | LogKeyPinned { .. }
+            | ProofLogKey { .. }
+            | PendingFileChanged { .. }
+            | NoKeyToChain { .. }
+            | KeyUnusable { .. }
             | LogRefused { .. } => EXIT_REFUSED,
             LogUnreachable { .. }
             | LogHttp { .. }
@@ -509,9 +592,11 @@ impl ClientError {
             | UploadFailed { .. }
             | Rollback { .. }
             | Fork { .. } => EXIT_LOG,
-            NoSuchFile { .. } | MissingFile { .. } | NoSuchRelease(_) | UrlNotFound { .. } => {
-                EXIT_NOT_FOUND
-            }
+            NoSuchFile { .. }
+            | MissingFile { .. }
+            | NoSuchRelease(_)
+            | UrlNotFound { .. }
+            | KeyIdUnknown { .. } => EXIT_NOT_FOUND,
         }
     }
 

@@ -25,6 +25,7 @@ pub mod home;
 pub mod keyring;
 pub mod keystate;
 pub mod password;
+pub mod pending;
 pub mod progress;
 pub mod trust;
 pub mod verify;

@@ -3,7 +3,8 @@
 //! ```toml
 //! [[watch]]
 //! publisher = "alice"                 # a publisher name
-//! keys = ["RWQf6LRCGA9i53ml..."]      # the keys expected (Minisign public keys, base64 line)
+//! keys = ["RWQf6LRCGA9i53ml..."]      # the keys expected (Minisign public keys, base64 line,
+//!                                     # or key IDs such as "D3B51ED33AC74E98")
 //! packages = ["left-pad"]             # optional: alert on every signature for these packages
 //!
 //! [[watch]]
@@ -30,7 +31,9 @@
 //! ```
 //!
 //! A `[[watch]]` names one publisher (at most once) with either `keys` (an
-//! empty list means no key at all is expected: every key is an alert) or
+//! empty list means no key at all is expected: every key is an alert; a
+//! key ID, the 16 hex digits `sealwax` prints, stands for the publisher's
+//! logged key of that ID while only one of its keys has it) or
 //! `learn = true`, not both. `publisher = "*"` (at most once, with neither)
 //! reports every key registration and revocation of every publisher not
 //! named in another `[[watch]]`.
@@ -62,6 +65,9 @@ pub struct Watch {
     pub publisher: String,
     /// Its expected keys.
     pub expect: Expect,
+    /// Key numbers given as key IDs in `keys`: each expects the one key of
+    /// the publisher with that number (none, if two of its keys share it).
+    pub key_ids: BTreeSet<[u8; 8]>,
     /// Packages whose every signature is reported.
     pub packages: BTreeSet<String>,
 }
@@ -254,12 +260,14 @@ impl Config {
                 "{at}: publisher {publisher:?} is watched twice; merge the two [[watch]] tables"
             )));
         }
-        let expect = expectation(at, &publisher, w.keys, w.learn.unwrap_or(false), invalid)?;
+        let (expect, key_ids) =
+            expectation(at, &publisher, w.keys, w.learn.unwrap_or(false), invalid)?;
         self.watches.insert(
             publisher.clone(),
             Watch {
                 publisher,
                 expect,
+                key_ids,
                 packages,
             },
         );
@@ -277,34 +285,49 @@ impl Config {
     }
 }
 
-/// What the `[[watch]]` `at` for `publisher` expects: its `keys`, or `learn = true`.
+/// The key number of a key ID as `sealwax` prints it (16 hex digits, the
+/// little-endian key number shown most significant byte first).
+fn key_id(text: &str) -> Option<[u8; 8]> {
+    let t = text.trim();
+    if t.len() != 16 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(t, 16).ok().map(u64::to_le_bytes)
+}
+
+/// What the `[[watch]]` `at` for `publisher` expects: its `keys` (and the
+/// key numbers of those given as key IDs), or `learn = true`.
 fn expectation(
     at: &str,
     publisher: &str,
     keys: Option<Vec<String>>,
     learn: bool,
     invalid: &impl Fn(String) -> MonitorError,
-) -> Result<Expect, MonitorError> {
+) -> Result<(Expect, BTreeSet<[u8; 8]>), MonitorError> {
     match (keys, learn) {
         (Some(_), true) => Err(invalid(format!(
             "{at} ({publisher}): give either `keys` or `learn = true`, not both"
         ))),
         (None, false) => Err(invalid(format!(
-            "{at} ({publisher}): say which keys are expected with `keys = [\"RWQ...\"]` (Minisign public keys), or `learn = true` to trust the keys seen on the first run"
+            "{at} ({publisher}): say which keys are expected with `keys = [\"RWQ...\"]` (Minisign public keys or key IDs), or `learn = true` to trust the keys seen on the first run"
         ))),
-        (None, true) => Ok(Expect::Learn),
+        (None, true) => Ok((Expect::Learn, BTreeSet::new())),
         (Some(keys), false) => {
-            let mut set = BTreeMap::new();
+            let (mut set, mut ids) = (BTreeMap::new(), BTreeSet::new());
             for (k, text) in keys.iter().enumerate() {
+                if let Some(id) = key_id(text) {
+                    ids.insert(id);
+                    continue;
+                }
                 let pk = PublicKey::parse(text.trim()).map_err(|e| {
                     invalid(format!(
-                        "{at} ({publisher}): key number {} is not a Minisign public key: {e}",
+                        "{at} ({publisher}): key number {} is not a Minisign public key or a 16-hex-digit key ID: {e}",
                         k + 1
                     ))
                 })?;
                 set.insert(pk.key_hash(), pk);
             }
-            Ok(Expect::Keys(set))
+            Ok((Expect::Keys(set), ids))
         }
     }
 }
@@ -536,6 +559,28 @@ mod tests {
         assert_eq!(
             c.watch("alice").unwrap().expect,
             Expect::Keys(BTreeMap::from([(pk.key_hash(), pk)]))
+        );
+    }
+
+    #[test]
+    fn key_ids_are_accepted_beside_keys() {
+        let pk = PublicKey::parse(ALICE_KEY).unwrap();
+        let id = pk.key_id_hex();
+        let text = format!(
+            "[[watch]]\npublisher = \"alice\"\nkeys = [{:?}, {ALICE_KEY:?}]\n",
+            id.to_lowercase()
+        );
+        let c = parse(&text).unwrap();
+        let w = c.watch("alice").unwrap();
+        assert_eq!(w.key_ids, BTreeSet::from([pk.keynum]));
+        assert_eq!(
+            w.expect,
+            Expect::Keys(BTreeMap::from([(pk.key_hash(), pk)]))
+        );
+        let e = err("[[watch]]\npublisher = \"a\"\nkeys = [\"D3B51ED33AC74E9\"]");
+        assert!(
+            e.contains("key number 1 is not a Minisign public key or a 16-hex-digit key ID"),
+            "{e}"
         );
     }
 }

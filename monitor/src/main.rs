@@ -124,17 +124,54 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         ..FollowerOptions::default()
     };
+    let unseen = Unseen::new(&config, &cli.config);
     let mut follower = Follower::open(source, verifier, config, dispatcher, state_dir, options)
         .context("cannot start the monitor")?;
     if cli.once {
-        return Ok(once(&mut follower).await);
+        return Ok(once(&mut follower, unseen).await);
     }
-    daemon(&mut follower, Duration::from_secs(cli.interval)).await
+    daemon(&mut follower, unseen, Duration::from_secs(cli.interval)).await
 }
 
-async fn once(follower: &mut Follower) -> ExitCode {
+/// The `[[watch]]` publishers not yet warned about as never seen in the
+/// log: a typo in a name would otherwise mean watching nothing. Each is
+/// warned about once per run, after the first poll that caught up with the
+/// log without seeing it.
+struct Unseen {
+    publishers: Vec<String>,
+    config: std::path::PathBuf,
+}
+
+impl Unseen {
+    fn new(config: &Config, path: &std::path::Path) -> Unseen {
+        Unseen {
+            publishers: config.watches.keys().cloned().collect(),
+            config: path.to_path_buf(),
+        }
+    }
+
+    /// Warns about each watched publisher the caught-up log has no key of.
+    fn check(&mut self, follower: &Follower) {
+        let state = follower.state();
+        if state.progress.is_some() || self.publishers.is_empty() {
+            return;
+        }
+        for p in std::mem::take(&mut self.publishers) {
+            if state.keys.get(&p).is_none() {
+                tracing::warn!(
+                    "publisher {p:?} of a [[watch]] in {} has never appeared in the log (tree size {}): check its spelling; until it registers a key, that watch sees nothing",
+                    self.config.display(),
+                    state.size()
+                );
+            }
+        }
+    }
+}
+
+async fn once(follower: &mut Follower, mut unseen: Unseen) -> ExitCode {
     match follower.poll().await {
         Ok(outcome) => {
+            unseen.check(follower);
             tracing::info!(
                 size = outcome.size,
                 new_entries = outcome.entries,
@@ -159,7 +196,11 @@ async fn once(follower: &mut Follower) -> ExitCode {
     }
 }
 
-async fn daemon(follower: &mut Follower, interval: Duration) -> anyhow::Result<ExitCode> {
+async fn daemon(
+    follower: &mut Follower,
+    mut unseen: Unseen,
+    interval: Duration,
+) -> anyhow::Result<ExitCode> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
     tracing::info!(interval = ?interval, size = follower.state().size(), "following the log");
@@ -171,15 +212,19 @@ async fn daemon(follower: &mut Follower, interval: Duration) -> anyhow::Result<E
         };
         match polled {
             None => break,
-            Some(Ok(o)) if o.entries > 0 || o.alerts > 0 => {
-                tracing::info!(
-                    size = o.size,
-                    new_entries = o.entries,
-                    alerts = o.alerts,
-                    "poll done"
-                )
+            Some(Ok(o)) => {
+                unseen.check(follower);
+                if o.entries > 0 || o.alerts > 0 {
+                    tracing::info!(
+                        size = o.size,
+                        new_entries = o.entries,
+                        alerts = o.alerts,
+                        "poll done"
+                    )
+                } else {
+                    tracing::debug!("no new entries")
+                }
             }
-            Some(Ok(_)) => tracing::debug!("no new entries"),
             Some(Err(e @ (MonitorError::Unreachable { .. } | MonitorError::TooLarge { .. }))) => {
                 tracing::warn!("{e}");
                 if let Err(d) = follower.report_unreachable(&e).await {

@@ -193,9 +193,21 @@ impl<'c> Tracker<'c> {
         }
     }
 
+    /// Whether `key` is the one logged key of `w`'s publisher with a key ID
+    /// the watch lists (two keys with that ID make neither expected).
+    fn named_by_key_id(&self, w: &Watch, key: &Hash) -> bool {
+        let Some(p) = self.keys.get(&w.publisher) else {
+            return false;
+        };
+        let Some(id) = p.key(key).map(|r| r.key.keynum) else {
+            return false;
+        };
+        w.key_ids.contains(&id) && p.keys().iter().filter(|k| k.key.keynum == id).count() == 1
+    }
+
     fn is_expected(&self, w: &'c Watch, key: &Hash) -> bool {
         match self.expected(w) {
-            Expected::Keys(k) => k.contains_key(key),
+            Expected::Keys(k) => k.contains_key(key) || self.named_by_key_id(w, key),
             Expected::Learned(k) => k.contains(key),
             Expected::Learning => self
                 .learning

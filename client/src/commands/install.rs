@@ -174,7 +174,7 @@ fn stage(
     len: Option<u64>,
     what: &str,
 ) -> Result<(Staged, Digests)> {
-    let path = dir.join(format!(".sealwax-staged-{:016x}", rand::random::<u64>()));
+    let path = dir.join(format!("{STAGED_PREFIX}{:016x}", rand::random::<u64>()));
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -903,7 +903,57 @@ fn write(ctx: &Ctx, s: &Session, to: &Path, f: Fetched, c: &Checked) -> Result<P
     Ok(dest)
 }
 
-/// Installs one target.
+/// The prefix of an artifact being downloaded or copied into `--to`.
+const STAGED_PREFIX: &str = ".sealwax-staged-";
+
+/// How old a staged file must be to count as left behind by an install
+/// that was killed (a younger one may belong to an install under way).
+const STALE_STAGED: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Creates `dir` and its missing parents; returns the ones it created,
+/// deepest first.
+fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut next = Some(dir);
+    while let Some(d) = next.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d.to_path_buf());
+        next = d.parent();
+    }
+    fs::create_dir_all(dir).map_err(|e| ClientError::io("create directory", dir, e))?;
+    Ok(missing)
+}
+
+/// Removes the directories a failed install created, deepest first, as
+/// long as they are empty.
+fn remove_created(dirs: &[PathBuf]) {
+    for d in dirs {
+        if fs::remove_dir(d).is_err() {
+            break;
+        }
+    }
+}
+
+/// Removes the staged files in `dir` older than [`STALE_STAGED`]: what an
+/// install that was killed left behind.
+fn remove_stale_staged(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(std::result::Result::ok) {
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_STAGED);
+        if stale && e.file_name().to_string_lossy().starts_with(STAGED_PREFIX) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Installs one target. A failure leaves nothing behind: the staged copy is
+/// removed, and so is the `--to` directory if this install created it.
 pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
     let target = Target::parse(&args.target)?;
     if let Target::File { path, .. } = &target {
@@ -911,14 +961,25 @@ pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
         open_named(path, "artifact", "install")?;
     }
     let mut session = Session::start(ctx, args.max_download)?;
-    fs::create_dir_all(&args.to).map_err(|e| ClientError::io("create directory", &args.to, e))?;
-    let fetched = fetch(ctx, &mut session, &target, &args.to).map_err(|e| target.not_found(e))?;
-    let checked = check(&mut session, &target, &fetched)?;
-    let trusted = decide_trust(ctx, &session, &fetched, &checked, args.trust_new_keys)?;
+    let created = create_dirs(&args.to)?;
+    remove_stale_staged(&args.to);
+    install_into(ctx, &mut session, &target, &args).inspect_err(|_| remove_created(&created))
+}
+
+/// Fetches, checks and installs `target` into the existing `--to` directory.
+fn install_into(
+    ctx: &Ctx,
+    session: &mut Session,
+    target: &Target,
+    args: &InstallArgs,
+) -> Result<serde_json::Value> {
+    let fetched = fetch(ctx, session, target, &args.to).map_err(|e| target.not_found(e))?;
+    let checked = check(session, target, &fetched)?;
+    let trusted = decide_trust(ctx, session, &fetched, &checked, args.trust_new_keys)?;
     let release = fetched.signed.sig.release.clone();
-    record_trust(ctx, &session, &checked, &release.publisher, &trusted)?;
+    record_trust(ctx, session, &checked, &release.publisher, &trusted)?;
     let (sha256, size) = (fetched.digests.sha256, fetched.digests.len);
-    let dest = write(ctx, &session, &args.to, fetched, &checked)?;
+    let dest = write(ctx, session, &args.to, fetched, &checked)?;
     let key_hash = checked.key.key_hash();
     Ok(json!({
         "installed": dest,

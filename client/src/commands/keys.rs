@@ -53,6 +53,49 @@ fn public_key_arg(arg: &str, action: &'static str) -> Result<PublicKey> {
     })
 }
 
+/// Whether `arg` reads as a key ID: 16 hex digits, as `sealwax` prints them.
+fn is_key_id(arg: &str) -> bool {
+    arg.len() == 16 && arg.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The public key `arg` names: its key ID (of exactly one key this home
+/// knows in `log`, its own or trusted), its base64 line, or a `.pub` file.
+fn key_arg(ctx: &Ctx, log: &LogIdentity, arg: &str, action: &'static str) -> Result<PublicKey> {
+    if !is_key_id(arg) || Path::new(arg).exists() {
+        return public_key_arg(arg, action);
+    }
+    let own = ctx.own_keys(log)?;
+    let trust = ctx.trust_store(log)?;
+    let mut found: Vec<(PublicKey, &str)> = Vec::new();
+    let known = own
+        .keys
+        .iter()
+        .map(|k| (&k.key_id, &k.key, &k.publisher))
+        .chain(trust.keys.iter().map(|k| (&k.key_id, &k.key, &k.publisher)));
+    for (id, key, publisher) in known {
+        let Ok(pk) = PublicKey::parse(key) else {
+            continue;
+        };
+        if id.eq_ignore_ascii_case(arg) && !found.iter().any(|(k, _)| *k == pk) {
+            found.push((pk, publisher));
+        }
+    }
+    match found.as_slice() {
+        [] => Err(ClientError::KeyIdUnknown {
+            key_id: arg.to_ascii_uppercase(),
+        }),
+        [(pk, _)] => Ok(*pk),
+        many => Err(ClientError::KeyIdAmbiguous {
+            key_id: arg.to_ascii_uppercase(),
+            keys: many
+                .iter()
+                .map(|(pk, p)| format!("{} (publisher {p:?})", pk.to_base64()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
 fn check_publisher(p: &str) -> Result<()> {
     validate_publisher(p).map_err(ClientError::InvalidName)
 }
@@ -80,14 +123,51 @@ fn choose_authoriser(
             &k.secret_file,
             &ctx.passwords,
         )?))),
-        None => Err(ClientError::LogRefused {
-            what: "key registration",
-            message: format!(
-                "{} This home holds no active key of {publisher:?} to authorise the new one; \
-                 register from the home that has one, or ask the log operator (--admin-token-file)",
-                Rejection::NameTaken(publisher.to_string())
-            ),
+        None => Err(ClientError::NoKeyToChain {
+            taken: Rejection::NameTaken(publisher.to_string()).to_string(),
+            publisher: publisher.to_string(),
+            advice: recovery_advice(&own, &history.keys, None),
         }),
+    }
+}
+
+/// How to sign for the publisher of `keys` again when key `bad` (or, with
+/// none, every key this home holds) is out of good standing: the exact
+/// commands, from a key in good standing of this home, another home, or
+/// the log operator.
+pub fn recovery_advice(own: &OwnKeys, keys: &PublisherKeys, bad: Option<&PublicKey>) -> String {
+    let p = &keys.publisher;
+    let bad_hash = bad.map(PublicKey::key_hash);
+    let suspended = bad.filter(|pk| {
+        keys.key(&pk.key_hash())
+            .is_some_and(|r| matches!(r.standing(), KeyStanding::Suspended(_)))
+    });
+    match newest_in_good_standing(own, keys, bad_hash.as_ref()) {
+        Some(good) => {
+            let mut advice = format!(
+                "Make a new key chained from your key {} in good standing: `sealwax keys generate --publisher {p}`",
+                good.key_id
+            );
+            if let Some(pk) = suspended {
+                advice.push_str(&format!(
+                    "; or, if key {id} was not stolen, vouch for it again: `sealwax keys vouch {id}`",
+                    id = pk.key_id_hex()
+                ));
+            }
+            advice
+        }
+        None => {
+            let mut advice = format!(
+                "This home holds no key of {p:?} in good standing. From a home that holds one, run `sealwax keys generate --publisher {p}` there (the new key is chained from it); if none is left, ask the log's operator, who registers a new key with their admin token: `sealwax keys generate --publisher {p} --admin-token-file TOKEN`"
+            );
+            if let Some(pk) = suspended {
+                advice.push_str(&format!(
+                    ", or vouches for key {id} again if it was not stolen: `sealwax keys vouch {id} --admin-token-file TOKEN`",
+                    id = pk.key_id_hex()
+                ));
+            }
+            advice
+        }
     }
 }
 
@@ -236,7 +316,14 @@ pub fn generate(ctx: &Ctx, args: GenerateArgs) -> Result<serde_json::Value> {
     let log = ctx.log()?;
     let api = ctx.api()?;
     let mut tracker = ctx.tracker(&log)?;
-    let authoriser = choose_authoriser(ctx, &log, &api, &mut tracker, &args.publisher, None)?;
+    let authoriser = choose_authoriser(
+        ctx,
+        &log,
+        &api,
+        &mut tracker,
+        &args.publisher,
+        args.admin_token_file.as_ref(),
+    )?;
     let dir = args.dir.clone().unwrap_or_else(|| ctx.home.keys_dir());
     let (sk, public_file, secret_file) =
         write_new_key_pair(ctx, &dir, &args.publisher, args.without_password)?;
@@ -393,7 +480,7 @@ pub fn list(ctx: &Ctx) -> Result<serde_json::Value> {
 pub fn revoke(ctx: &Ctx, args: RevokeArgs) -> Result<serde_json::Value> {
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let pk = public_key_arg(&args.key, "revoke")?;
+    let pk = key_arg(ctx, &log, &args.key, "revoke")?;
     let h = pk.key_hash();
     let mut own = ctx.own_keys(&log)?;
     let trust = ctx.trust_store(&log)?;
@@ -625,7 +712,7 @@ fn revouching(
 pub fn vouch(ctx: &Ctx, args: VouchArgs) -> Result<serde_json::Value> {
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let pk = public_key_arg(&args.key, "vouch for")?;
+    let pk = key_arg(ctx, &log, &args.key, "vouch for")?;
     let h = pk.key_hash();
     let own = ctx.own_keys(&log)?;
     let mine = own.find(&h);

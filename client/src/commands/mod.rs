@@ -134,6 +134,32 @@ impl Ctx {
         OwnKeys::load(&self.home.log_dir(log).join("own-keys.toml"))
     }
 
+    /// The publishes of `log` that were started and not finished.
+    pub fn pending(&self, log: &LogIdentity) -> crate::pending::PendingStore {
+        crate::pending::PendingStore::new(&self.home.log_dir(log).join("pending"))
+    }
+
+    /// Prints a note on stderr, control characters escaped.
+    pub fn note(&self, msg: impl Display) {
+        let msg = msg.to_string();
+        let _ = writeln!(std::io::stderr(), "note: {}", escape_controls(&msg));
+    }
+
+    /// Says, one line each, which publishes of the configured log were
+    /// interrupted, except the release `skip` (being published now). A
+    /// home without a log or with an unreadable marker says nothing here:
+    /// the command itself reports what matters to it.
+    pub fn notify_pending(&self, skip: Option<&str>) {
+        let Ok(log) = self.log() else {
+            return;
+        };
+        for p in self.pending(&log).list().unwrap_or_default() {
+            if Some(p.name().as_str()) != skip {
+                self.note(p.notice());
+            }
+        }
+    }
+
     /// The remembered checkpoint of `log`.
     pub fn tracker(&self, log: &LogIdentity) -> Result<CheckpointTracker> {
         CheckpointTracker::load(&self.home, log)
@@ -154,6 +180,17 @@ pub fn hash_file(ctx: &Ctx, path: &Path) -> Result<Digests> {
 /// Runs the command; returns the JSON result (printed under `--json`).
 pub fn run(cli: Cli) -> Result<serde_json::Value> {
     let ctx = Ctx::from_cli(&cli)?;
+    match &cli.command {
+        Command::Publish(a) if a.resume => {}
+        Command::Publish(a) => {
+            let name = match (&a.publisher, &a.package, &a.version) {
+                (Some(p), Some(n), Some(v)) => Some(format!("{p}/{n}@{v}")),
+                _ => None,
+            };
+            ctx.notify_pending(name.as_deref());
+        }
+        _ => ctx.notify_pending(None),
+    }
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Keys(k) => match k {

@@ -9,19 +9,90 @@ use serde_json::json;
 use sealwax_proto::entry::{
     validate_package, validate_publisher, validate_version, Entry, Release, SignatureEntry,
 };
-use sealwax_proto::minisign::SecretKey;
+use sealwax_proto::keys::{KeyStanding, PublisherKeys};
+use sealwax_proto::minisign::{PublicKey, SecretKey};
 use sealwax_proto::proof::TlogProof;
 
 use crate::api::{LogClient, UploadOutcome};
 use crate::atomic::{read_optional, write_atomic, MODE_PUBLIC};
 use crate::cli::PublishArgs;
+use crate::commands::keys::recovery_advice;
 use crate::commands::{hash_file, submit_entry, Ctx, Logged};
 use crate::digest::Digests;
 use crate::error::{open_named, ClientError, Result};
+use crate::history::fetch_history;
 use crate::home::LogIdentity;
 use crate::keyring::load_secret_key;
+use crate::pending::{PendingPublish, PendingStore};
 use crate::progress::bytes_bar;
 use crate::verify::SealwaxSignature;
+
+/// One release to publish: from the command line, or a publish to finish.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The artifact to sign.
+    pub file: PathBuf,
+    /// Publisher name.
+    pub publisher: String,
+    /// Package name.
+    pub package: String,
+    /// Package version.
+    pub version: String,
+    /// `--key`.
+    pub key: Option<PathBuf>,
+    /// `--no-upload`.
+    pub no_upload: bool,
+    /// `--force`.
+    pub force: bool,
+    /// The SHA-256 (hex) the artifact had when an interrupted publish started.
+    pub expect_sha256: Option<String>,
+}
+
+impl Job {
+    /// The job of a `sealwax publish FILE --publisher ...` command line.
+    fn from_args(args: PublishArgs) -> Option<Job> {
+        Some(Job {
+            file: args.file?,
+            publisher: args.publisher?,
+            package: args.package?,
+            version: args.version?,
+            key: args.key,
+            no_upload: args.no_upload,
+            force: args.force,
+            expect_sha256: None,
+        })
+    }
+
+    /// The job that finishes the interrupted publish `p`.
+    fn resuming(p: PendingPublish, force: bool) -> Job {
+        Job {
+            file: p.file,
+            publisher: p.publisher,
+            package: p.package,
+            version: p.version,
+            key: p.key,
+            no_upload: p.no_upload,
+            force,
+            expect_sha256: Some(p.sha256),
+        }
+    }
+
+    /// The marker saying this publish was started.
+    fn pending(&self, sha256: &[u8; 32]) -> PendingPublish {
+        PendingPublish {
+            file: std::path::absolute(&self.file).unwrap_or_else(|_| self.file.clone()),
+            publisher: self.publisher.clone(),
+            package: self.package.clone(),
+            version: self.version.clone(),
+            sha256: hex::encode(sha256),
+            key: self
+                .key
+                .as_ref()
+                .map(|k| std::path::absolute(k).unwrap_or_else(|_| k.clone())),
+            no_upload: self.no_upload,
+        }
+    }
+}
 
 /// `path` with `suffix` appended to its file name.
 pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -32,7 +103,7 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
 
 /// The secret key file to sign with: `--key`, else the publisher's current
 /// key in this home. Only found here; it is decrypted after the cheap checks.
-fn signing_key_file(ctx: &Ctx, log: &LogIdentity, args: &PublishArgs) -> Result<PathBuf> {
+fn signing_key_file(ctx: &Ctx, log: &LogIdentity, args: &Job) -> Result<PathBuf> {
     match &args.key {
         Some(k) => {
             open_named(k, "secret key", "sign with")?;
@@ -51,7 +122,7 @@ fn signing_key_file(ctx: &Ctx, log: &LogIdentity, args: &PublishArgs) -> Result<
 /// `FILE.minisig` and `FILE.tlog-proof` may be overwritten only by a
 /// re-run of the same release (or with `--force`): one of another version,
 /// publisher, package, file hash or log is refused.
-fn check_companions(args: &PublishArgs, log: &LogIdentity, release: &Release) -> Result<()> {
+fn check_companions(args: &Job, log: &LogIdentity, release: &Release) -> Result<()> {
     if args.force {
         return Ok(());
     }
@@ -87,7 +158,7 @@ fn release_name(r: &Release) -> String {
 /// nothing: the version is not taken by another artifact, and the file is
 /// within every limit the log announces. A re-run of this very release
 /// skips the limits: it logs nothing new, and its upload tells the truth.
-fn preflight(api: &LogClient, args: &PublishArgs, release: &Release, size: u64) -> Result<()> {
+fn preflight(api: &LogClient, args: &Job, release: &Release, size: u64) -> Result<()> {
     let logged: Vec<_> = api
         .signatures_by_release(&release.publisher, &release.package, Some(&release.version))?
         .into_iter()
@@ -158,7 +229,7 @@ fn over_limit(
 /// Writes `FILE.minisig` and `FILE.tlog-proof` for the logged signature;
 /// returns their paths.
 fn write_companions(
-    args: &PublishArgs,
+    args: &Job,
     sk: &SecretKey,
     sig: &SignatureEntry,
     logged: &Logged,
@@ -189,7 +260,7 @@ fn write_companions(
 fn upload(
     ctx: &Ctx,
     api: &LogClient,
-    args: &PublishArgs,
+    args: &Job,
     digests: &Digests,
     index: u64,
 ) -> Result<&'static str> {
@@ -228,7 +299,7 @@ fn upload(
 /// the file is over, if any.
 fn upload_failed(
     api: &LogClient,
-    args: &PublishArgs,
+    args: &Job,
     size: u64,
     index: u64,
     e: ClientError,
@@ -248,19 +319,124 @@ fn upload_failed(
     ClientError::UploadFailed { index, cause }
 }
 
+/// The publisher's proven key history, if the log has one.
+fn key_history(
+    ctx: &Ctx,
+    api: &LogClient,
+    log: &LogIdentity,
+    publisher: &str,
+) -> Result<Option<PublisherKeys>> {
+    let mut tracker = ctx.tracker(log)?;
+    let history = fetch_history(api, &mut tracker, log, &ctx.key_states(log), publisher)?;
+    tracker.commit()?;
+    Ok(history.map(|h| h.keys))
+}
+
+/// The signing key file, or, when this home has no usable key of a
+/// publisher whose name is taken, the way to get one.
+fn usable_key_file(
+    ctx: &Ctx,
+    log: &LogIdentity,
+    args: &Job,
+    keys: Option<&PublisherKeys>,
+) -> Result<PathBuf> {
+    match (signing_key_file(ctx, log, args), keys) {
+        (Err(ClientError::NoSigningKey { publisher }), Some(keys)) => Err(ClientError::NoKeyToChain {
+            taken: format!("this home has no active key of publisher {publisher:?} for this log, and the name is claimed"),
+            publisher,
+            advice: recovery_advice(&ctx.own_keys(log)?, keys, None),
+        }),
+        (other, _) => other,
+    }
+}
+
+/// Refuses, before anything is logged, a key the publisher's logged
+/// history says is compromised or suspended, with the way out (a retired
+/// key is left to the log, whose refusal says it was revoked).
+fn check_standing(
+    ctx: &Ctx,
+    log: &LogIdentity,
+    keys: Option<&PublisherKeys>,
+    pk: &PublicKey,
+) -> Result<()> {
+    let Some(keys) = keys else {
+        return Ok(());
+    };
+    let Some(rec) = keys.key(&pk.key_hash()) else {
+        return Ok(());
+    };
+    if rec.in_good_standing() {
+        return Ok(());
+    }
+    let standing = match rec.standing() {
+        KeyStanding::Compromised(i) => format!("revoked as compromised at index {i}"),
+        KeyStanding::Retired(_) => return Ok(()),
+        KeyStanding::Suspended(s) => format!(
+            "suspended (its chain of trust passes through a key revoked as compromised at index {})",
+            s.at
+        ),
+        KeyStanding::Active => "not in good standing".to_string(),
+    };
+    Err(ClientError::KeyUnusable {
+        publisher: keys.publisher.clone(),
+        key_id: pk.key_id_hex(),
+        standing,
+        advice: recovery_advice(&ctx.own_keys(log)?, keys, Some(pk)),
+    })
+}
+
+/// Checks that the artifact an interrupted publish started with is the one
+/// there now.
+fn check_unchanged(args: &Job, digests: &Digests) -> Result<()> {
+    match &args.expect_sha256 {
+        Some(expected) if *expected != hex::encode(digests.sha256) => {
+            Err(ClientError::PendingFileChanged {
+                path: args.file.clone(),
+                release: format!("{}/{}@{}", args.publisher, args.package, args.version),
+                expected: expected.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Logs the signature, with a pending-publish marker in `pending` from
+/// before the submission until the caller removes it; a refusal (nothing
+/// was logged) removes it at once.
+fn log_signature(
+    ctx: &Ctx,
+    api: &LogClient,
+    log: &LogIdentity,
+    pending: (&PendingStore, &PendingPublish),
+    sig: &SignatureEntry,
+) -> Result<Logged> {
+    let (store, marker) = pending;
+    store.save(marker)?;
+    let mut tracker = ctx.tracker(log)?;
+    let entry = Entry::Signature(sig.clone());
+    let logged = submit_entry(api, &mut tracker, "signature", &entry, None);
+    if let Err(ClientError::LogRefused { .. }) = &logged {
+        store.remove(&marker.name())?;
+    }
+    logged
+}
+
 /// Publishes one artifact: the cheap checks first (the file, the names,
 /// the companions it would overwrite, the log: version and limits), then
 /// the key is decrypted → sign → log (the answer verified) → write the
-/// companions → upload.
-pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
+/// companions → upload. From just before logging until the upload is done
+/// a pending-publish marker says the publish is unfinished.
+fn publish_one(ctx: &Ctx, args: &Job) -> Result<serde_json::Value> {
     open_named(&args.file, "artifact", "publish")?;
     validate_publisher(&args.publisher).map_err(ClientError::InvalidName)?;
     validate_package(&args.package).map_err(ClientError::InvalidName)?;
     validate_version(&args.version).map_err(ClientError::InvalidName)?;
     let log = ctx.log()?;
     let api = ctx.api()?;
-    let key_file = signing_key_file(ctx, &log, &args)?;
+    let keys = key_history(ctx, &api, &log, &args.publisher)?;
+    let key_file = usable_key_file(ctx, &log, args, keys.as_ref())?;
     let digests = hash_file(ctx, &args.file)?;
+    check_unchanged(args, &digests)?;
     let release = Release {
         origin: log.origin.clone(),
         publisher: args.publisher.clone(),
@@ -268,15 +444,16 @@ pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
         version: args.version.clone(),
         sha256: digests.sha256,
     };
-    check_companions(&args, &log, &release)?;
-    preflight(&api, &args, &release, digests.len)?;
+    check_companions(args, &log, &release)?;
+    preflight(&api, args, &release, digests.len)?;
     let sk = load_secret_key(&key_file, &ctx.passwords)?;
+    check_standing(ctx, &log, keys.as_ref(), &sk.public_key())?;
     let sig = SignatureEntry::sign(&sk, &release, digests.blake2b512)
         .map_err(ClientError::InvalidName)?;
-    let mut tracker = ctx.tracker(&log)?;
-    let entry = Entry::Signature(sig.clone());
-    let logged = submit_entry(&api, &mut tracker, "signature", &entry, None)?;
-    let (sig_path, proof_path) = write_companions(&args, &sk, &sig, &logged)?;
+    let store = ctx.pending(&log);
+    let marker = args.pending(&digests.sha256);
+    let logged = log_signature(ctx, &api, &log, (&store, &marker), &sig)?;
+    let (sig_path, proof_path) = write_companions(args, &sk, &sig, &logged)?;
     ctx.say(format_args!(
         "Signed {}@{} (sha256 {}) with key {}; logged at index {} of {}{}",
         args.package,
@@ -296,7 +473,8 @@ pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
         sig_path.display(),
         proof_path.display()
     ));
-    let uploaded = upload(ctx, &api, &args, &digests, logged.index)?;
+    let uploaded = upload(ctx, &api, args, &digests, logged.index)?;
+    store.remove(&marker.name())?;
     Ok(json!({
         "publisher": args.publisher,
         "package": args.package,
@@ -311,4 +489,28 @@ pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
         "proof_file": proof_path,
         "upload": uploaded,
     }))
+}
+
+/// Finishes every interrupted publish of this home's log, one after the other.
+fn resume(ctx: &Ctx, force: bool) -> Result<serde_json::Value> {
+    let log = ctx.log()?;
+    let pending = ctx.pending(&log).list()?;
+    if pending.is_empty() {
+        ctx.say("No interrupted publish to finish.");
+    }
+    let mut done = Vec::new();
+    for p in pending {
+        ctx.say(format_args!("Finishing the publish of {}", p.name()));
+        done.push(publish_one(ctx, &Job::resuming(p, force))?);
+    }
+    Ok(json!({ "resumed": done }))
+}
+
+/// `sealwax publish FILE ...`, or `sealwax publish --resume`.
+pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
+    if args.resume {
+        return resume(ctx, args.force);
+    }
+    let job = Job::from_args(args).expect("clap requires FILE and the names without --resume");
+    publish_one(ctx, &job)
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use sealwax_proto::checkpoint::{relate, Checkpoint, Relation};
+use sealwax_proto::checkpoint::{open_checkpoint, relate, Checkpoint, Relation};
 use sealwax_proto::minisign::PublicKey;
 use sealwax_proto::proof::TlogProof;
 use sealwax_proto::rules::{ReleaseName, ReleaseRecord};
@@ -59,6 +59,16 @@ impl Companions {
             path: proof_path.clone(),
             reason: e.to_string(),
         })?;
+        // The log key first: with the wrong one, this home's trust store
+        // and key history for the log are not found either, and the
+        // publisher's key would be blamed.
+        if let Err(cause) = open_checkpoint(&proof.checkpoint, &log.origin, &log.verifier) {
+            return Err(ClientError::ProofLogKey {
+                path: proof_path,
+                key: log.verifier.to_string(),
+                cause: cause.to_string(),
+            });
+        }
         Ok(Companions {
             sig,
             proof,
