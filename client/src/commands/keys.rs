@@ -191,23 +191,56 @@ fn newest_in_good_standing<'a>(
         .max_by_key(|k| k.registered_at)
 }
 
-/// Registers `sk` for `publisher`, records it as this home's own key and as
-/// trusted, and returns the JSON description.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the session (ctx, log, api, tracker), the key, its two files and its authoriser are each used; a struct of them would be built once, only to call this"
-)]
+/// What a command that registers a key of one publisher works with: the
+/// log, its client and the checkpoint tracker.
+struct Registrar<'a> {
+    ctx: &'a Ctx,
+    log: LogIdentity,
+    api: LogClient,
+    tracker: CheckpointTracker,
+    publisher: String,
+}
+
+impl<'a> Registrar<'a> {
+    /// Checks the publisher's name and opens the log for it.
+    fn open(ctx: &'a Ctx, publisher: &str) -> Result<Registrar<'a>> {
+        check_publisher(publisher)?;
+        let log = ctx.log()?;
+        let api = ctx.api()?;
+        let tracker = ctx.tracker(&log)?;
+        Ok(Registrar {
+            ctx,
+            log,
+            api,
+            tracker,
+            publisher: publisher.to_string(),
+        })
+    }
+
+    /// How a new key gets authorised ([`choose_authoriser`]).
+    fn authoriser(&mut self, admin_token_file: Option<&PathBuf>) -> Result<Authoriser> {
+        choose_authoriser(
+            self.ctx,
+            &self.log,
+            &self.api,
+            &mut self.tracker,
+            &self.publisher,
+            admin_token_file,
+        )
+    }
+}
+
+/// Registers `sk` for the registrar's publisher, records it as this home's
+/// own key and as trusted, and returns the JSON description.
 fn register_key(
-    ctx: &Ctx,
-    log: &LogIdentity,
-    api: &LogClient,
-    tracker: &mut CheckpointTracker,
-    publisher: &str,
+    r: &mut Registrar<'_>,
     sk: &SecretKey,
     public_file: &Path,
     secret_file: &Path,
     authoriser: Authoriser,
 ) -> Result<serde_json::Value> {
+    let (ctx, log, api, tracker) = (r.ctx, &r.log, &r.api, &mut r.tracker);
+    let publisher = r.publisher.as_str();
     let reg = match &authoriser {
         Authoriser::Claim => KeyRegistration::claim(&log.origin, publisher, sk),
         Authoriser::Chain(by) => KeyRegistration::chain(&log.origin, publisher, sk, by),
@@ -312,40 +345,18 @@ fn registration_hint(public_file: &Path, secret_file: &Path, publisher: &str) {
 
 /// `keys generate`.
 pub fn generate(ctx: &Ctx, args: GenerateArgs) -> Result<serde_json::Value> {
-    check_publisher(&args.publisher)?;
-    let log = ctx.log()?;
-    let api = ctx.api()?;
-    let mut tracker = ctx.tracker(&log)?;
-    let authoriser = choose_authoriser(
-        ctx,
-        &log,
-        &api,
-        &mut tracker,
-        &args.publisher,
-        args.admin_token_file.as_ref(),
-    )?;
+    let mut r = Registrar::open(ctx, &args.publisher)?;
+    let authoriser = r.authoriser(args.admin_token_file.as_ref())?;
     let dir = args.dir.clone().unwrap_or_else(|| ctx.home.keys_dir());
     let (sk, public_file, secret_file) =
         write_new_key_pair(ctx, &dir, &args.publisher, args.without_password)?;
-    register_key(
-        ctx,
-        &log,
-        &api,
-        &mut tracker,
-        &args.publisher,
-        &sk,
-        &public_file,
-        &secret_file,
-        authoriser,
-    )
-    .inspect_err(|_| registration_hint(&public_file, &secret_file, &args.publisher))
+    register_key(&mut r, &sk, &public_file, &secret_file, authoriser)
+        .inspect_err(|_| registration_hint(&public_file, &secret_file, &args.publisher))
 }
 
 /// `keys register`.
 pub fn register(ctx: &Ctx, args: RegisterArgs) -> Result<serde_json::Value> {
     check_publisher(&args.publisher)?;
-    let log = ctx.log()?;
-    let api = ctx.api()?;
     open_named(&args.public, "public key", "register")?;
     open_named(&args.private, "secret key", "register")?;
     let pk = read_public_key(&args.public.to_string_lossy())?;
@@ -356,21 +367,10 @@ pub fn register(ctx: &Ctx, args: RegisterArgs) -> Result<serde_json::Value> {
             public: args.public.clone(),
         });
     }
-    let mut tracker = ctx.tracker(&log)?;
-    let authoriser = choose_authoriser(
-        ctx,
-        &log,
-        &api,
-        &mut tracker,
-        &args.publisher,
-        args.admin_token_file.as_ref(),
-    )?;
+    let mut r = Registrar::open(ctx, &args.publisher)?;
+    let authoriser = r.authoriser(args.admin_token_file.as_ref())?;
     register_key(
-        ctx,
-        &log,
-        &api,
-        &mut tracker,
-        &args.publisher,
+        &mut r,
         &sk,
         &crate::keyring::absolute(&args.public),
         &crate::keyring::absolute(&args.private),
@@ -574,10 +574,8 @@ fn authoriser_for_revocation(
 
 /// `keys rotate`.
 pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
-    check_publisher(&args.publisher)?;
-    let log = ctx.log()?;
-    let api = ctx.api()?;
-    let own = ctx.own_keys(&log)?;
+    let mut reg = Registrar::open(ctx, &args.publisher)?;
+    let own = ctx.own_keys(&reg.log)?;
     let current = own
         .current(&args.publisher)
         .ok_or_else(|| ClientError::NoSigningKey {
@@ -585,23 +583,19 @@ pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
         })?
         .clone();
     let old_sk = load_secret_key(&current.secret_file, &ctx.passwords)?;
-    let mut tracker = ctx.tracker(&log)?;
     let dir = args.dir.clone().unwrap_or_else(|| ctx.home.keys_dir());
     let (new_sk, public_file, secret_file) =
         write_new_key_pair(ctx, &dir, &args.publisher, args.without_password)?;
     let old_pk = old_sk.public_key();
-    let mut out = register_key(
-        ctx,
-        &log,
-        &api,
-        &mut tracker,
-        &args.publisher,
-        &new_sk,
-        &public_file,
-        &secret_file,
-        Authoriser::Chain(Box::new(old_sk)),
-    )
-    .inspect_err(|_| registration_hint(&public_file, &secret_file, &args.publisher))?;
+    let chain = Authoriser::Chain(Box::new(old_sk));
+    let mut out = register_key(&mut reg, &new_sk, &public_file, &secret_file, chain)
+        .inspect_err(|_| registration_hint(&public_file, &secret_file, &args.publisher))?;
+    let Registrar {
+        log,
+        api,
+        mut tracker,
+        ..
+    } = reg;
     if args.retire_old {
         let r = KeyRevocation::by_key(
             &log.origin,
