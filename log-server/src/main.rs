@@ -36,21 +36,9 @@ async fn shutdown_signal() {
     }
 }
 
-/// `e` and its causes on one line, each cause once: a cause whose text the
-/// message already shows is not repeated.
+/// `e` and its causes on one line, each cause once.
 fn one_line(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
+    sealwax_proto::display::error_line(e.as_ref())
 }
 
 /// Prints the verifier key on stdout. A reader that went away (`| head -c1`)

@@ -35,6 +35,25 @@ pub fn escape_controls(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `err` and its causes (its `source()` chain) on one line, joined by `": "`,
+/// each cause once: a cause whose text the line already shows is not
+/// repeated. The `error: ` line the binaries print for a failure.
+pub fn error_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+        next = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +79,27 @@ mod tests {
             );
         }
         assert!(matches!(escape_controls("ok"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn error_line_shows_each_cause_once() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for E {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let io = E("disk full", None);
+        let shown = E("cannot write state: disk full", Some(Box::new(io)));
+        assert_eq!(error_line(&shown), "cannot write state: disk full");
+        let hidden = E("cannot write state", Some(Box::new(E("disk full", None))));
+        assert_eq!(error_line(&hidden), "cannot write state: disk full");
+        assert_eq!(error_line(&E("alone", None)), "alone");
     }
 }
