@@ -13,49 +13,49 @@ use std::process::{Command, Output, Stdio};
 use sealwax_tests::{bin, fails_with, monitor_command, path_str, Client, LogServer, Monitor};
 
 /// Exit code of `sealwax`: refused (did not verify).
-const EXIT_REFUSED: i32 = 1;
+pub(crate) const EXIT_REFUSED: i32 = 1;
 /// Exit code of every binary for a usage error (clap's).
 const EXIT_USAGE: i32 = 2;
 /// Exit code of `sealwax`: not found (no such file, release or URL).
 const EXIT_NOT_FOUND: i32 = 4;
 
-/// A temporary directory with a running log.
-struct World {
-    dir: tempfile::TempDir,
-    server: LogServer,
+/// A temporary directory with a running log (also `cli_more`'s).
+pub(crate) struct World {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) server: LogServer,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let dir = tempfile::tempdir().expect("tempdir");
         let server = LogServer::start(&dir.path().join("log"), &Default::default());
         World { dir, server }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// A client whose home is `name`, run from the world's directory.
-    fn client(&self, name: &str) -> Client {
+    pub(crate) fn client(&self, name: &str) -> Client {
         Client::new(&self.path(name), &self.server)
     }
 
     /// A client with a registered key of publisher alice, without a password.
-    fn alice(&self) -> Client {
+    pub(crate) fn alice(&self) -> Client {
         let alice = self.client("alice");
         alice.ok(&["keys", "generate", "--publisher", "alice", "-W"]);
         alice
     }
 
     /// Writes an artifact of `len` bytes.
-    fn artifact(&self, name: &str, len: usize, seed: u8) -> PathBuf {
+    pub(crate) fn artifact(&self, name: &str, len: usize, seed: u8) -> PathBuf {
         sealwax_tests::write_artifact(&self.path(name), len, seed)
     }
 }
 
 /// `sealwax publish FILE` as alice's `hello@VERSION`.
-fn publish_args<'a>(file: &'a Path, version: &'a str) -> Vec<&'a str> {
+pub(crate) fn publish_args<'a>(file: &'a Path, version: &'a str) -> Vec<&'a str> {
     vec![
         "publish",
         path_str(file),

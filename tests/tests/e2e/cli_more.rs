@@ -4,62 +4,12 @@
 //! leads somewhere, the monitor warns about a publisher it never saw, a
 //! failed install leaves nothing behind, and the docs run as written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use sealwax_tests::{bin, fails_with, path_str, succeeds, Client, LogServer};
 
-/// Exit code of `sealwax`: refused (did not verify).
-const EXIT_REFUSED: i32 = 1;
-
-/// A temporary directory with a running log.
-struct World {
-    dir: tempfile::TempDir,
-    server: LogServer,
-}
-
-impl World {
-    fn new() -> World {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let server = LogServer::start(&dir.path().join("log"), &Default::default());
-        World { dir, server }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// A client whose home is `name`.
-    fn client(&self, name: &str) -> Client {
-        Client::new(&self.path(name), &self.server)
-    }
-
-    /// A client with a registered key of publisher alice, without a password.
-    fn alice(&self) -> Client {
-        let alice = self.client("alice");
-        alice.ok(&["keys", "generate", "--publisher", "alice", "-W"]);
-        alice
-    }
-
-    /// Writes an artifact of `len` bytes.
-    fn artifact(&self, name: &str, len: usize, seed: u8) -> PathBuf {
-        sealwax_tests::write_artifact(&self.path(name), len, seed)
-    }
-}
-
-/// `sealwax publish FILE` as alice's `hello@VERSION`.
-fn publish_args<'a>(file: &'a Path, version: &'a str) -> Vec<&'a str> {
-    vec![
-        "publish",
-        path_str(file),
-        "--publisher",
-        "alice",
-        "--package",
-        "hello",
-        "--version",
-        version,
-    ]
-}
+use super::cli::{publish_args, World, EXIT_REFUSED};
 
 /// `sealwax --home HOME <args>`, with nothing else given: only what the
 /// home's config says.
