@@ -6,7 +6,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use sealwax_proto::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
+use sealwax_proto::directory::{
+    self, Directory, DirectoryProof, LeafFold, Node, NodePath, NodeReader,
+};
+use sealwax_proto::entry::Entry;
+use sealwax_proto::error::DirectoryError;
+use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::{self, node_hash, CompactRange, HashReader};
+use sealwax_proto::note::Note;
+use sealwax_proto::rules::{ReleaseName, ReleaseRecord};
 use sealwax_proto::tile::{encode_bundle, TileId, TileLevel, TILE_HEIGHT, TILE_WIDTH};
 use sealwax_proto::{Error as ProtoError, Hash};
 use thiserror::Error;
@@ -22,6 +30,9 @@ pub struct Published {
     pub size: u64,
     /// Root hash.
     pub root: Hash,
+    /// The key directory root the checkpoint commits to; `None` for a
+    /// checkpoint signed before the log had a directory.
+    pub directory_root: Option<Hash>,
     /// The signed checkpoint text.
     pub checkpoint: Arc<str>,
 }
@@ -107,22 +118,141 @@ impl std::fmt::Debug for Log {
 }
 
 /// Signs the checkpoint for a tree state; the only place the log signs.
-pub(crate) fn sign_tree(key: &LogKey, size: u64, root: Hash) -> Result<String, ProtoError> {
-    sign_checkpoint(&Checkpoint::new(key.origin(), size, root), key.signer())
+pub(crate) fn sign_tree(
+    key: &LogKey,
+    size: u64,
+    root: Hash,
+    directory_root: Option<&Hash>,
+) -> Result<String, ProtoError> {
+    let mut cp = Checkpoint::new(key.origin(), size, root);
+    if let Some(d) = directory_root {
+        cp.set_directory_root(d);
+    }
+    sign_checkpoint(&cp, key.signer())
+}
+
+/// Where the sequencer continues from: the stored tree's right edge and
+/// the key directory's root as of its size.
+#[derive(Debug, Clone)]
+pub struct Tip {
+    /// The compact range of the stored tree.
+    pub range: CompactRange,
+    /// The key directory root as of the stored tree size.
+    pub directory_root: Hash,
+}
+
+/// The artifact a logged release is bound to: its first signature's (in
+/// storage, which may hold a batch not yet published).
+pub(crate) fn bound_release(
+    storage: &dyn Storage,
+    name: &ReleaseName,
+) -> Result<Option<ReleaseRecord>, StorageError> {
+    let Some(&index) = storage
+        .signatures_by_release(&name.publisher, &name.package, Some(&name.version))?
+        .first()
+    else {
+        return Ok(None);
+    };
+    let bytes = storage.entry(index)?.ok_or(StorageError::Corrupt(
+        "a release's signature entry is missing",
+    ))?;
+    match Entry::parse(&bytes) {
+        Ok(Entry::Signature(s)) => {
+            let release = s
+                .release()
+                .map_err(|_| StorageError::Corrupt("a logged signature has a bad comment"))?;
+            Ok(Some(ReleaseRecord {
+                index,
+                sha256: release.sha256,
+            }))
+        }
+        _ => Err(StorageError::Corrupt(
+            "a release index points at an entry that is not a signature",
+        )),
+    }
+}
+
+/// The key state of `publisher` from its key events below index `below`,
+/// replayed with the key rules: as it was at tree size `below`.
+pub(crate) fn replay_key_events(
+    storage: &dyn Storage,
+    publisher: &str,
+    below: u64,
+) -> Result<PublisherKeys, StorageError> {
+    let mut keys = PublisherKeys::new(publisher);
+    for index in storage.key_events(publisher)? {
+        if index >= below {
+            break;
+        }
+        let bytes = storage
+            .entry(index)?
+            .ok_or(StorageError::Corrupt("a key event's entry is missing"))?;
+        let entry = Entry::parse(&bytes)
+            .map_err(|_| StorageError::Corrupt("a logged key event does not parse"))?;
+        keys.apply(&entry, index)
+            .map_err(|_| StorageError::Corrupt("a logged key event breaks the key rules"))?;
+    }
+    Ok(keys)
+}
+
+/// Entries read at a time while building a directory.
+const BUILD_CHUNK: u64 = 4096;
+
+/// Builds the key directory of a log written before it had one, from its
+/// entries, and stores it as of the stored tree size; returns its root.
+fn build_directory(storage: &dyn Storage, state: &TreeState) -> Result<Hash, OpenError> {
+    let started = std::time::Instant::now();
+    let mut fold = LeafFold::new();
+    let mut dir = Directory::new();
+    let mut index = 0;
+    while index < state.size {
+        let end = (index + BUILD_CHUNK).min(state.size);
+        let entries = storage.entries(index, end)?;
+        if entries.len() as u64 != end - index {
+            return Err(OpenError::Inconsistent(format!(
+                "entry {} is missing",
+                index + entries.len() as u64
+            )));
+        }
+        for bytes in entries {
+            let bad = |e: ProtoError| {
+                OpenError::Inconsistent(format!("logged entry {index} cannot be replayed: {e}"))
+            };
+            let entry = Entry::parse(&bytes).map_err(bad)?;
+            fold.apply(&entry, index).map_err(bad)?;
+            index += 1;
+        }
+        dir.insert_batch(fold.take_changes());
+    }
+    storage.commit(&Batch {
+        first_index: state.size,
+        directory: dir.nodes().map(|(p, n)| (*p, *n)).collect(),
+        state: state.clone(),
+        ..Batch::default()
+    })?;
+    tracing::info!(
+        entries = state.size,
+        leaves = dir.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "built the key directory of a log written before it had one"
+    );
+    Ok(dir.root())
 }
 
 impl Log {
     /// Opens the log in `storage`, creating the empty log (one checkpoint
     /// for size 0, signed and stored) on the first start. Returns the log
-    /// and the compact range the sequencer continues from.
+    /// and the tip the sequencer continues from.
     ///
     /// The stored checkpoint is checked against the key and the tree state
-    /// and then served as it is: it is never signed again.
-    pub fn open(storage: Arc<dyn Storage>, key: LogKey) -> Result<(Log, CompactRange), OpenError> {
+    /// and then served as it is: it is never signed again. A log written
+    /// before the key directory has its directory built here, once, from
+    /// its entries; its checkpoints commit to it from the next batch on.
+    pub fn open(storage: Arc<dyn Storage>, key: LogKey) -> Result<(Log, Tip), OpenError> {
         let state = match storage.tree_state()? {
             Some(s) => s,
             None => {
-                let checkpoint = sign_tree(&key, 0, merkle::EMPTY_ROOT)
+                let checkpoint = sign_tree(&key, 0, merkle::EMPTY_ROOT, Some(&directory::EMPTY))
                     .map_err(|e| OpenError::Inconsistent(format!("cannot sign: {e}")))?;
                 let state = TreeState {
                     size: 0,
@@ -151,9 +281,17 @@ impl Log {
                 cp.size, state.size
             )));
         }
+        let committed = cp
+            .directory_root()
+            .map_err(|e| OpenError::Inconsistent(format!("the stored checkpoint: {e}")))?;
+        let directory_root = match committed {
+            Some(r) => r,
+            None => build_directory(&*storage, &state)?,
+        };
         let published = Published {
             size: state.size,
             root: cp.root,
+            directory_root: committed,
             checkpoint: state.checkpoint.into(),
         };
         let top = TopTree::load(&*storage, state.size)?;
@@ -164,7 +302,10 @@ impl Log {
                 published: RwLock::new(Arc::new(published)),
                 top: RwLock::new(top),
             },
-            range,
+            Tip {
+                range,
+                directory_root,
+            },
         ))
     }
 
@@ -194,6 +335,54 @@ impl Log {
             Ok(p) => p.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The checkpoint signed for tree size `size` (the published one, or an
+    /// earlier batch's), for answers proven at a size a client holds.
+    pub fn signed_at(&self, size: u64) -> Result<SignedAt, LogError> {
+        let published = self.published();
+        if size > published.size {
+            return Err(LogError::OutOfRange(format!(
+                "tree_size {size} is larger than the log ({} entries); fetch /checkpoint for the current size",
+                published.size
+            )));
+        }
+        let checkpoint = if size == published.size {
+            published.checkpoint.to_string()
+        } else {
+            self.storage.checkpoint_at(size)?.ok_or_else(|| {
+                LogError::NotFound(format!(
+                    "the log signed no checkpoint at tree size {size}; ask at the size of a checkpoint it served (/checkpoint)"
+                ))
+            })?
+        };
+        let cp = Note::parse(&checkpoint)
+            .and_then(|n| Checkpoint::parse(&n.text))
+            .map_err(|e| LogError::internal("a stored checkpoint does not parse", e))?;
+        let directory_root = cp
+            .directory_root()
+            .map_err(|e| LogError::internal("a stored checkpoint's directory line", e))?;
+        Ok(SignedAt {
+            size,
+            checkpoint,
+            directory_root,
+        })
+    }
+
+    /// The value of `key` in the key directory as of `at`, and its proof;
+    /// `None` when `at` commits to no directory.
+    pub fn prove_directory(
+        &self,
+        at: &SignedAt,
+        key: &directory::Key,
+    ) -> Result<Option<(Option<Hash>, DirectoryProof)>, LogError> {
+        let Some(root) = at.directory_root else {
+            return Ok(None);
+        };
+        let reader = DirectoryReader::new(&*self.storage, at.size);
+        directory::prove(&reader, &root, key)
+            .map(Some)
+            .map_err(|e| reader.fail(e))
     }
 
     /// Publishes a new checkpoint (after its batch is durable).
@@ -308,6 +497,62 @@ impl Log {
             }
         }
     }
+}
+
+/// The key directory's nodes in storage as of one tree size, for
+/// [`directory::update`] and [`directory::prove`]. A storage failure is
+/// kept for [`fail`](DirectoryReader::fail).
+pub struct DirectoryReader<'a> {
+    storage: &'a dyn Storage,
+    size: u64,
+    error: RefCell<Option<StorageError>>,
+}
+
+impl<'a> DirectoryReader<'a> {
+    /// The directory as of tree size `size` (`u64::MAX`: the newest nodes).
+    pub fn new(storage: &'a dyn Storage, size: u64) -> Self {
+        DirectoryReader {
+            storage,
+            size,
+            error: RefCell::new(None),
+        }
+    }
+
+    /// Turns a failed directory read into a [`LogError`]: the storage
+    /// failure if there was one, else a damaged directory (internal).
+    pub fn fail(&self, e: ProtoError) -> LogError {
+        match self.error.borrow_mut().take() {
+            Some(se) => se.into(),
+            None => LogError::internal("the stored key directory is damaged", e),
+        }
+    }
+}
+
+impl NodeReader for DirectoryReader<'_> {
+    fn read_node(&self, path: &NodePath) -> Result<Node, ProtoError> {
+        let missing = || DirectoryError::NodeMissing {
+            depth: path.depth(),
+        };
+        match self.storage.directory_node(path, self.size) {
+            Ok(Some(n)) => Ok(n),
+            Ok(None) => Err(missing().into()),
+            Err(e) => {
+                *self.error.borrow_mut() = Some(e);
+                Err(missing().into())
+            }
+        }
+    }
+}
+
+/// A checkpoint the log signed, with the key directory root it commits to.
+#[derive(Debug, Clone)]
+pub struct SignedAt {
+    /// Its tree size.
+    pub size: u64,
+    /// The signed checkpoint text.
+    pub checkpoint: String,
+    /// Its `sealwax-directory` root; `None` for one signed before the log had a directory.
+    pub directory_root: Option<Hash>,
 }
 
 /// A [`HashReader`] over storage. Every node is read directly where it is

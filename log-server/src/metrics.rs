@@ -76,6 +76,8 @@ pub struct Metrics {
     pub sequencing_seconds: Histogram,
     /// Seconds spent writing one batch (with fsync).
     pub commit_seconds: Histogram,
+    /// Seconds spent updating the key directory for one batch (node reads and hashing).
+    pub directory_seconds: Histogram,
     http: Mutex<BTreeMap<(String, String, u16), u64>>,
 }
 
@@ -104,6 +106,7 @@ impl Metrics {
             ]),
             sequencing_seconds: Histogram::new(&LATENCY_BUCKETS),
             commit_seconds: Histogram::new(&LATENCY_BUCKETS),
+            directory_seconds: Histogram::new(&LATENCY_BUCKETS),
             http: Mutex::new(BTreeMap::new()),
         }
     }
@@ -182,6 +185,11 @@ impl Metrics {
             &mut out,
             "sealwax_commit_seconds",
             "Time to write one batch to storage, fsync included.",
+        );
+        self.directory_seconds.render(
+            &mut out,
+            "sealwax_directory_update_seconds",
+            "Time to update the key directory for one batch.",
         );
         let _ = writeln!(
             out,

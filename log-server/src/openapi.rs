@@ -38,6 +38,7 @@ use crate::error::AppError;
         api::proofs::inclusion_proof,
         api::proofs::consistency_proof,
         api::keys::publisher_keys,
+        api::releases::release,
         api::signatures::signatures,
         api::artifacts::put_artifact,
         api::artifacts::get_artifact,

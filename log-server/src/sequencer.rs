@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use sealwax_proto::directory::{self, publisher_leaf, release_leaf};
 use sealwax_proto::entry::Entry;
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::{self, CompactRange};
@@ -38,10 +39,16 @@ use sealwax_proto::rules::{apply_entry, ApplyError, LogState, ReleaseName, Relea
 use sealwax_proto::Hash;
 use tokio::sync::oneshot;
 
-use crate::log::{sign_tree, Log, Published};
+use crate::log::{
+    bound_release, replay_key_events, sign_tree, DirectoryReader, Log, Published, Tip,
+};
 use crate::log_error::LogError;
 use crate::metrics::Metrics;
 use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, Storage, StorageError};
+
+/// Set (to anything), the sequencer keeps no key directory: the
+/// benchmark's baseline for the directory's cost, never for a real log.
+pub const NO_DIRECTORY_VAR: &str = "SEALWAX_LOG_BENCH_NO_DIRECTORY";
 
 /// Most publishers whose key state is kept in memory between batches.
 const MAX_CACHED_PUBLISHERS: usize = 100_000;
@@ -109,11 +116,11 @@ pub struct SequencerHandle {
 }
 
 impl SequencerHandle {
-    /// Starts the verifier and sequencer threads, continuing from `range`
+    /// Starts the verifier and sequencer threads, continuing from `tip`
     /// (as returned by [`Log::open`]).
     pub fn start(
         log: Arc<Log>,
-        range: CompactRange,
+        tip: Tip,
         config: SequencerConfig,
         metrics: Arc<Metrics>,
     ) -> SequencerHandle {
@@ -122,10 +129,18 @@ impl SequencerHandle {
         let (verified_tx, rx) = mpsc::sync_channel(capacity);
         let stop = Arc::new(AtomicBool::new(false));
         let failed = Arc::new(AtomicBool::new(false));
-        metrics.tree_size.store(range.size(), Ordering::Relaxed);
+        metrics.tree_size.store(tip.range.size(), Ordering::Relaxed);
+        let directory = std::env::var_os(NO_DIRECTORY_VAR).is_none();
+        if !directory {
+            tracing::warn!(
+                "{NO_DIRECTORY_VAR} is set: checkpoints commit to no key directory and clients will refuse them (a benchmark baseline only)"
+            );
+        }
         let mut seq = Sequencer {
             log,
-            range,
+            range: tip.range,
+            directory_root: tip.directory_root,
+            directory,
             config,
             metrics: metrics.clone(),
             publishers: HashMap::new(),
@@ -238,6 +253,10 @@ impl Drop for SequencerHandle {
 struct Sequencer {
     log: Arc<Log>,
     range: CompactRange,
+    /// The key directory root as of `range`'s size.
+    directory_root: Hash,
+    /// Whether the directory is kept (off only for the benchmark's baseline).
+    directory: bool,
     config: SequencerConfig,
     metrics: Arc<Metrics>,
     /// Key state of recently seen publishers, as of the last committed batch.
@@ -290,7 +309,7 @@ impl LogState for BatchState<'_> {
         if let Some(r) = self.releases.get(name) {
             return Ok(Some(*r));
         }
-        stored_release(self.storage, name)
+        bound_release(self.storage, name)
     }
 
     fn set_key_owner(&mut self, key_hash: Hash, publisher: &str) {
@@ -334,20 +353,7 @@ fn load_publisher(storage: &dyn Storage, publisher: &str) -> Result<PublisherKey
             }
             keys
         }
-        None => {
-            let mut keys = PublisherKeys::new(publisher);
-            for index in storage.key_events(publisher)? {
-                let bytes = storage
-                    .entry(index)?
-                    .ok_or(StorageError::Corrupt("a key event's entry is missing"))?;
-                let entry = Entry::parse(&bytes)
-                    .map_err(|_| StorageError::Corrupt("a logged key event does not parse"))?;
-                keys.apply(&entry, index).map_err(|_| {
-                    StorageError::Corrupt("a logged key event breaks the key rules")
-                })?;
-            }
-            keys
-        }
+        None => replay_key_events(storage, publisher, u64::MAX)?,
     };
     if keys.keys().len() >= LOG_LOADS_FROM_KEYS {
         tracing::info!(
@@ -358,36 +364,6 @@ fn load_publisher(storage: &dyn Storage, publisher: &str) -> Result<PublisherKey
         );
     }
     Ok(keys)
-}
-
-/// The artifact a logged release is bound to: its first signature's.
-fn stored_release(
-    storage: &dyn Storage,
-    name: &ReleaseName,
-) -> Result<Option<ReleaseRecord>, StorageError> {
-    let Some(&index) = storage
-        .signatures_by_release(&name.publisher, &name.package, Some(&name.version))?
-        .first()
-    else {
-        return Ok(None);
-    };
-    let bytes = storage.entry(index)?.ok_or(StorageError::Corrupt(
-        "a release's signature entry is missing",
-    ))?;
-    match Entry::parse(&bytes) {
-        Ok(Entry::Signature(s)) => {
-            let release = s
-                .release()
-                .map_err(|_| StorageError::Corrupt("a logged signature has a bad comment"))?;
-            Ok(Some(ReleaseRecord {
-                index,
-                sha256: release.sha256,
-            }))
-        }
-        _ => Err(StorageError::Corrupt(
-            "a release index points at an entry that is not a signature",
-        )),
-    }
 }
 
 impl Sequencer {
@@ -436,6 +412,7 @@ impl Sequencer {
             .collect();
         let BatchState {
             touched,
+            releases,
             range,
             mut batch,
             ..
@@ -443,9 +420,15 @@ impl Sequencer {
 
         let mut published = self.log.published();
         if !batch.entries.is_empty() {
-            match self.commit(&mut batch, &range, &touched) {
-                Ok(p) => {
+            let committed = self
+                .update_directory(&mut batch, &touched, &releases)
+                .and_then(|root| Ok((self.commit(&mut batch, &range, &touched, root)?, root)));
+            match committed {
+                Ok((p, root)) => {
                     self.range = range;
+                    if let Some(r) = root {
+                        self.directory_root = r;
+                    }
                     published = p;
                 }
                 Err(e) => {
@@ -459,16 +442,54 @@ impl Sequencer {
         self.answer(subs, outcomes, &published);
     }
 
-    /// Signs the checkpoint for the batch's tree, writes the batch durably,
-    /// and publishes the checkpoint.
+    /// Sets the key directory's leaves the batch changed (each touched
+    /// publisher's key state, each newly bound release) and puts the nodes
+    /// that changed in the batch; returns the new root. `None` when the
+    /// directory is off.
+    fn update_directory(
+        &self,
+        batch: &mut Batch,
+        touched: &HashSet<String>,
+        releases: &HashMap<ReleaseName, ReleaseRecord>,
+    ) -> Result<Option<Hash>, fn() -> LogError> {
+        if !self.directory {
+            return Ok(None);
+        }
+        let keys = touched
+            .iter()
+            .filter_map(|p| self.publishers.get(p))
+            .map(publisher_leaf);
+        let changes: Vec<_> = releases
+            .iter()
+            .map(|(name, record)| release_leaf(name, record))
+            .chain(keys)
+            .collect();
+        let started = Instant::now();
+        let storage = self.log.storage();
+        let reader = DirectoryReader::new(storage, u64::MAX);
+        let update = directory::update(&reader, &self.directory_root, changes).map_err(|e| {
+            reader.fail(e);
+            (|| LogError::Internal) as fn() -> LogError
+        })?;
+        self.metrics
+            .directory_seconds
+            .observe(started.elapsed().as_secs_f64());
+        batch.directory = update.nodes;
+        Ok(Some(update.root))
+    }
+
+    /// Signs the checkpoint for the batch's tree (and key directory root,
+    /// when kept), writes the batch durably, and publishes the checkpoint.
     fn commit(
         &mut self,
         batch: &mut Batch,
         range: &CompactRange,
         touched: &HashSet<String>,
+        directory_root: Option<Hash>,
     ) -> Result<Arc<Published>, fn() -> LogError> {
         let (size, root) = (range.size(), range.root());
-        let checkpoint = sign_tree(self.log.key(), size, root).map_err(|e| {
+        let signed = sign_tree(self.log.key(), size, root, directory_root.as_ref());
+        let checkpoint = signed.map_err(|e| {
             tracing::error!(error = %e, "cannot sign a checkpoint");
             (|| LogError::Internal) as fn() -> LogError
         })?;
@@ -502,6 +523,7 @@ impl Sequencer {
         let p = Published {
             size,
             root,
+            directory_root,
             checkpoint: checkpoint.into(),
         };
         self.log.publish(p.clone());

@@ -15,6 +15,7 @@ use sealwax_log::sequencer::SequencerConfig;
 use sealwax_log::storage::{Batch, MemoryStorage, Storage, StorageError, StorageResult, TreeState};
 use sealwax_log::AppState;
 use sealwax_proto::checkpoint::open_checkpoint;
+use sealwax_proto::directory::{Node, NodePath};
 use sealwax_proto::entry::{
     Entry, KeyRegistration, KeyRevocation, Release, RevocationReason, SignatureEntry,
 };
@@ -735,6 +736,12 @@ impl Storage for GatedStorage {
         }
         self.inner.commit(batch)
     }
+    fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>> {
+        self.inner.directory_node(path, size)
+    }
+    fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>> {
+        self.inner.checkpoint_at(size)
+    }
     fn entry(&self, index: u64) -> StorageResult<Option<Vec<u8>>> {
         self.inner.entry(index)
     }
@@ -871,6 +878,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "get",
         "/v1/publishers/{publisher}/keys",
         "/v1/publishers/alice/keys",
+    ),
+    (
+        "get",
+        "/v1/releases/{publisher}/{package}/{version}",
+        "/v1/releases/alice/tool/1.0?tree_size=2",
     ),
     (
         "get",

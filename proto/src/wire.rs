@@ -15,6 +15,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::directory::DirectoryProof;
 use crate::{Error, Hash, Result};
 
 /// Most key events in one answer of `GET /v1/publishers/<p>/keys`.
@@ -139,6 +140,56 @@ pub struct PublisherKeysAnswer {
     /// Set when more events follow: ask again with `?from=` this index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<u64>,
+    /// The publisher's canonical key-state record at `tree_size` (proto
+    /// `PublisherKeys::to_record`), in standard base64: absent for a
+    /// publisher with no keys, and for a record over [`MAX_RECORD_IN_ANSWER`]
+    /// bytes (fold the events instead: their record must hash to the same value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    /// The key directory proof of the publisher's key-state leaf (or of its
+    /// absence) under the directory root `checkpoint` commits to; absent
+    /// only when the checkpoint commits to no directory (an older log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
+    pub directory_proof: Option<DirectoryProof>,
+}
+
+/// Longest key-state record sent inline in [`PublisherKeysAnswer::record`].
+pub const MAX_RECORD_IN_ANSWER: usize = 1 << 20;
+
+/// The artifact a release name is bound to: its first signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReleaseRecordAnswer {
+    /// Log index of the release's first signature entry.
+    pub index: u64,
+    /// SHA-256 of the artifact, as 64 lowercase hex digits.
+    #[serde(with = "hex_hash")]
+    #[cfg_attr(feature = "openapi", schema(value_type = HexHash))]
+    pub sha256: Hash,
+}
+
+/// One release's leaf of the key directory, proven (`GET /v1/releases/<p>/<n>/<v>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReleaseAnswer {
+    /// The publisher.
+    pub publisher: String,
+    /// The package.
+    pub package: String,
+    /// The version.
+    pub version: String,
+    /// The tree size of `checkpoint`, at which the proof is.
+    pub tree_size: u64,
+    /// The signed checkpoint whose directory root the proof leads to.
+    pub checkpoint: String,
+    /// The artifact the release is bound to; absent (`null`) when the
+    /// release is not logged at `tree_size`, and the proof shows its absence.
+    #[serde(default)]
+    pub record: Option<ReleaseRecordAnswer>,
+    /// The key directory proof of the release's leaf, or of its absence.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    pub directory_proof: DirectoryProof,
 }
 
 /// An RFC 9162 inclusion proof.

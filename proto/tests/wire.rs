@@ -8,8 +8,8 @@ use base64::Engine as _;
 use sealwax_proto::merkle::{leaf_hash, verify_inclusion};
 use sealwax_proto::wire::{
     self, ArtifactAnswer, ConsistencyAnswer, EntryAnswer, ErrorBody, Health, InclusionAnswer,
-    KeyEventAnswer, PublisherKeysAnswer, SignatureAnswer, SignaturesAnswer, SubmitAnswer,
-    SubmitBody,
+    KeyEventAnswer, PublisherKeysAnswer, ReleaseAnswer, ReleaseRecordAnswer, SignatureAnswer,
+    SignaturesAnswer, SubmitAnswer, SubmitBody,
 };
 use sealwax_proto::{Error, Hash};
 use serde::de::DeserializeOwned;
@@ -156,16 +156,56 @@ fn key_histories_round_trip_with_the_documented_field_names() {
         checkpoint: "cp".into(),
         events: vec![key_event(), revocation],
         next: Some(1000),
+        record: None,
+        directory_proof: None,
     };
     let v = round_trip(&page);
     assert_eq!(
         fields(&v),
         ["checkpoint", "events", "next", "publisher", "tree_size"]
     );
-    let last = round_trip(&PublisherKeysAnswer { next: None, ..page });
+    let last = round_trip(&PublisherKeysAnswer {
+        next: None,
+        ..page.clone()
+    });
     assert!(
         last.get("next").is_none(),
         "the last page has no next: {last}"
+    );
+
+    let mut dir = sealwax_proto::directory::Directory::new();
+    dir.insert([7; 32], [8; 32]);
+    let (_, proof) = dir.prove(&[9; 32]);
+    let proven = round_trip(&PublisherKeysAnswer {
+        record: Some("AQID".into()),
+        directory_proof: Some(proof.clone()),
+        ..page
+    });
+    assert_eq!(proven["record"], "AQID");
+    assert_eq!(proven["directory_proof"], proof.to_base64());
+
+    let release = ReleaseAnswer {
+        publisher: "alice".into(),
+        package: "tool".into(),
+        version: "1.0".into(),
+        tree_size: 9,
+        checkpoint: "cp".into(),
+        record: Some(ReleaseRecordAnswer {
+            index: 3,
+            sha256: [0xab; 32],
+        }),
+        directory_proof: proof,
+    };
+    let v = round_trip(&release);
+    assert_eq!(v["record"]["sha256"], "ab".repeat(32));
+    let absent = round_trip(&ReleaseAnswer {
+        record: None,
+        ..release
+    });
+    assert_eq!(
+        absent["record"],
+        Value::Null,
+        "null, not left out: {absent}"
     );
 }
 

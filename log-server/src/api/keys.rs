@@ -6,15 +6,17 @@ use axum::response::Response;
 use axum::Json;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use sealwax_proto::directory::{publisher_key, DirectoryProof};
 use sealwax_proto::entry::{Authorization, Entry, RevocationAuthorization};
+use sealwax_proto::keys::record_hash;
 use sealwax_proto::merkle;
-use sealwax_proto::wire::{ErrorBody, KeyEventAnswer, PublisherKeysAnswer};
+use sealwax_proto::wire::{ErrorBody, KeyEventAnswer, PublisherKeysAnswer, MAX_RECORD_IN_ANSWER};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{blocking, path_param, query_param, with_headers, AppState, CACHE_SHORT};
 use crate::error::AppError;
-use crate::log::StorageHashReader;
+use crate::log::{replay_key_events, Log, SignedAt, StorageHashReader};
 
 pub use sealwax_proto::wire::KEY_EVENTS_PER_PAGE;
 
@@ -25,10 +27,17 @@ pub(crate) struct PublisherKeysQuery {
     /// The first log index to answer events from (the `next` of the page before).
     #[param(example = 0)]
     from: Option<u64>,
+    /// The tree size to answer at: that of a checkpoint the log served (the
+    /// newest when left out). With it, a publisher with no keys gets a 200
+    /// with the proof of its absence instead of a 404.
+    #[param(example = 4)]
+    tree_size: Option<u64>,
 }
 
 /// A publisher's key history: its registrations and revocations, with
-/// proofs, a page of at most [`KEY_EVENTS_PER_PAGE`] at a time.
+/// proofs, a page of at most [`KEY_EVENTS_PER_PAGE`] at a time; the first
+/// page (`from` 0) also carries the key-state record and its key directory
+/// proof.
 #[utoipa::path(
     get,
     path = "/v1/publishers/{publisher}/keys",
@@ -41,7 +50,8 @@ pub(crate) struct PublisherKeysQuery {
     responses(
         (status = 200, body = PublisherKeysAnswer, description = "The key history"),
         (status = 400, body = ErrorBody, description = "The publisher name is not valid"),
-        (status = 404, body = ErrorBody, description = "The publisher has no keys in this log"),
+        (status = 404, body = ErrorBody, description = "The publisher has no keys in this log \
+         (without `tree_size`), or the log signed no checkpoint at `tree_size`"),
     )
 )]
 pub(crate) async fn publisher_keys(
@@ -52,20 +62,21 @@ pub(crate) async fn publisher_keys(
     let publisher = path_param(path)?;
     sealwax_proto::entry::validate_publisher(&publisher)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let from = query_param(q)?.from.unwrap_or(0);
+    let q = query_param(q)?;
+    let from = q.from.unwrap_or(0);
     let answer = blocking(&st, move |st| {
         let log = &st.0.log;
-        let published = log.published();
+        let at = signed_at(log, q.tree_size)?;
         // One more than a page, to know whether another follows.
         let mut indexes: Vec<u64> = log
             .storage()
             .key_events_page(&publisher, from, KEY_EVENTS_PER_PAGE + 1)?
             .into_iter()
-            .filter(|i| *i < published.size)
+            .filter(|i| *i < at.size)
             .collect();
         let next = (indexes.len() > KEY_EVENTS_PER_PAGE).then(|| indexes[KEY_EVENTS_PER_PAGE]);
         indexes.truncate(KEY_EVENTS_PER_PAGE);
-        if indexes.is_empty() && from == 0 {
+        if indexes.is_empty() && from == 0 && q.tree_size.is_none() {
             return Err(AppError::NotFound(format!(
                 "publisher {publisher:?} has no keys in this log"
             )));
@@ -77,18 +88,63 @@ pub(crate) async fn publisher_keys(
                 .storage()
                 .entry(index)?
                 .ok_or_else(|| AppError::internal("key event entry missing", index))?;
-            events.push(key_event(&reader, published.size, index, &bytes)?);
+            events.push(key_event(&reader, at.size, index, &bytes)?);
         }
+        let (record, directory_proof) = if from == 0 {
+            proven_record(log, &at, &publisher)?
+        } else {
+            (None, None)
+        };
         Ok(PublisherKeysAnswer {
             publisher,
-            tree_size: published.size,
-            checkpoint: published.checkpoint.to_string(),
+            tree_size: at.size,
+            checkpoint: at.checkpoint,
             events,
             next,
+            record,
+            directory_proof,
         })
     })
     .await?;
     Ok(with_headers(Json(answer), "application/json", CACHE_SHORT))
+}
+
+/// The checkpoint to answer at: the one signed for `tree_size`, or the newest.
+pub(super) fn signed_at(log: &Log, tree_size: Option<u64>) -> Result<SignedAt, AppError> {
+    match tree_size {
+        Some(n) => Ok(log.signed_at(n)?),
+        None => {
+            let p = log.published();
+            Ok(SignedAt {
+                size: p.size,
+                checkpoint: p.checkpoint.to_string(),
+                directory_root: p.directory_root,
+            })
+        }
+    }
+}
+
+/// The publisher's key-state record as of `at` (its key events replayed)
+/// and the key directory proof of it, checked against each other: a
+/// directory that disagrees with the events is the log's own failure.
+fn proven_record(
+    log: &Log,
+    at: &SignedAt,
+    publisher: &str,
+) -> Result<(Option<String>, Option<DirectoryProof>), AppError> {
+    let keys = replay_key_events(log.storage(), publisher, at.size)?;
+    let record = (!keys.is_empty()).then(|| keys.to_record());
+    let Some((value, proof)) = log.prove_directory(at, &publisher_key(publisher))? else {
+        return Ok((None, None));
+    };
+    if value != record.as_deref().map(record_hash) {
+        return Err(AppError::internal(
+            "the key directory disagrees with the replayed key events",
+            format!("publisher {publisher:?} at tree size {}", at.size),
+        ));
+    }
+    let inline = record.filter(|r| r.len() <= MAX_RECORD_IN_ANSWER);
+    Ok((inline.map(|r| B64.encode(r)), Some(proof)))
 }
 
 /// The key event logged at `index` as `bytes`, with its inclusion proof in

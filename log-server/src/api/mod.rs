@@ -54,6 +54,7 @@ pub(crate) mod limits;
 mod middleware;
 pub(crate) mod ops;
 pub(crate) mod proofs;
+pub(crate) mod releases;
 pub(crate) mod signatures;
 pub(crate) mod tiles;
 
@@ -129,11 +130,11 @@ impl AppState {
         key: LogKey,
         options: AppOptions,
     ) -> Result<AppState, OpenError> {
-        let (log, range) = Log::open(storage, key)?;
+        let (log, tip) = Log::open(storage, key)?;
         let log = Arc::new(log);
         let metrics = Arc::new(Metrics::new());
         let sequencer =
-            SequencerHandle::start(log.clone(), range, options.sequencer, metrics.clone());
+            SequencerHandle::start(log.clone(), tip, options.sequencer, metrics.clone());
         let write_limiter = WriteLimiter::new(
             options.write_limit,
             options.client_ip_header,
@@ -182,6 +183,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/proof/inclusion", get(proofs::inclusion_proof))
         .route("/v1/proof/consistency", get(proofs::consistency_proof))
         .route("/v1/publishers/{publisher}/keys", get(keys::publisher_keys))
+        .route(
+            "/v1/releases/{publisher}/{package}/{version}",
+            get(releases::release),
+        )
         .route("/v1/signatures", get(signatures::signatures))
         .route("/v1/limits", get(limits::limits))
         .route("/v1/log-key", get(ops::log_key))

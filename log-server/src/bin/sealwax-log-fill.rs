@@ -29,11 +29,12 @@ use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use rand::Rng;
 use sealwax_log::datadir::DataDir;
-use sealwax_log::log::Log;
+use sealwax_log::log::{Log, Tip};
 use sealwax_log::log_error::LogError;
 use sealwax_log::metrics::Metrics;
 use sealwax_log::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
 use sealwax_log::storage::RocksStorage;
+use sealwax_proto::directory::EMPTY;
 use sealwax_proto::entry::{Entry, KeyRegistration, Release, SignatureEntry};
 use sealwax_proto::merkle::leaf_hash;
 use sealwax_proto::minisign::{prehash, SecretKey};
@@ -138,20 +139,20 @@ fn main() -> anyhow::Result<()> {
             )
         })?;
     let storage = Arc::new(storage);
-    let (log, range) = Log::open(storage.clone(), key)?;
+    let (log, tip) = Log::open(storage.clone(), key)?;
     let log = Arc::new(log);
-    let mut range = range;
+    let mut tip = tip;
     if args.keys > 0 {
-        range = fill_keys(&args, &log, range, &origin)?;
+        tip = fill_keys(&args, &log, tip, &origin)?;
     }
-    let start_size = range.size();
+    let start_size = tip.range.size();
     if start_size >= args.to {
         println!(
             "the log already has {start_size} entries (>= {}); nothing to add",
             args.to
         );
     } else {
-        fill(&args, &log, range, &origin)?;
+        fill(&args, &log, tip, &origin)?;
     }
     let size = log.published().size;
     if size == 0 {
@@ -176,15 +177,10 @@ fn main() -> anyhow::Result<()> {
 
 /// Starts the log's verifier and sequencer threads on `log`, as the server
 /// does; `verifiers` 0 is one per core (which may reorder submissions).
-fn start_sequencer(
-    args: &Args,
-    log: &Arc<Log>,
-    range: sealwax_proto::merkle::CompactRange,
-    verifiers: usize,
-) -> SequencerHandle {
+fn start_sequencer(args: &Args, log: &Arc<Log>, tip: Tip, verifiers: usize) -> SequencerHandle {
     SequencerHandle::start(
         log.clone(),
-        range,
+        tip,
         SequencerConfig {
             batch_size: args.batch,
             batch_wait: Duration::from_millis(20),
@@ -196,17 +192,12 @@ fn start_sequencer(
 }
 
 /// Gives `args.key_publisher` a chain of `args.keys` keys; returns the new
-/// compact range for the signatures that may follow.
-fn fill_keys(
-    args: &Args,
-    log: &Arc<Log>,
-    range: sealwax_proto::merkle::CompactRange,
-    origin: &str,
-) -> anyhow::Result<sealwax_proto::merkle::CompactRange> {
-    let start_size = range.size();
+/// tip for the signatures that may follow.
+fn fill_keys(args: &Args, log: &Arc<Log>, tip: Tip, origin: &str) -> anyhow::Result<Tip> {
+    let start_size = tip.range.size();
     // One verifier keeps the submissions in order: each key is authorised
     // by the one before it, which must be sequenced first.
-    let seq = start_sequencer(args, log, range, 1);
+    let seq = start_sequencer(args, log, tip, 1);
     let publisher = args.key_publisher.clone();
     let count = args.keys;
     // Signing runs on its own thread, ahead of the verifier and sequencer.
@@ -268,19 +259,17 @@ fn fill_keys(
             .with_context(|| format!("cannot write the newest key to {}", path.display()))?;
         println!("newest key:           {}", path.display());
     }
-    Ok(log_range)
+    Ok(Tip {
+        range: log_range,
+        directory_root: log.published().directory_root.unwrap_or(EMPTY),
+    })
 }
 
 /// Appends signed signature entries until the log has `args.to` entries.
-fn fill(
-    args: &Args,
-    log: &Arc<Log>,
-    range: sealwax_proto::merkle::CompactRange,
-    origin: &str,
-) -> anyhow::Result<()> {
-    let start_size = range.size();
+fn fill(args: &Args, log: &Arc<Log>, tip: Tip, origin: &str) -> anyhow::Result<()> {
+    let start_size = tip.range.size();
     let origin = origin.to_string();
-    let seq = start_sequencer(args, log, range, 0);
+    let seq = start_sequencer(args, log, tip, 0);
 
     // Fresh publishers for this run, each claiming its name.
     let run = format!("{:08x}", rand::random::<u32>());

@@ -36,6 +36,7 @@ macro_rules! storage_conformance_tests {
             a_log_without_every_level_has_no_subtrees,
             key_records_are_per_publisher_and_overwritten,
             key_event_pages_start_where_asked,
+            directory_nodes_are_read_as_of_a_size,
         );
     };
     (@cases $backend:ty; $($case:ident),* $(,)?) => {
@@ -481,4 +482,45 @@ pub(crate) fn key_event_pages_start_where_asked(b: &mut impl Backend) {
     assert!(s.key_events_page("pub", 0, 0).unwrap().is_empty());
     assert_eq!(s.key_events_page("pu", 0, 10).unwrap(), vec![1]);
     assert_eq!(s.key_events("pub").unwrap(), vec![0, 3, 256, 257, 299]);
+}
+
+pub(crate) fn directory_nodes_are_read_as_of_a_size(b: &mut impl Backend) {
+    use sealwax_proto::directory::{Node, NodePath};
+    let leaf = |v: u8| Node::Leaf {
+        key: [v; 32],
+        value: [v; 32],
+    };
+    let near = NodePath::toward(&[0x80; 32], 1);
+    // A path whose bytes extend `near`'s: a prefix seek must not stray into it.
+    let deeper = NodePath::toward(&[0x80; 32], 2);
+    let mut range = CompactRange::new();
+    let mut first = make_batch(&mut range, "d", 3);
+    first.directory = vec![(NodePath::ROOT, leaf(1)), (near, leaf(2))];
+    b.storage().commit(&first).unwrap();
+    let mut second = make_batch(&mut range, "d", 2);
+    second.directory = vec![(NodePath::ROOT, leaf(3)), (deeper, leaf(4))];
+    b.storage().commit(&second).unwrap();
+    b.reopen();
+    let s = b.storage();
+    let at = |path: &NodePath, size| s.directory_node(path, size).unwrap();
+    assert_eq!(
+        at(&NodePath::ROOT, 2),
+        None,
+        "nothing before the first batch"
+    );
+    assert_eq!(at(&NodePath::ROOT, 3), Some(leaf(1)));
+    assert_eq!(at(&NodePath::ROOT, 4), Some(leaf(1)));
+    assert_eq!(at(&NodePath::ROOT, 5), Some(leaf(3)));
+    assert_eq!(at(&NodePath::ROOT, u64::MAX), Some(leaf(3)));
+    assert_eq!(
+        at(&near, 5),
+        Some(leaf(2)),
+        "an unchanged node keeps its version"
+    );
+    assert_eq!(at(&deeper, 3), None);
+    assert_eq!(at(&deeper, 5), Some(leaf(4)));
+    assert_eq!(at(&NodePath::toward(&[0x40; 32], 1), 5), None);
+    assert_eq!(s.checkpoint_at(3).unwrap(), Some(first.state.checkpoint));
+    assert_eq!(s.checkpoint_at(5).unwrap(), Some(second.state.checkpoint));
+    assert_eq!(s.checkpoint_at(4).unwrap(), None);
 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 
+use sealwax_proto::directory::{Node, NodePath};
 use sealwax_proto::Hash;
 
 use super::{check_batch, Batch, Storage, StorageError, StorageResult, TreeState};
@@ -17,6 +18,9 @@ struct Inner {
     key_owners: HashMap<Hash, String>,
     key_states: HashMap<String, Vec<u8>>,
     key_records: BTreeMap<(String, Hash), Vec<u8>>,
+    /// (node path, tree size written at) -> node
+    directory: BTreeMap<(NodePath, u64), Node>,
+    checkpoints: BTreeMap<u64, String>,
     by_sha256: HashMap<[u8; 32], BTreeSet<u64>>,
     /// (publisher, package) -> version -> indexes
     by_release: HashMap<(String, String), BTreeMap<String, BTreeSet<u64>>>,
@@ -61,6 +65,12 @@ impl Storage for MemoryStorage {
         for n in &batch.nodes {
             inner.nodes.insert((n.level, n.index), n.hash);
         }
+        for (path, node) in &batch.directory {
+            inner.directory.insert((*path, batch.state.size), *node);
+        }
+        inner
+            .checkpoints
+            .insert(batch.state.size, batch.state.checkpoint.clone());
         for (p, i) in &batch.key_events {
             inner.key_events.entry(p.clone()).or_default().insert(*i);
         }
@@ -121,6 +131,18 @@ impl Storage for MemoryStorage {
             out.push(*h);
         }
         Ok(out)
+    }
+
+    fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>> {
+        let g = self.read()?;
+        Ok(g.directory
+            .range((*path, 0)..=(*path, size))
+            .next_back()
+            .map(|(_, n)| *n))
+    }
+
+    fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>> {
+        Ok(self.read()?.checkpoints.get(&size).cloned())
     }
 
     fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>> {

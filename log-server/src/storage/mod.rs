@@ -28,6 +28,7 @@ pub(crate) mod conformance;
 pub use memory::MemoryStorage;
 pub use rocks::RocksStorage;
 
+use sealwax_proto::directory::{Node, NodePath};
 use sealwax_proto::tile::{TILE_HEIGHT, TILE_WIDTH};
 use sealwax_proto::Hash;
 use thiserror::Error;
@@ -165,7 +166,12 @@ pub struct Batch {
     /// The record of every key the batch changed: (publisher, key hash,
     /// [`KeyRecord::encode`](sealwax_proto::keys::KeyRecord::encode)).
     pub key_records: Vec<(String, Hash, Vec<u8>)>,
-    /// The tree state after the batch.
+    /// The key directory's nodes the batch wrote (proto
+    /// [`update`](sealwax_proto::directory::update)), stored as of tree
+    /// size `state.size`; the older versions stay readable.
+    pub directory: Vec<(NodePath, Node)>,
+    /// The tree state after the batch; its checkpoint is also kept by size
+    /// ([`Storage::checkpoint_at`]).
     pub state: TreeState,
 }
 
@@ -248,6 +254,14 @@ pub trait Storage: Send + Sync + 'static {
             self.node_hashes(level, start, end)
         })
     }
+
+    /// The key directory's node at `path` as of tree size `size`: the
+    /// newest version written by a batch that ended at or below `size`.
+    fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>>;
+
+    /// The checkpoint signed for tree size `size`, if one was (every
+    /// batch's is kept).
+    fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>>;
 
     /// Indexes of the key registrations and revocations of a publisher, ascending.
     fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>>;

@@ -15,7 +15,14 @@
 //! | `key_records`| str16 publisher · key hash:32 | one key's canonical encoding (proto `KeyRecord::encode`) |
 //! | `sig_sha256` | sha256:32 · index:u64 | empty |
 //! | `sig_release`| str16 publisher · str16 package · str16 version · index:u64 | empty |
+//! | `directory`  | depth:u16 · prefix:32 · (2^64 − 1 − size):u64 | node (proto `Node::encode`, 65 bytes) |
+//! | `checkpoints`| size:u64 | checkpoint text (every batch's) |
 //! | `meta`       | `tree_state` | size:u64 · n:u8 · n×hash:32 · checkpoint text |
+//!
+//! The directory keeps every version of a node: a batch writes the nodes
+//! it changed under its new tree size, and a read at size N seeks to the
+//! node's path with N inverted, landing on the newest version at or below
+//! N. A 34-byte prefix extractor (the path) gives those seeks a bloom filter.
 //!
 //! A batch is one `WriteBatch` written with `sync = true`: the write-ahead
 //! log makes it atomic across column families and durable on return.
@@ -30,8 +37,9 @@ use std::sync::Mutex;
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
-    IteratorMode, Options, WriteBatch, WriteOptions, DB,
+    IteratorMode, Options, ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
 };
+use sealwax_proto::directory::{Node, NodePath};
 use sealwax_proto::Hash;
 
 use super::{
@@ -51,7 +59,9 @@ const CF_SIG_SHA256: &str = "sig_sha256";
 const CF_SIG_RELEASE: &str = "sig_release";
 const CF_META: &str = "meta";
 const CF_SUBTREES: &str = "subtrees";
-const ALL_CFS: [&str; 11] = [
+const CF_DIRECTORY: &str = "directory";
+const CF_CHECKPOINTS: &str = "checkpoints";
+const ALL_CFS: [&str; 13] = [
     CF_ENTRIES,
     CF_LEAVES,
     CF_NODES,
@@ -62,6 +72,8 @@ const ALL_CFS: [&str; 11] = [
     CF_KEY_RECORDS,
     CF_SIG_SHA256,
     CF_SIG_RELEASE,
+    CF_DIRECTORY,
+    CF_CHECKPOINTS,
     CF_META,
 ];
 const KEY_TREE_STATE: &[u8] = b"tree_state";
@@ -95,6 +107,17 @@ fn node_key(level: u8, index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = level;
     k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Length of a directory key's path part (the prefix extractor's).
+const DIRECTORY_PATH_LEN: usize = 34;
+
+/// The `directory` key of the version of `path` written at tree size `size`.
+fn directory_key(path: &NodePath, size: u64) -> [u8; DIRECTORY_PATH_LEN + 8] {
+    let mut k = [0u8; DIRECTORY_PATH_LEN + 8];
+    k[..DIRECTORY_PATH_LEN].copy_from_slice(&path.to_bytes());
+    k[DIRECTORY_PATH_LEN..].copy_from_slice(&(u64::MAX - size).to_be_bytes());
     k
 }
 
@@ -132,9 +155,14 @@ impl RocksStorage {
                 table.set_bloom_filter(10.0, false);
             }
             let mut o = Options::default();
+            if name == CF_DIRECTORY {
+                table.set_bloom_filter(10.0, false);
+                table.set_whole_key_filtering(false);
+                o.set_prefix_extractor(SliceTransform::create_fixed_prefix(DIRECTORY_PATH_LEN));
+            }
             o.set_block_based_table_factory(&table);
-            // Subtrees are nothing but hashes: compressing them is wasted work.
-            o.set_compression_type(if name == CF_SUBTREES {
+            // Subtrees and directory nodes are nothing but hashes: compressing them is wasted work.
+            o.set_compression_type(if matches!(name, CF_SUBTREES | CF_DIRECTORY) {
                 DBCompressionType::None
             } else {
                 DBCompressionType::Lz4
@@ -329,6 +357,19 @@ impl Storage for RocksStorage {
             k.extend_from_slice(&s.index.to_be_bytes());
             wb.put_cf(by_release, k, []);
         }
+        let directory = self.cf(CF_DIRECTORY)?;
+        for (path, node) in &batch.directory {
+            wb.put_cf(
+                directory,
+                directory_key(path, batch.state.size),
+                node.encode(),
+            );
+        }
+        wb.put_cf(
+            self.cf(CF_CHECKPOINTS)?,
+            batch.state.size.to_be_bytes(),
+            batch.state.checkpoint.as_bytes(),
+        );
         wb.put_cf(
             self.cf(CF_META)?,
             KEY_TREE_STATE,
@@ -394,6 +435,42 @@ impl Storage for RocksStorage {
             |i| node_key(level, i).to_vec(),
             hash_value,
         )
+    }
+
+    fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>> {
+        let mut ro = ReadOptions::default();
+        ro.set_prefix_same_as_start(true);
+        let key = directory_key(path, size);
+        let mut iter = self.db.iterator_cf_opt(
+            self.cf(CF_DIRECTORY)?,
+            ro,
+            IteratorMode::From(&key, Direction::Forward),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (k, v) = item?;
+                if k[..].len() != key.len() || k[..DIRECTORY_PATH_LEN] != key[..DIRECTORY_PATH_LEN]
+                {
+                    return Ok(None);
+                }
+                Node::decode(&v).map(Some).ok_or(StorageError::Corrupt(
+                    "a stored directory node does not decode",
+                ))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_CHECKPOINTS)?, size.to_be_bytes())?
+        {
+            Some(v) => String::from_utf8(v.to_vec())
+                .map(Some)
+                .map_err(|_| StorageError::Corrupt("a stored checkpoint is not UTF-8")),
+            None => Ok(None),
+        }
     }
 
     fn key_events(&self, publisher: &str) -> StorageResult<Vec<u64>> {

@@ -39,8 +39,12 @@ mod tree;
 
 use sha2::{Digest, Sha256};
 
-use crate::rules::ReleaseName;
-use crate::Hash;
+use std::collections::BTreeSet;
+
+use crate::entry::Entry;
+use crate::keys::PublisherKeys;
+use crate::rules::{apply_entry, Applied, ApplyError, MemoryLogState, ReleaseName, ReleaseRecord};
+use crate::{Error, Hash};
 
 pub use proof::{verify, DirectoryProof, Terminal, MAX_PROOF_LEN};
 pub use tree::{prove, update, Directory, Node, NodePath, NodeReader, Update};
@@ -76,6 +80,79 @@ pub fn publisher_key(publisher: &str) -> Key {
 /// Valid names contain no `/` or `@`, so the text names one release.
 pub fn release_key(name: &ReleaseName) -> Key {
     tagged(RELEASE_KEY_DOMAIN, name.to_string().as_bytes(), &[])
+}
+
+/// The key-state leaf of a publisher: its key and the hash of its record.
+pub fn publisher_leaf(keys: &PublisherKeys) -> (Key, Hash) {
+    (publisher_key(&keys.publisher), keys.record_hash())
+}
+
+/// The leaf of a release bound to `record`: its key and the record's hash.
+pub fn release_leaf(name: &ReleaseName, record: &ReleaseRecord) -> (Key, Hash) {
+    (release_key(name), record.record_hash())
+}
+
+/// Folds log entries into the directory leaves they set, with the same
+/// rules ([`apply_entry`]) the log sequences them with: a key event sets
+/// its publisher's key-state leaf, a release's first signature sets the
+/// release's leaf, and a later signature of a release sets nothing.
+///
+/// Monitors and the crash-loop harness recompute a log's directory with
+/// it; the log itself, whose state lives in its store, sets the same
+/// leaves through [`publisher_leaf`] and [`release_leaf`].
+#[derive(Debug, Default)]
+pub struct LeafFold {
+    state: MemoryLogState,
+    touched: BTreeSet<String>,
+    releases: Vec<(Key, Hash)>,
+}
+
+impl LeafFold {
+    /// An empty log.
+    pub fn new() -> LeafFold {
+        LeafFold::default()
+    }
+
+    /// Applies `entry` (its signatures already verified) at `index`; on a
+    /// broken rule nothing changes.
+    pub fn apply(&mut self, entry: &Entry, index: u64) -> std::result::Result<Applied, Error> {
+        let applied = apply_entry(&mut self.state, entry, index).map_err(|e| match e {
+            ApplyError::Rule(e) => e,
+            ApplyError::State(never) => match never {},
+        })?;
+        match &applied {
+            Applied::Key { publisher, .. } => {
+                self.touched.insert(publisher.clone());
+            }
+            Applied::Signature { release, first } => {
+                if *first {
+                    let name = ReleaseName::of(release);
+                    let record = self
+                        .state
+                        .release_record(&name)
+                        .expect("a release is bound by its first signature");
+                    self.releases.push(release_leaf(&name, &record));
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// The leaves set since the last call, each once with its latest value.
+    pub fn take_changes(&mut self) -> Vec<(Key, Hash)> {
+        let mut out = std::mem::take(&mut self.releases);
+        for p in std::mem::take(&mut self.touched) {
+            if let Some(keys) = self.state.get(&p) {
+                out.push(publisher_leaf(keys));
+            }
+        }
+        out
+    }
+
+    /// The log state folded so far.
+    pub fn state(&self) -> &MemoryLogState {
+        &self.state
+    }
 }
 
 /// The hash of the leaf of `key` holding `value`.

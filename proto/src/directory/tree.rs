@@ -357,6 +357,11 @@ impl Directory {
         self.len += done.added;
     }
 
+    /// Every stored node, in no particular order (to write the directory out).
+    pub fn nodes(&self) -> impl Iterator<Item = (&NodePath, &Node)> {
+        self.nodes.iter()
+    }
+
     /// The value of `key`, if it is in the directory.
     pub fn get(&self, key: &Key) -> Option<Hash> {
         self.prove(key).0
