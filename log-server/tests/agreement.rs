@@ -8,8 +8,9 @@
 //! - by the monitor's fold: the whole log replayed with
 //!   `MemoryLogState::apply`, as `sealwax-monitor` does.
 //!
-//! The log must accept exactly what the monitor's fold accepts, and all
-//! three must give every key the same status for a signature at every index.
+//! The log must accept exactly what the monitor's fold accepts, all three
+//! must give every key the same status for a signature at every index, and
+//! the log's key directory root must be the one `LeafFold` recomputes.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use base64::Engine;
 use proptest::prelude::*;
 use sealwax_log::datadir::LogKey;
 use sealwax_log::storage::{MemoryStorage, Storage};
+use sealwax_proto::directory::{Directory, LeafFold};
 use sealwax_proto::entry::{Entry, KeyRegistration, KeyRevocation, RevocationReason};
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::leaf_hash;
@@ -148,6 +150,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut monitor = MemoryLogState::default();
     let mut logged: BTreeSet<Hash> = BTreeSet::new();
     let mut size = 0u64;
+    let mut accepted: Vec<Entry> = Vec::new();
     for op in &ops {
         let Some((entry, operator)) = entry_of(op, &keys) else {
             log = restart(log, &storage, &key).await;
@@ -177,13 +180,28 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         if log_accepts {
             prop_assert_eq!(answer.json()["index"].as_u64(), Some(size));
             monitor = trial;
+            accepted.push(entry.clone());
             logged.insert(leaf);
             size += 1;
         } else {
             prop_assert!(answer.status.is_client_error(), "{}", answer.status);
         }
     }
-    prop_assert_eq!(log.checkpoint().await.size, size);
+    let cp = log.checkpoint().await;
+    prop_assert_eq!(cp.size, size);
+    // The directory the log committed to is the one the monitor's rules fold to.
+    let mut fold = LeafFold::new();
+    let mut dir = Directory::new();
+    for (i, e) in accepted.iter().enumerate() {
+        fold.apply(e, i as u64)
+            .expect("the fold accepts what the log logged");
+        dir.insert_batch(fold.take_changes());
+    }
+    prop_assert_eq!(
+        cp.directory_root().unwrap(),
+        Some(dir.root()),
+        "log vs recomputed directory"
+    );
 
     let every_key: Vec<Hash> = keys.iter().map(|k| k.public_key().key_hash()).collect();
     for publisher in PUBLISHERS {
