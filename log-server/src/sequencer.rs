@@ -23,6 +23,7 @@
 //! stored in the same write as the tree it commits to, so the log never
 //! signs two checkpoints for one size, across restarts too.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
@@ -30,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sealwax_proto::directory::{self, publisher_leaf, release_leaf};
+use sealwax_proto::directory::{self, publisher_leaf, release_leaf, Node, NodePath, NodeReader};
 use sealwax_proto::entry::Entry;
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::{self, CompactRange};
@@ -49,6 +50,33 @@ use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, Storage, StorageEr
 /// Set (to anything), the sequencer keeps no key directory: the
 /// benchmark's baseline for the directory's cost, never for a real log.
 pub const NO_DIRECTORY_VAR: &str = "SEALWAX_LOG_BENCH_NO_DIRECTORY";
+
+/// The deepest directory level the sequencer keeps in memory: at most
+/// 2^(UPPER_DEPTH+1) nodes (about 6 MB), which covers all but the last few
+/// levels of every path in a directory of millions of leaves.
+const UPPER_DEPTH: u16 = 14;
+
+/// Reads the directory's upper nodes from the sequencer's cache (filling
+/// it from storage on a miss: storage holds only committed nodes) and the
+/// rest from storage.
+struct UpperCached<'a> {
+    upper: &'a RefCell<HashMap<NodePath, Node>>,
+    storage: DirectoryReader<'a>,
+}
+
+impl NodeReader for UpperCached<'_> {
+    fn read_node(&self, path: &NodePath) -> Result<Node, sealwax_proto::Error> {
+        if path.depth() > UPPER_DEPTH {
+            return self.storage.read_node(path);
+        }
+        if let Some(n) = self.upper.borrow().get(path) {
+            return Ok(*n);
+        }
+        let n = self.storage.read_node(path)?;
+        self.upper.borrow_mut().insert(*path, n);
+        Ok(n)
+    }
+}
 
 /// Most publishers whose key state is kept in memory between batches.
 const MAX_CACHED_PUBLISHERS: usize = 100_000;
@@ -140,6 +168,7 @@ impl SequencerHandle {
             log,
             range: tip.range,
             directory_root: tip.directory_root,
+            upper_nodes: RefCell::default(),
             directory,
             config,
             metrics: metrics.clone(),
@@ -255,6 +284,9 @@ struct Sequencer {
     range: CompactRange,
     /// The key directory root as of `range`'s size.
     directory_root: Hash,
+    /// The directory's upper nodes as last committed, so that an update
+    /// reads from storage only the few deep nodes of each changed path.
+    upper_nodes: RefCell<HashMap<NodePath, Node>>,
     /// Whether the directory is kept (off only for the benchmark's baseline).
     directory: bool,
     config: SequencerConfig,
@@ -425,6 +457,7 @@ impl Sequencer {
                 .and_then(|root| Ok((self.commit(&mut batch, &range, &touched, root)?, root)));
             match committed {
                 Ok((p, root)) => {
+                    self.remember_upper_nodes(&batch.directory);
                     self.range = range;
                     if let Some(r) = root {
                         self.directory_root = r;
@@ -465,10 +498,12 @@ impl Sequencer {
             .chain(keys)
             .collect();
         let started = Instant::now();
-        let storage = self.log.storage();
-        let reader = DirectoryReader::new(storage, u64::MAX);
+        let reader = UpperCached {
+            upper: &self.upper_nodes,
+            storage: DirectoryReader::new(self.log.storage(), u64::MAX),
+        };
         let update = directory::update(&reader, &self.directory_root, changes).map_err(|e| {
-            reader.fail(e);
+            reader.storage.fail(e);
             (|| LogError::Internal) as fn() -> LogError
         })?;
         self.metrics
@@ -476,6 +511,17 @@ impl Sequencer {
             .observe(started.elapsed().as_secs_f64());
         batch.directory = update.nodes;
         Ok(Some(update.root))
+    }
+
+    /// Keeps the upper nodes a committed batch wrote (the cache must only
+    /// ever hold committed nodes: a failed batch's never reach it).
+    fn remember_upper_nodes(&self, nodes: &[(NodePath, Node)]) {
+        let mut upper = self.upper_nodes.borrow_mut();
+        for (path, node) in nodes {
+            if path.depth() <= UPPER_DEPTH {
+                upper.insert(*path, *node);
+            }
+        }
     }
 
     /// Signs the checkpoint for the batch's tree (and key directory root,

@@ -6,7 +6,8 @@
 //! signature entries from a few freshly claimed publishers, skipping only
 //! HTTP. Every entry is checked and written exactly as `POST /v1/entries`
 //! would, in synced batches with signed checkpoints. At the end it times
-//! in-process inclusion proofs at the new size.
+//! in-process inclusion proofs at the new size, and key directory proofs
+//! (of releases logged, and of absent names) with their sizes.
 //!
 //! With `--keys N` it first gives one publisher a chain of N keys: a
 //! claim, then each key registered by the one before it (the deepest
@@ -34,10 +35,11 @@ use sealwax_log::log_error::LogError;
 use sealwax_log::metrics::Metrics;
 use sealwax_log::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
 use sealwax_log::storage::RocksStorage;
-use sealwax_proto::directory::EMPTY;
+use sealwax_proto::directory::{release_key, EMPTY};
 use sealwax_proto::entry::{Entry, KeyRegistration, Release, SignatureEntry};
 use sealwax_proto::merkle::leaf_hash;
 use sealwax_proto::minisign::{prehash, SecretKey};
+use sealwax_proto::rules::ReleaseName;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
@@ -165,6 +167,7 @@ fn main() -> anyhow::Result<()> {
             String::new()
         };
         time_proofs(&log, size, args.proofs, &label)?;
+        time_directory_proofs(&log, size, args.proofs, &label)?;
     }
     if args.compact {
         let t = Instant::now();
@@ -382,6 +385,72 @@ fn time_proofs(log: &Log, size: u64, proofs: usize, label: &str) -> anyhow::Resu
             p99.as_secs_f64() * 1e6,
             times.len()
         );
+    }
+    Ok(())
+}
+
+/// p50 and p99 of sorted `times`, in microseconds.
+fn percentiles(times: &mut [Duration]) -> Option<(f64, f64)> {
+    times.sort_unstable();
+    let p99 = (times.len() * 99 / 100).min(times.len().checked_sub(1)?);
+    Some((
+        times[times.len() / 2].as_secs_f64() * 1e6,
+        times[p99].as_secs_f64() * 1e6,
+    ))
+}
+
+/// Times key directory proofs at the published size: of the release of a
+/// random logged signature (a presence proof) and of a random name no one
+/// has (an absence proof), and reports their encoded sizes.
+fn time_directory_proofs(log: &Log, size: u64, proofs: usize, label: &str) -> anyhow::Result<()> {
+    let at = log
+        .signed_at(size)
+        .map_err(|e| anyhow!("the checkpoint at {size}: {e}"))?;
+    let leaves = log
+        .prove_directory(&at, &[0; 32])
+        .map_err(|e| anyhow!("directory proof: {e}"))?;
+    if leaves.is_none() {
+        println!("directory proof:      the checkpoint commits to no key directory");
+        return Ok(());
+    }
+    let mut rng = rand::thread_rng();
+    for present in [true, false] {
+        let (mut times, mut bytes) = (Vec::with_capacity(proofs), Vec::with_capacity(proofs));
+        for _ in 0..proofs {
+            let key = if present {
+                let index = rng.gen_range(0..size);
+                let entry = log
+                    .storage()
+                    .entry(index)?
+                    .ok_or_else(|| anyhow!("entry {index} missing"))?;
+                match Entry::parse(&entry) {
+                    Ok(Entry::Signature(s)) => release_key(&ReleaseName::of(&s.release()?)),
+                    _ => continue,
+                }
+            } else {
+                rng.gen()
+            };
+            let t = Instant::now();
+            let (value, proof) = log
+                .prove_directory(&at, &key)
+                .map_err(|e| anyhow!("directory proof: {e}"))?
+                .expect("the checkpoint has a directory");
+            times.push(t.elapsed());
+            anyhow::ensure!(
+                value.is_some() == present,
+                "a directory proof of the wrong kind"
+            );
+            bytes.push(proof.encode().len());
+        }
+        bytes.sort_unstable();
+        if let (Some((p50, p99)), Some(max)) = (percentiles(&mut times), bytes.last()) {
+            println!(
+                "directory proof:      {} p50 {p50:.1} us, p99 {p99:.1} us over {} keys; size median {} B, max {max} B (in process, no HTTP{label})",
+                if present { "present" } else { "absent " },
+                times.len(),
+                bytes[bytes.len() / 2],
+            );
+        }
     }
     Ok(())
 }
