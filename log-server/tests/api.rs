@@ -853,8 +853,16 @@ async fn a_failed_commit_is_a_503_that_leaks_nothing_and_changes_nothing() {
     assert_eq!(log.checkpoint().await.size, 0);
     // Storage still matches the sequencer, so the log goes on once writes work.
     storage.fail.store(false, Ordering::SeqCst);
-    log.accept(&claim("alice", &new_key())).await;
-    assert_eq!(log.checkpoint().await.size, 1);
+    let second = claim("alice", &new_key());
+    log.accept(&second).await;
+    let cp = log.checkpoint().await;
+    assert_eq!(cp.size, 1);
+    // The failed batch left no trace in the key directory either.
+    let mut fold = sealwax_proto::directory::LeafFold::new();
+    fold.apply(&second, 0).unwrap();
+    let mut dir = sealwax_proto::directory::Directory::new();
+    dir.insert_batch(fold.take_changes());
+    assert_eq!(cp.directory_root().unwrap(), Some(dir.root()));
 }
 
 /// Every route of the router, as `(method, OpenAPI path)`, with a request
