@@ -13,6 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::sequencer::DEFAULT_DIRECTORY_WINDOW;
+
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default largest number of entries sequenced in one batch.
@@ -135,6 +137,13 @@ pub struct ServeArgs {
     #[arg(long, env = "SEALWAX_LOG_QUEUE_CAPACITY", value_name = "N")]
     pub queue_capacity: Option<usize>,
 
+    /// How long each signed checkpoint stays provable in the key directory, in seconds: a
+    /// client can ask for directory proofs at the size of any checkpoint signed this recently
+    /// (a witness-cosigned or mirrored one lags the newest) [default: 600]. Older node versions
+    /// are dropped as RocksDB compacts.
+    #[arg(long, env = "SEALWAX_LOG_DIRECTORY_WINDOW_SECS", value_name = "SECS")]
+    pub directory_window_secs: Option<u64>,
+
     /// Largest artifact the artifact store accepts, in bytes [default: 268435456 (256 MiB)].
     #[arg(long, env = "SEALWAX_LOG_MAX_ARTIFACT_BYTES", value_name = "BYTES")]
     pub max_artifact_bytes: Option<u64>,
@@ -237,6 +246,8 @@ pub struct FileConfig {
     pub batch_wait_ms: Option<u64>,
     /// See `--queue-capacity`.
     pub queue_capacity: Option<usize>,
+    /// See `--directory-window-secs`.
+    pub directory_window_secs: Option<u64>,
     /// See `--max-artifact-bytes`.
     pub max_artifact_bytes: Option<u64>,
     /// `false` is `--no-artifacts`.
@@ -290,6 +301,8 @@ pub struct ServeConfig {
     pub batch_wait: Duration,
     /// Submission queue capacity.
     pub queue_capacity: usize,
+    /// How long a checkpoint stays provable in the key directory.
+    pub directory_window: Duration,
     /// Artifact size limit; `None` when the artifact store is off.
     pub max_artifact_bytes: Option<u64>,
     /// Artifact store directory.
@@ -404,6 +417,7 @@ impl ServeArgs {
             batch_size,
             batch_wait_ms,
             queue_capacity,
+            directory_window_secs,
             max_artifact_bytes,
             artifact_dir,
             artifact_quota_bytes,
@@ -445,6 +459,9 @@ impl FileConfig {
                 "queue_capacity",
                 ONE,
             )?,
+            directory_window: self
+                .directory_window_secs
+                .map_or(DEFAULT_DIRECTORY_WINDOW, Duration::from_secs),
             max_artifact_bytes: artifacts_on.then(|| {
                 self.max_artifact_bytes
                     .unwrap_or(DEFAULT_MAX_ARTIFACT_BYTES)

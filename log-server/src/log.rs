@@ -347,6 +347,7 @@ impl Log {
                 published.size
             )));
         }
+        self.check_horizon(size)?;
         let checkpoint = if size == published.size {
             published.checkpoint.to_string()
         } else {
@@ -380,9 +381,26 @@ impl Log {
             return Ok(None);
         };
         let reader = DirectoryReader::new(&*self.storage, at.size);
-        directory::prove(&reader, &root, key)
-            .map(Some)
-            .map_err(|e| reader.fail(e))
+        match directory::prove(&reader, &root, key) {
+            Ok(proven) => Ok(Some(proven)),
+            // The horizon may have passed the size while the proof was read.
+            Err(e) => Err(self
+                .check_horizon(at.size)
+                .err()
+                .unwrap_or_else(|| reader.fail(e))),
+        }
+    }
+
+    /// Refuses a tree size below the key directory's horizon, whose node
+    /// versions may be gone.
+    fn check_horizon(&self, size: u64) -> Result<(), LogError> {
+        let horizon = self.storage.directory_horizon()?;
+        if size < horizon {
+            return Err(LogError::NotFound(format!(
+                "tree size {size} is older than the key directory keeps (from tree size {horizon} on, the sizes of the checkpoints of the last --directory-window-secs); fetch /checkpoint and ask at its size"
+            )));
+        }
+        Ok(())
     }
 
     /// Publishes a new checkpoint (after its batch is durable).

@@ -24,7 +24,7 @@
 //! signs two checkpoints for one size, across restarts too.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -130,7 +130,14 @@ pub struct SequencerConfig {
     pub queue_capacity: usize,
     /// Verifier threads (0: one per core).
     pub verifiers: usize,
+    /// How long a signed checkpoint stays provable in the key directory:
+    /// node versions only checkpoints older than this need are dropped.
+    pub directory_window: Duration,
 }
+
+/// The default [`SequencerConfig::directory_window`]: ten minutes, far
+/// longer than a cosigned or mirrored checkpoint lags.
+pub const DEFAULT_DIRECTORY_WINDOW: Duration = Duration::from_secs(600);
 
 /// The handle handlers use to reach the verifier and sequencer threads.
 #[derive(Debug)]
@@ -169,6 +176,7 @@ impl SequencerHandle {
             range: tip.range,
             directory_root: tip.directory_root,
             upper_nodes: RefCell::default(),
+            signed: VecDeque::new(),
             directory,
             config,
             metrics: metrics.clone(),
@@ -287,6 +295,9 @@ struct Sequencer {
     /// The directory's upper nodes as last committed, so that an update
     /// reads from storage only the few deep nodes of each changed path.
     upper_nodes: RefCell<HashMap<NodePath, Node>>,
+    /// The sizes of the checkpoints signed since the start, and when, oldest
+    /// first, back to the newest that is older than the directory window.
+    signed: VecDeque<(u64, Instant)>,
     /// Whether the directory is kept (off only for the benchmark's baseline).
     directory: bool,
     config: SequencerConfig,
@@ -513,6 +524,27 @@ impl Sequencer {
         Ok(Some(update.root))
     }
 
+    /// The directory horizon to store with the batch that ends at `size`:
+    /// the newest size signed at least the window ago (so every checkpoint
+    /// younger than the window stays provable), if that moves it on.
+    /// Sizes signed before a restart keep the horizon stored then until the
+    /// window has passed again.
+    fn horizon_after(&mut self, size: u64) -> Option<u64> {
+        if self.config.directory_window.is_zero() {
+            return Some(size);
+        }
+        let now = Instant::now();
+        let mut horizon = None;
+        while let Some(&(s, at)) = self.signed.front() {
+            if now.duration_since(at) < self.config.directory_window {
+                break;
+            }
+            horizon = Some(s);
+            self.signed.pop_front();
+        }
+        horizon
+    }
+
     /// Keeps the upper nodes a committed batch wrote (the cache must only
     /// ever hold committed nodes: a failed batch's never reach it).
     fn remember_upper_nodes(&self, nodes: &[(NodePath, Node)]) {
@@ -556,6 +588,7 @@ impl Sequencer {
                 batch.key_records.push((p.clone(), h, rec));
             }
         }
+        batch.directory_horizon = self.horizon_after(size);
         let started = Instant::now();
         if let Err(e) = self.log.storage().commit(batch) {
             tracing::error!(error = %e, first_index = batch.first_index, entries = batch.entries.len(), "committing a batch failed");
@@ -566,6 +599,7 @@ impl Sequencer {
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
         self.log.remember_nodes(&batch.nodes);
+        self.signed.push_back((size, Instant::now()));
         let p = Published {
             size,
             root,

@@ -198,6 +198,7 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
                 batch_wait: config.batch_wait,
                 queue_capacity: config.queue_capacity,
                 verifiers: 0,
+                directory_window: config.directory_window,
             },
             write_limit: config.write_limit,
             client_ip_header: config.client_ip_header.clone(),

@@ -742,6 +742,9 @@ impl Storage for GatedStorage {
     fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>> {
         self.inner.checkpoint_at(size)
     }
+    fn directory_horizon(&self) -> StorageResult<u64> {
+        self.inner.directory_horizon()
+    }
     fn entry(&self, index: u64) -> StorageResult<Option<Vec<u8>>> {
         self.inner.entry(index)
     }
@@ -792,6 +795,7 @@ async fn a_full_queue_answers_503_with_retry_after() {
         batch_wait: Duration::from_millis(1),
         queue_capacity: 1,
         verifiers: 0,
+        directory_window: sealwax_log::sequencer::DEFAULT_DIRECTORY_WINDOW,
     };
     let log = Arc::new(TestLog::with(storage.clone(), opts));
     let alice = new_key();

@@ -403,3 +403,33 @@ async fn futures_roots(logs: &[TestLog]) -> Vec<Option<Hash>> {
     }
     out
 }
+
+#[tokio::test]
+async fn sizes_older_than_the_window_are_refused_with_advice() {
+    let mut opts = options();
+    opts.sequencer.directory_window = std::time::Duration::ZERO;
+    let log = TestLog::with(Arc::new(MemoryStorage::new()), opts);
+    let alice = new_key();
+    log.accept(&claim("alice", &alice)).await;
+    let old = log.checkpoint().await.size;
+    log.accept(&signature(&alice, "alice", "tool", "1.0", b"x"))
+        .await;
+    let now = log.checkpoint().await.size;
+    let msg = log
+        .get(&format!("/v1/publishers/alice/keys?tree_size={old}"))
+        .await
+        .error(StatusCode::NOT_FOUND);
+    assert!(
+        msg.contains("older than the key directory keeps") && msg.contains("/checkpoint"),
+        "{msg}"
+    );
+    log.get(&format!("/v1/releases/alice/tool/1.0?tree_size={old}"))
+        .await
+        .error(StatusCode::NOT_FOUND);
+    // The newest size is always provable.
+    assert!(proven_keys(&log, &keys_at(&log, "alice", now).await).is_some());
+    assert!(release_at(&log, "alice/tool/1.0", now)
+        .await
+        .record
+        .is_some());
+}

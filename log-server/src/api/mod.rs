@@ -96,6 +96,7 @@ impl Default for AppOptions {
                 batch_wait: Duration::from_millis(crate::config::DEFAULT_BATCH_WAIT_MS),
                 queue_capacity: crate::config::DEFAULT_QUEUE_CAPACITY,
                 verifiers: 0,
+                directory_window: crate::sequencer::DEFAULT_DIRECTORY_WINDOW,
             },
             write_limit: WriteLimit {
                 per_second: crate::config::DEFAULT_WRITE_RATE,

@@ -189,6 +189,8 @@ fn start_sequencer(args: &Args, log: &Arc<Log>, tip: Tip, verifiers: usize) -> S
             batch_wait: Duration::from_millis(20),
             queue_capacity: WINDOW * 2,
             verifiers,
+            // Nothing reads older sizes while filling: keep only the newest nodes.
+            directory_window: Duration::ZERO,
         },
         Arc::new(Metrics::new()),
     )

@@ -15,6 +15,8 @@ pub(crate) trait Backend {
     fn storage(&self) -> &Self::S;
     /// Closes and reopens the same storage (a no-op where nothing persists).
     fn reopen(&mut self);
+    /// Lets the storage drop what it may drop (RocksDB: a full compaction).
+    fn settle(&self) {}
 }
 
 /// Generates one `#[test]` per conformance case for a [`Backend`].
@@ -37,6 +39,7 @@ macro_rules! storage_conformance_tests {
             key_records_are_per_publisher_and_overwritten,
             key_event_pages_start_where_asked,
             directory_nodes_are_read_as_of_a_size,
+            directory_versions_below_the_horizon_are_dropped,
         );
     };
     (@cases $backend:ty; $($case:ident),* $(,)?) => {
@@ -523,4 +526,48 @@ pub(crate) fn directory_nodes_are_read_as_of_a_size(b: &mut impl Backend) {
     assert_eq!(s.checkpoint_at(3).unwrap(), Some(first.state.checkpoint));
     assert_eq!(s.checkpoint_at(5).unwrap(), Some(second.state.checkpoint));
     assert_eq!(s.checkpoint_at(4).unwrap(), None);
+}
+
+pub(crate) fn directory_versions_below_the_horizon_are_dropped(b: &mut impl Backend) {
+    use sealwax_proto::directory::{Node, NodePath};
+    let leaf = |v: u8| Node::Leaf {
+        key: [v; 32],
+        value: [v; 32],
+    };
+    let near = NodePath::toward(&[0x80; 32], 1);
+    let mut range = CompactRange::new();
+    let mut first = make_batch(&mut range, "h", 3);
+    first.directory = vec![(NodePath::ROOT, leaf(1)), (near, leaf(2))];
+    b.storage().commit(&first).unwrap();
+    let mut second = make_batch(&mut range, "h", 2);
+    second.directory = vec![(NodePath::ROOT, leaf(3))];
+    b.storage().commit(&second).unwrap();
+    assert_eq!(b.storage().directory_horizon().unwrap(), 0);
+    let mut beyond = make_batch(&mut range.clone(), "h", 2);
+    beyond.directory_horizon = Some(8);
+    assert!(
+        b.storage().commit(&beyond).is_err(),
+        "a horizon past the batch"
+    );
+    let mut third = make_batch(&mut range, "h", 2);
+    third.directory = vec![(NodePath::ROOT, leaf(5))];
+    third.directory_horizon = Some(5);
+    b.storage().commit(&third).unwrap();
+    b.settle();
+    b.reopen();
+    let s = b.storage();
+    assert_eq!(s.directory_horizon().unwrap(), 5);
+    let at = |path: &NodePath, size| s.directory_node(path, size).unwrap();
+    assert_eq!(at(&NodePath::ROOT, 7), Some(leaf(5)));
+    assert_eq!(
+        at(&NodePath::ROOT, 5),
+        Some(leaf(3)),
+        "the horizon's own version stays"
+    );
+    assert_eq!(at(&near, 7), Some(leaf(2)), "a node never superseded stays");
+    assert_eq!(
+        at(&NodePath::ROOT, 3),
+        None,
+        "a version superseded at or below the horizon is gone"
+    );
 }

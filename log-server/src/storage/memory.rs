@@ -21,9 +21,27 @@ struct Inner {
     /// (node path, tree size written at) -> node
     directory: BTreeMap<(NodePath, u64), Node>,
     checkpoints: BTreeMap<u64, String>,
+    directory_horizon: u64,
     by_sha256: HashMap<[u8; 32], BTreeSet<u64>>,
     /// (publisher, package) -> version -> indexes
     by_release: HashMap<(String, String), BTreeMap<String, BTreeSet<u64>>>,
+}
+
+/// Drops every node version no read at a size at or above `horizon` can
+/// reach: one superseded by a newer version written at or below `horizon`
+/// (at once, where RocksDB drops them as it compacts).
+fn prune_directory(directory: &mut BTreeMap<(NodePath, u64), Node>, horizon: u64) {
+    let mut newer: Option<(NodePath, u64)> = None;
+    // Each path's versions sort oldest first: walk them newest first.
+    let keys: Vec<(NodePath, u64)> = directory.keys().rev().copied().collect();
+    for (path, size) in keys {
+        let superseded = matches!(newer, Some((p, s)) if p == path && s <= horizon);
+        if superseded {
+            directory.remove(&(path, size));
+        } else {
+            newer = Some((path, size));
+        }
+    }
 }
 
 /// Storage in memory; everything is lost when it is dropped.
@@ -71,6 +89,10 @@ impl Storage for MemoryStorage {
         inner
             .checkpoints
             .insert(batch.state.size, batch.state.checkpoint.clone());
+        if let Some(h) = batch.directory_horizon {
+            inner.directory_horizon = inner.directory_horizon.max(h);
+            prune_directory(&mut inner.directory, inner.directory_horizon);
+        }
         for (p, i) in &batch.key_events {
             inner.key_events.entry(p.clone()).or_default().insert(*i);
         }
@@ -139,6 +161,10 @@ impl Storage for MemoryStorage {
             .range((*path, 0)..=(*path, size))
             .next_back()
             .map(|(_, n)| *n))
+    }
+
+    fn directory_horizon(&self) -> StorageResult<u64> {
+        Ok(self.read()?.directory_horizon)
     }
 
     fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>> {

@@ -170,6 +170,9 @@ pub struct Batch {
     /// [`update`](sealwax_proto::directory::update)), stored as of tree
     /// size `state.size`; the older versions stay readable.
     pub directory: Vec<(NodePath, Node)>,
+    /// A new directory horizon ([`Storage::directory_horizon`]), when the
+    /// batch moves it on: versions of nodes needed only below it may go.
+    pub directory_horizon: Option<u64>,
     /// The tree state after the batch; its checkpoint is also kept by size
     /// ([`Storage::checkpoint_at`]).
     pub state: TreeState,
@@ -259,6 +262,11 @@ pub trait Storage: Send + Sync + 'static {
     /// newest version written by a batch that ended at or below `size`.
     fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>>;
 
+    /// The smallest tree size the directory can still be read at: a node
+    /// version superseded at or below it may be dropped (RocksDB drops them
+    /// as it compacts). 0 until a batch sets it.
+    fn directory_horizon(&self) -> StorageResult<u64>;
+
     /// The checkpoint signed for tree size `size`, if one was (every
     /// batch's is kept).
     fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>>;
@@ -315,6 +323,11 @@ fn check_batch(current: Option<&TreeState>, batch: &Batch) -> StorageResult<()> 
     if batch.state.range.len() != size.count_ones() as usize {
         return Err(StorageError::Corrupt(
             "the batch's compact range does not match its tree size",
+        ));
+    }
+    if batch.directory_horizon.is_some_and(|h| h > size) {
+        return Err(StorageError::Corrupt(
+            "a directory horizon beyond the batch's tree size",
         ));
     }
     if let Some(cur) = current {

@@ -18,11 +18,15 @@
 //! | `directory`  | depth:u16 · prefix:32 · (2^64 − 1 − size):u64 | node (proto `Node::encode`, 65 bytes) |
 //! | `checkpoints`| size:u64 | checkpoint text (every batch's) |
 //! | `meta`       | `tree_state` | size:u64 · n:u8 · n×hash:32 · checkpoint text |
+//! | `meta`       | `directory_horizon` | size:u64 |
 //!
 //! The directory keeps every version of a node: a batch writes the nodes
 //! it changed under its new tree size, and a read at size N seeks to the
 //! node's path with N inverted, landing on the newest version at or below
 //! N. A 34-byte prefix extractor (the path) gives those seeks a bloom filter.
+//! Versions that only reads below the directory horizon (`meta`
+//! `directory_horizon`, the sequencer's window) could reach are dropped by a
+//! compaction filter.
 //!
 //! A batch is one `WriteBatch` written with `sync = true`: the write-ahead
 //! log makes it atomic across column families and durable on return.
@@ -32,9 +36,13 @@
 //! reads spread over the key space: a tile's subtree is written in the
 //! batch that completes it, that is, the batch holding its root node.
 
+use std::ffi::CStr;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use rocksdb::compaction_filter::{CompactionFilter, Decision as CompactionDecision};
+use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilterFactory};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
     IteratorMode, Options, ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
@@ -77,6 +85,7 @@ const ALL_CFS: [&str; 13] = [
     CF_META,
 ];
 const KEY_TREE_STATE: &[u8] = b"tree_state";
+const KEY_DIRECTORY_HORIZON: &[u8] = b"directory_horizon";
 
 /// Shared block cache size, unless the caller picks one.
 const BLOCK_CACHE_BYTES: usize = 64 << 20;
@@ -86,6 +95,8 @@ const WRITE_BUFFER_BYTES: usize = 64 << 20;
 /// Storage in a RocksDB database.
 pub struct RocksStorage {
     db: DB,
+    /// The directory horizon, shared with the compaction filter.
+    horizon: Arc<AtomicU64>,
     /// Serialises commits (the state check and the write).
     commit_lock: Mutex<()>,
 }
@@ -108,6 +119,64 @@ fn node_key(level: u8, index: u64) -> [u8; 9] {
     k[0] = level;
     k[1..].copy_from_slice(&index.to_be_bytes());
     k
+}
+
+/// Makes, for each compaction of the `directory` column family, a filter
+/// that drops the node versions no read at or above the horizon reaches.
+struct SupersededVersions {
+    horizon: Arc<AtomicU64>,
+}
+
+impl CompactionFilterFactory for SupersededVersions {
+    type Filter = DropSuperseded;
+
+    fn create(&mut self, _context: CompactionFilterContext) -> DropSuperseded {
+        DropSuperseded {
+            horizon: self.horizon.load(Ordering::SeqCst),
+            newer: None,
+        }
+    }
+
+    fn name(&self) -> &CStr {
+        c"sealwax-directory-superseded"
+    }
+}
+
+/// Drops a node version when the compaction has just seen a newer version
+/// of the same path written at or below the horizon: every read at a size
+/// at or above the horizon finds that newer one first. Keys sort by path,
+/// then newest first, so the newer version always comes just before; one
+/// in another level, outside this compaction, is never seen, and then
+/// the older version is kept (only space is lost).
+struct DropSuperseded {
+    horizon: u64,
+    /// The path and size of the last version kept.
+    newer: Option<([u8; DIRECTORY_PATH_LEN], u64)>,
+}
+
+impl CompactionFilter for DropSuperseded {
+    fn filter(&mut self, _level: u32, key: &[u8], _value: &[u8]) -> CompactionDecision {
+        let Some((path, size)) = split_directory_key(key) else {
+            return CompactionDecision::Keep;
+        };
+        if matches!(self.newer, Some((p, s)) if p == path && s <= self.horizon) {
+            return CompactionDecision::Remove;
+        }
+        self.newer = Some((path, size));
+        CompactionDecision::Keep
+    }
+
+    fn name(&self) -> &CStr {
+        c"sealwax-directory-superseded"
+    }
+}
+
+/// The path and tree size of a `directory` key.
+fn split_directory_key(key: &[u8]) -> Option<([u8; DIRECTORY_PATH_LEN], u64)> {
+    let key: &[u8; DIRECTORY_PATH_LEN + 8] = key.try_into().ok()?;
+    let path = key[..DIRECTORY_PATH_LEN].try_into().ok()?;
+    let inverted = u64::from_be_bytes(key[DIRECTORY_PATH_LEN..].try_into().ok()?);
+    Some((path, u64::MAX - inverted))
 }
 
 /// Length of a directory key's path part (the prefix extractor's).
@@ -147,6 +216,7 @@ impl RocksStorage {
     /// Opens (or creates) the database at `path`, with a block cache of `cache_bytes`.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> StorageResult<RocksStorage> {
         let cache = Cache::new_lru_cache(cache_bytes);
+        let horizon = Arc::new(AtomicU64::new(0));
         let cf_opts = |name: &str| {
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
@@ -159,6 +229,9 @@ impl RocksStorage {
                 table.set_bloom_filter(10.0, false);
                 table.set_whole_key_filtering(false);
                 o.set_prefix_extractor(SliceTransform::create_fixed_prefix(DIRECTORY_PATH_LEN));
+                o.set_compaction_filter_factory(SupersededVersions {
+                    horizon: horizon.clone(),
+                });
             }
             o.set_block_based_table_factory(&table);
             // Subtrees and directory nodes are nothing but hashes: compressing them is wasted work.
@@ -178,8 +251,22 @@ impl RocksStorage {
         opts.set_db_write_buffer_size(WRITE_BUFFER_BYTES);
         opts.set_max_open_files(512);
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        let stored = match db.get_pinned_cf(
+            db.cf_handle(CF_META)
+                .ok_or(StorageError::Corrupt("a column family is missing"))?,
+            KEY_DIRECTORY_HORIZON,
+        )? {
+            Some(v) => u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("the directory horizon is not 8 bytes"))?,
+            ),
+            None => 0,
+        };
+        horizon.store(stored, Ordering::SeqCst);
         Ok(RocksStorage {
             db,
+            horizon,
             commit_lock: Mutex::new(()),
         })
     }
@@ -365,6 +452,9 @@ impl Storage for RocksStorage {
                 node.encode(),
             );
         }
+        if let Some(h) = batch.directory_horizon {
+            wb.put_cf(self.cf(CF_META)?, KEY_DIRECTORY_HORIZON, h.to_be_bytes());
+        }
         wb.put_cf(
             self.cf(CF_CHECKPOINTS)?,
             batch.state.size.to_be_bytes(),
@@ -378,6 +468,9 @@ impl Storage for RocksStorage {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(wb, &wo)?;
+        if let Some(h) = batch.directory_horizon {
+            self.horizon.fetch_max(h, Ordering::SeqCst);
+        }
         Ok(())
     }
 
@@ -459,6 +552,10 @@ impl Storage for RocksStorage {
             }
             None => Ok(None),
         }
+    }
+
+    fn directory_horizon(&self) -> StorageResult<u64> {
+        Ok(self.horizon.load(Ordering::SeqCst))
     }
 
     fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>> {
@@ -582,6 +679,9 @@ mod tests {
         fn reopen(&mut self) {
             self.db = None; // close (releases the lock) before opening again
             self.db = Some(RocksStorage::open(&self.dir.path().join("db")).expect("reopen"));
+        }
+        fn settle(&self) {
+            self.storage().compact().expect("compact");
         }
     }
 

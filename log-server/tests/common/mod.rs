@@ -69,6 +69,7 @@ pub fn options() -> AppOptions {
             batch_wait: Duration::from_millis(1),
             queue_capacity: 1024,
             verifiers: 0,
+            directory_window: sealwax_log::sequencer::DEFAULT_DIRECTORY_WINDOW,
         },
         ..AppOptions::default()
     }
