@@ -35,7 +35,7 @@ use sealwax_log::log_error::LogError;
 use sealwax_log::metrics::Metrics;
 use sealwax_log::sequencer::{Sequenced, SequencerConfig, SequencerHandle, Submission};
 use sealwax_log::storage::RocksStorage;
-use sealwax_proto::directory::{release_key, EMPTY};
+use sealwax_proto::directory::{publisher_key, release_key, EMPTY};
 use sealwax_proto::entry::{Entry, KeyRegistration, Release, SignatureEntry};
 use sealwax_proto::merkle::leaf_hash;
 use sealwax_proto::minisign::{prehash, SecretKey};
@@ -286,13 +286,15 @@ fn fill(args: &Args, log: &Arc<Log>, tip: Tip, origin: &str) -> anyhow::Result<(
             )
         })
         .collect();
-    let claims = publishers
-        .iter()
-        .map(|(name, key)| {
-            let claim = Entry::KeyRegistration(KeyRegistration::claim(&origin, name, key)?);
-            submit(&seq, &origin, claim)
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    // At most a window of claims in flight: there may be millions.
+    let mut claims = VecDeque::with_capacity(WINDOW);
+    for (name, key) in &publishers {
+        if claims.len() >= WINDOW {
+            settle(claims.pop_front().expect("window is full"))?;
+        }
+        let claim = Entry::KeyRegistration(KeyRegistration::claim(&origin, name, key)?);
+        claims.push_back(submit(&seq, &origin, claim)?);
+    }
     for rx in claims {
         settle(rx)?;
     }
@@ -402,7 +404,8 @@ fn percentiles(times: &mut [Duration]) -> Option<(f64, f64)> {
 }
 
 /// Times key directory proofs at the published size: of the release of a
-/// random logged signature (a presence proof) and of a random name no one
+/// random logged signature or the publisher of a random registration (a
+/// presence proof) and of a random name no one
 /// has (an absence proof), and reports their encoded sizes.
 fn time_directory_proofs(log: &Log, size: u64, proofs: usize, label: &str) -> anyhow::Result<()> {
     let at = log
@@ -427,6 +430,7 @@ fn time_directory_proofs(log: &Log, size: u64, proofs: usize, label: &str) -> an
                     .ok_or_else(|| anyhow!("entry {index} missing"))?;
                 match Entry::parse(&entry) {
                     Ok(Entry::Signature(s)) => release_key(&ReleaseName::of(&s.release()?)),
+                    Ok(e @ Entry::KeyRegistration(_)) => publisher_key(&e.publisher()),
                     _ => continue,
                 }
             } else {
