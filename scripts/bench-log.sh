@@ -77,6 +77,7 @@ awk '
     /^sealwax_batch_size_bucket/ { line[n++] = $0 }
     /^sealwax_commit_seconds_(sum|count) / { c[$1] = $2 }
     /^sealwax_sequencing_seconds_(sum|count) / { s[$1] = $2 }
+    /^sealwax_directory_update_seconds_(sum|count) / { d[$1] = $2 }
     /^sealwax_entries_total / { entries = $2 }
     END {
         printf "  entries logged:        %d\n", entries
@@ -86,6 +87,9 @@ awk '
         if (c["sealwax_commit_seconds_count"] > 0)
             printf "  mean commit (fsync):   %.2f ms\n",
                 1000 * c["sealwax_commit_seconds_sum"] / c["sealwax_commit_seconds_count"]
+        if (d["sealwax_directory_update_seconds_count"] > 0)
+            printf "  mean directory update: %.2f ms\n",
+                1000 * d["sealwax_directory_update_seconds_sum"] / d["sealwax_directory_update_seconds_count"]
         if (s["sealwax_sequencing_seconds_count"] > 0)
             printf "  mean queue->durable:   %.2f ms\n",
                 1000 * s["sealwax_sequencing_seconds_sum"] / s["sealwax_sequencing_seconds_count"]

@@ -10,6 +10,7 @@ pub mod api;
 pub mod artifacts;
 pub mod config;
 pub mod datadir;
+pub mod directory_store;
 pub mod error;
 pub mod log;
 pub mod log_error;

@@ -6,11 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use sealwax_proto::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
-use sealwax_proto::directory::{
-    self, Directory, DirectoryProof, LeafFold, Node, NodePath, NodeReader,
-};
+use sealwax_proto::directory::{self, Directory, DirectoryProof, LeafFold};
 use sealwax_proto::entry::Entry;
-use sealwax_proto::error::DirectoryError;
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::{self, node_hash, CompactRange, HashReader};
 use sealwax_proto::note::Note;
@@ -20,6 +17,7 @@ use sealwax_proto::{Error as ProtoError, Hash};
 use thiserror::Error;
 
 use crate::datadir::LogKey;
+use crate::directory_store::GroupReader;
 use crate::log_error::LogError;
 use crate::storage::{Batch, NodeHash, Storage, StorageError, Subtree, TreeState};
 
@@ -224,9 +222,10 @@ fn build_directory(storage: &dyn Storage, state: &TreeState) -> Result<Hash, Ope
         }
         dir.insert_batch(fold.take_changes());
     }
+    let groups = GroupReader::new(storage, u64::MAX).regroup(dir.nodes().map(|(p, n)| (*p, *n)))?;
     storage.commit(&Batch {
         first_index: state.size,
-        directory: dir.nodes().map(|(p, n)| (*p, *n)).collect(),
+        directory: groups.iter().map(|(p, g)| (*p, g.encode())).collect(),
         state: state.clone(),
         ..Batch::default()
     })?;
@@ -380,7 +379,7 @@ impl Log {
         let Some(root) = at.directory_root else {
             return Ok(None);
         };
-        let reader = DirectoryReader::new(&*self.storage, at.size);
+        let reader = GroupReader::new(&*self.storage, at.size);
         match directory::prove(&reader, &root, key) {
             Ok(proven) => Ok(Some(proven)),
             // The horizon may have passed the size while the proof was read.
@@ -512,51 +511,6 @@ impl Log {
                 }
                 encode_bundle(entries.iter().map(Vec::as_slice))
                     .map_err(|e| LogError::internal("cannot encode an entry bundle", e))
-            }
-        }
-    }
-}
-
-/// The key directory's nodes in storage as of one tree size, for
-/// [`directory::update`] and [`directory::prove`]. A storage failure is
-/// kept for [`fail`](DirectoryReader::fail).
-pub struct DirectoryReader<'a> {
-    storage: &'a dyn Storage,
-    size: u64,
-    error: RefCell<Option<StorageError>>,
-}
-
-impl<'a> DirectoryReader<'a> {
-    /// The directory as of tree size `size` (`u64::MAX`: the newest nodes).
-    pub fn new(storage: &'a dyn Storage, size: u64) -> Self {
-        DirectoryReader {
-            storage,
-            size,
-            error: RefCell::new(None),
-        }
-    }
-
-    /// Turns a failed directory read into a [`LogError`]: the storage
-    /// failure if there was one, else a damaged directory (internal).
-    pub fn fail(&self, e: ProtoError) -> LogError {
-        match self.error.borrow_mut().take() {
-            Some(se) => se.into(),
-            None => LogError::internal("the stored key directory is damaged", e),
-        }
-    }
-}
-
-impl NodeReader for DirectoryReader<'_> {
-    fn read_node(&self, path: &NodePath) -> Result<Node, ProtoError> {
-        let missing = || DirectoryError::NodeMissing {
-            depth: path.depth(),
-        };
-        match self.storage.directory_node(path, self.size) {
-            Ok(Some(n)) => Ok(n),
-            Ok(None) => Err(missing().into()),
-            Err(e) => {
-                *self.error.borrow_mut() = Some(e);
-                Err(missing().into())
             }
         }
     }

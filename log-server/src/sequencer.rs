@@ -23,15 +23,14 @@
 //! stored in the same write as the tree it commits to, so the log never
 //! signs two checkpoints for one size, across restarts too.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sealwax_proto::directory::{self, publisher_leaf, release_leaf, Node, NodePath, NodeReader};
+use sealwax_proto::directory::{self, publisher_leaf, release_leaf, NodePath};
 use sealwax_proto::entry::Entry;
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::{self, CompactRange};
@@ -40,9 +39,8 @@ use sealwax_proto::rules::{apply_entry, ApplyError, LogState, ReleaseName, Relea
 use sealwax_proto::Hash;
 use tokio::sync::oneshot;
 
-use crate::log::{
-    bound_release, replay_key_events, sign_tree, DirectoryReader, Log, Published, Tip,
-};
+use crate::directory_store::{Group, GroupCache, GroupReader};
+use crate::log::{bound_release, replay_key_events, sign_tree, Log, Published, Tip};
 use crate::log_error::LogError;
 use crate::metrics::Metrics;
 use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, Storage, StorageError};
@@ -51,32 +49,10 @@ use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, Storage, StorageEr
 /// benchmark's baseline for the directory's cost, never for a real log.
 pub const NO_DIRECTORY_VAR: &str = "SEALWAX_LOG_BENCH_NO_DIRECTORY";
 
-/// The deepest directory level the sequencer keeps in memory: at most
-/// 2^(UPPER_DEPTH+1) nodes (about 6 MB), which covers all but the last few
-/// levels of every path in a directory of millions of leaves.
-const UPPER_DEPTH: u16 = 14;
-
-/// Reads the directory's upper nodes from the sequencer's cache (filling
-/// it from storage on a miss: storage holds only committed nodes) and the
-/// rest from storage.
-struct UpperCached<'a> {
-    upper: &'a RefCell<HashMap<NodePath, Node>>,
-    storage: DirectoryReader<'a>,
-}
-
-impl NodeReader for UpperCached<'_> {
-    fn read_node(&self, path: &NodePath) -> Result<Node, sealwax_proto::Error> {
-        if path.depth() > UPPER_DEPTH {
-            return self.storage.read_node(path);
-        }
-        if let Some(n) = self.upper.borrow().get(path) {
-            return Ok(*n);
-        }
-        let n = self.storage.read_node(path)?;
-        self.upper.borrow_mut().insert(*path, n);
-        Ok(n)
-    }
-}
+/// The deepest key directory group the sequencer keeps in memory (groups
+/// at depths 0, 4, 8 and 12: at most 4,369 of about 1 KB), which covers all
+/// but the last few levels of every path in a directory of millions of keys.
+const UPPER_GROUP_DEPTH: u16 = 12;
 
 /// Most publishers whose key state is kept in memory between batches.
 const MAX_CACHED_PUBLISHERS: usize = 100_000;
@@ -175,7 +151,7 @@ impl SequencerHandle {
             log,
             range: tip.range,
             directory_root: tip.directory_root,
-            upper_nodes: RefCell::default(),
+            upper_groups: GroupCache::default(),
             signed: VecDeque::new(),
             directory,
             config,
@@ -292,9 +268,9 @@ struct Sequencer {
     range: CompactRange,
     /// The key directory root as of `range`'s size.
     directory_root: Hash,
-    /// The directory's upper nodes as last committed, so that an update
-    /// reads from storage only the few deep nodes of each changed path.
-    upper_nodes: RefCell<HashMap<NodePath, Node>>,
+    /// The directory's upper groups as last committed, so that an update
+    /// reads from storage only the few deep groups of each changed path.
+    upper_groups: GroupCache,
     /// The sizes of the checkpoints signed since the start, and when, oldest
     /// first, back to the newest that is older than the directory window.
     signed: VecDeque<(u64, Instant)>,
@@ -465,10 +441,15 @@ impl Sequencer {
         if !batch.entries.is_empty() {
             let committed = self
                 .update_directory(&mut batch, &touched, &releases)
-                .and_then(|root| Ok((self.commit(&mut batch, &range, &touched, root)?, root)));
+                .and_then(|(root, groups)| {
+                    Ok((
+                        self.commit(&mut batch, &range, &touched, root)?,
+                        (root, groups),
+                    ))
+                });
             match committed {
-                Ok((p, root)) => {
-                    self.remember_upper_nodes(&batch.directory);
+                Ok((p, (root, groups))) => {
+                    self.remember_upper_groups(groups);
                     self.range = range;
                     if let Some(r) = root {
                         self.directory_root = r;
@@ -487,17 +468,17 @@ impl Sequencer {
     }
 
     /// Sets the key directory's leaves the batch changed (each touched
-    /// publisher's key state, each newly bound release) and puts the nodes
-    /// that changed in the batch; returns the new root. `None` when the
-    /// directory is off.
+    /// publisher's key state, each newly bound release) and puts the groups
+    /// that changed in the batch; returns the new root (`None` when the
+    /// directory is off) and those groups, decoded.
     fn update_directory(
         &self,
         batch: &mut Batch,
         touched: &HashSet<String>,
         releases: &HashMap<ReleaseName, ReleaseRecord>,
-    ) -> Result<Option<Hash>, fn() -> LogError> {
+    ) -> Result<(Option<Hash>, BTreeMap<NodePath, Group>), fn() -> LogError> {
         if !self.directory {
-            return Ok(None);
+            return Ok((None, BTreeMap::new()));
         }
         let keys = touched
             .iter()
@@ -509,19 +490,21 @@ impl Sequencer {
             .chain(keys)
             .collect();
         let started = Instant::now();
-        let reader = UpperCached {
-            upper: &self.upper_nodes,
-            storage: DirectoryReader::new(self.log.storage(), u64::MAX),
+        let reader = GroupReader::new(self.log.storage(), u64::MAX).with_shared(&self.upper_groups);
+        let internal = |e| {
+            tracing::error!(error = %e, "cannot update the key directory");
+            (|| LogError::Internal) as fn() -> LogError
         };
         let update = directory::update(&reader, &self.directory_root, changes).map_err(|e| {
-            reader.storage.fail(e);
+            reader.fail(e);
             (|| LogError::Internal) as fn() -> LogError
         })?;
+        let groups = reader.regroup(update.nodes).map_err(internal)?;
         self.metrics
             .directory_seconds
             .observe(started.elapsed().as_secs_f64());
-        batch.directory = update.nodes;
-        Ok(Some(update.root))
+        batch.directory = groups.iter().map(|(p, g)| (*p, g.encode())).collect();
+        Ok((Some(update.root), groups))
     }
 
     /// The directory horizon to store with the batch that ends at `size`:
@@ -545,13 +528,13 @@ impl Sequencer {
         horizon
     }
 
-    /// Keeps the upper nodes a committed batch wrote (the cache must only
-    /// ever hold committed nodes: a failed batch's never reach it).
-    fn remember_upper_nodes(&self, nodes: &[(NodePath, Node)]) {
-        let mut upper = self.upper_nodes.borrow_mut();
-        for (path, node) in nodes {
-            if path.depth() <= UPPER_DEPTH {
-                upper.insert(*path, *node);
+    /// Keeps the upper groups a committed batch wrote (the cache must only
+    /// ever hold committed groups: a failed batch's never reach it).
+    fn remember_upper_groups(&self, groups: BTreeMap<NodePath, Group>) {
+        let mut upper = self.upper_groups.borrow_mut();
+        for (path, group) in groups {
+            if path.depth() <= UPPER_GROUP_DEPTH {
+                upper.insert(path, group);
             }
         }
     }

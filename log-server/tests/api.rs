@@ -15,7 +15,7 @@ use sealwax_log::sequencer::SequencerConfig;
 use sealwax_log::storage::{Batch, MemoryStorage, Storage, StorageError, StorageResult, TreeState};
 use sealwax_log::AppState;
 use sealwax_proto::checkpoint::open_checkpoint;
-use sealwax_proto::directory::{Node, NodePath};
+use sealwax_proto::directory::NodePath;
 use sealwax_proto::entry::{
     Entry, KeyRegistration, KeyRevocation, Release, RevocationReason, SignatureEntry,
 };
@@ -736,8 +736,8 @@ impl Storage for GatedStorage {
         }
         self.inner.commit(batch)
     }
-    fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>> {
-        self.inner.directory_node(path, size)
+    fn directory_group(&self, group: &NodePath, size: u64) -> StorageResult<Option<Vec<u8>>> {
+        self.inner.directory_group(group, size)
     }
     fn checkpoint_at(&self, size: u64) -> StorageResult<Option<String>> {
         self.inner.checkpoint_at(size)

@@ -488,11 +488,8 @@ pub(crate) fn key_event_pages_start_where_asked(b: &mut impl Backend) {
 }
 
 pub(crate) fn directory_nodes_are_read_as_of_a_size(b: &mut impl Backend) {
-    use sealwax_proto::directory::{Node, NodePath};
-    let leaf = |v: u8| Node::Leaf {
-        key: [v; 32],
-        value: [v; 32],
-    };
+    use sealwax_proto::directory::NodePath;
+    let leaf = |v: u8| vec![v; 66];
     let near = NodePath::toward(&[0x80; 32], 1);
     // A path whose bytes extend `near`'s: a prefix seek must not stray into it.
     let deeper = NodePath::toward(&[0x80; 32], 2);
@@ -505,7 +502,7 @@ pub(crate) fn directory_nodes_are_read_as_of_a_size(b: &mut impl Backend) {
     b.storage().commit(&second).unwrap();
     b.reopen();
     let s = b.storage();
-    let at = |path: &NodePath, size| s.directory_node(path, size).unwrap();
+    let at = |path: &NodePath, size| s.directory_group(path, size).unwrap();
     assert_eq!(
         at(&NodePath::ROOT, 2),
         None,
@@ -529,11 +526,8 @@ pub(crate) fn directory_nodes_are_read_as_of_a_size(b: &mut impl Backend) {
 }
 
 pub(crate) fn directory_versions_below_the_horizon_are_dropped(b: &mut impl Backend) {
-    use sealwax_proto::directory::{Node, NodePath};
-    let leaf = |v: u8| Node::Leaf {
-        key: [v; 32],
-        value: [v; 32],
-    };
+    use sealwax_proto::directory::NodePath;
+    let leaf = |v: u8| vec![v; 66];
     let near = NodePath::toward(&[0x80; 32], 1);
     let mut range = CompactRange::new();
     let mut first = make_batch(&mut range, "h", 3);
@@ -557,7 +551,7 @@ pub(crate) fn directory_versions_below_the_horizon_are_dropped(b: &mut impl Back
     b.reopen();
     let s = b.storage();
     assert_eq!(s.directory_horizon().unwrap(), 5);
-    let at = |path: &NodePath, size| s.directory_node(path, size).unwrap();
+    let at = |path: &NodePath, size| s.directory_group(path, size).unwrap();
     assert_eq!(at(&NodePath::ROOT, 7), Some(leaf(5)));
     assert_eq!(
         at(&NodePath::ROOT, 5),

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 
-use sealwax_proto::directory::{Node, NodePath};
+use sealwax_proto::directory::NodePath;
 use sealwax_proto::Hash;
 
 use super::{check_batch, Batch, Storage, StorageError, StorageResult, TreeState};
@@ -19,7 +19,7 @@ struct Inner {
     key_states: HashMap<String, Vec<u8>>,
     key_records: BTreeMap<(String, Hash), Vec<u8>>,
     /// (node path, tree size written at) -> node
-    directory: BTreeMap<(NodePath, u64), Node>,
+    directory: BTreeMap<(NodePath, u64), Vec<u8>>,
     checkpoints: BTreeMap<u64, String>,
     directory_horizon: u64,
     by_sha256: HashMap<[u8; 32], BTreeSet<u64>>,
@@ -30,7 +30,7 @@ struct Inner {
 /// Drops every node version no read at a size at or above `horizon` can
 /// reach: one superseded by a newer version written at or below `horizon`
 /// (at once, where RocksDB drops them as it compacts).
-fn prune_directory(directory: &mut BTreeMap<(NodePath, u64), Node>, horizon: u64) {
+fn prune_directory(directory: &mut BTreeMap<(NodePath, u64), Vec<u8>>, horizon: u64) {
     let mut newer: Option<(NodePath, u64)> = None;
     // Each path's versions sort oldest first: walk them newest first.
     let keys: Vec<(NodePath, u64)> = directory.keys().rev().copied().collect();
@@ -84,7 +84,9 @@ impl Storage for MemoryStorage {
             inner.nodes.insert((n.level, n.index), n.hash);
         }
         for (path, node) in &batch.directory {
-            inner.directory.insert((*path, batch.state.size), *node);
+            inner
+                .directory
+                .insert((*path, batch.state.size), node.clone());
         }
         inner
             .checkpoints
@@ -155,12 +157,12 @@ impl Storage for MemoryStorage {
         Ok(out)
     }
 
-    fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>> {
+    fn directory_group(&self, group: &NodePath, size: u64) -> StorageResult<Option<Vec<u8>>> {
         let g = self.read()?;
         Ok(g.directory
-            .range((*path, 0)..=(*path, size))
+            .range((*group, 0)..=(*group, size))
             .next_back()
-            .map(|(_, n)| *n))
+            .map(|(_, n)| n.clone()))
     }
 
     fn directory_horizon(&self) -> StorageResult<u64> {

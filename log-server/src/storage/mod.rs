@@ -28,7 +28,7 @@ pub(crate) mod conformance;
 pub use memory::MemoryStorage;
 pub use rocks::RocksStorage;
 
-use sealwax_proto::directory::{Node, NodePath};
+use sealwax_proto::directory::NodePath;
 use sealwax_proto::tile::{TILE_HEIGHT, TILE_WIDTH};
 use sealwax_proto::Hash;
 use thiserror::Error;
@@ -166,10 +166,10 @@ pub struct Batch {
     /// The record of every key the batch changed: (publisher, key hash,
     /// [`KeyRecord::encode`](sealwax_proto::keys::KeyRecord::encode)).
     pub key_records: Vec<(String, Hash, Vec<u8>)>,
-    /// The key directory's nodes the batch wrote (proto
-    /// [`update`](sealwax_proto::directory::update)), stored as of tree
-    /// size `state.size`; the older versions stay readable.
-    pub directory: Vec<(NodePath, Node)>,
+    /// The key directory's groups the batch rewrote (by group path, in the
+    /// form [`crate::directory_store::Group::encode`] gives), stored as of
+    /// tree size `state.size`; the older versions stay readable.
+    pub directory: Vec<(NodePath, Vec<u8>)>,
     /// A new directory horizon ([`Storage::directory_horizon`]), when the
     /// batch moves it on: versions of nodes needed only below it may go.
     pub directory_horizon: Option<u64>,
@@ -258,9 +258,9 @@ pub trait Storage: Send + Sync + 'static {
         })
     }
 
-    /// The key directory's node at `path` as of tree size `size`: the
-    /// newest version written by a batch that ended at or below `size`.
-    fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>>;
+    /// The key directory's group record at `group` as of tree size `size`:
+    /// the newest version written by a batch that ended at or below `size`.
+    fn directory_group(&self, group: &NodePath, size: u64) -> StorageResult<Option<Vec<u8>>>;
 
     /// The smallest tree size the directory can still be read at: a node
     /// version superseded at or below it may be dropped (RocksDB drops them

@@ -15,13 +15,13 @@
 //! | `key_records`| str16 publisher · key hash:32 | one key's canonical encoding (proto `KeyRecord::encode`) |
 //! | `sig_sha256` | sha256:32 · index:u64 | empty |
 //! | `sig_release`| str16 publisher · str16 package · str16 version · index:u64 | empty |
-//! | `directory`  | depth:u16 · prefix:32 · (2^64 − 1 − size):u64 | node (proto `Node::encode`, 65 bytes) |
+//! | `directory`  | group depth:u16 · prefix:32 · (2^64 − 1 − size):u64 | the group's nodes (`directory_store::Group::encode`) |
 //! | `checkpoints`| size:u64 | checkpoint text (every batch's) |
 //! | `meta`       | `tree_state` | size:u64 · n:u8 · n×hash:32 · checkpoint text |
 //! | `meta`       | `directory_horizon` | size:u64 |
 //!
-//! The directory keeps every version of a node: a batch writes the nodes
-//! it changed under its new tree size, and a read at size N seeks to the
+//! The directory keeps every version of a node group: a batch writes the
+//! groups it changed under its new tree size, and a read at size N seeks to the
 //! node's path with N inverted, landing on the newest version at or below
 //! N. A 34-byte prefix extractor (the path) gives those seeks a bloom filter.
 //! Versions that only reads below the directory horizon (`meta`
@@ -47,7 +47,7 @@ use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
     IteratorMode, Options, ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
 };
-use sealwax_proto::directory::{Node, NodePath};
+use sealwax_proto::directory::NodePath;
 use sealwax_proto::Hash;
 
 use super::{
@@ -446,11 +446,7 @@ impl Storage for RocksStorage {
         }
         let directory = self.cf(CF_DIRECTORY)?;
         for (path, node) in &batch.directory {
-            wb.put_cf(
-                directory,
-                directory_key(path, batch.state.size),
-                node.encode(),
-            );
+            wb.put_cf(directory, directory_key(path, batch.state.size), node);
         }
         if let Some(h) = batch.directory_horizon {
             wb.put_cf(self.cf(CF_META)?, KEY_DIRECTORY_HORIZON, h.to_be_bytes());
@@ -530,10 +526,10 @@ impl Storage for RocksStorage {
         )
     }
 
-    fn directory_node(&self, path: &NodePath, size: u64) -> StorageResult<Option<Node>> {
+    fn directory_group(&self, group: &NodePath, size: u64) -> StorageResult<Option<Vec<u8>>> {
         let mut ro = ReadOptions::default();
         ro.set_prefix_same_as_start(true);
-        let key = directory_key(path, size);
+        let key = directory_key(group, size);
         let mut iter = self.db.iterator_cf_opt(
             self.cf(CF_DIRECTORY)?,
             ro,
@@ -546,9 +542,7 @@ impl Storage for RocksStorage {
                 {
                     return Ok(None);
                 }
-                Node::decode(&v).map(Some).ok_or(StorageError::Corrupt(
-                    "a stored directory node does not decode",
-                ))
+                Ok(Some(v.to_vec()))
             }
             None => Ok(None),
         }
