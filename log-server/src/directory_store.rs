@@ -78,6 +78,9 @@ impl Group {
     }
 }
 
+/// Groups by group path: those a batch rewrote.
+pub type Groups = BTreeMap<NodePath, Group>;
+
 /// Committed groups the sequencer keeps in memory, by group path.
 pub type GroupCache = RefCell<HashMap<NodePath, Group>>;
 
@@ -131,14 +134,15 @@ impl<'a> GroupReader<'a> {
     pub fn regroup(
         &self,
         nodes: impl IntoIterator<Item = (NodePath, Node)>,
-    ) -> Result<BTreeMap<NodePath, Group>, StorageError> {
-        let mut out: BTreeMap<NodePath, Group> = BTreeMap::new();
+    ) -> Result<Groups, StorageError> {
+        let mut out = Groups::new();
         for (path, node) in nodes {
             let g = group_of(&path);
-            if !out.contains_key(&g) {
-                out.insert(g, self.group(&g)?);
-            }
-            out.get_mut(&g).expect("inserted above").0[slot_of(&path)] = Some(node);
+            let group = match out.entry(g) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => v.insert(self.group(&g)?),
+            };
+            group.0[slot_of(&path)] = Some(node);
         }
         Ok(out)
     }

@@ -23,14 +23,14 @@
 //! stored in the same write as the tree it commits to, so the log never
 //! signs two checkpoints for one size, across restarts too.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sealwax_proto::directory::{self, publisher_leaf, release_leaf, NodePath};
+use sealwax_proto::directory::{self, publisher_leaf, release_leaf};
 use sealwax_proto::entry::Entry;
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle::{self, CompactRange};
@@ -39,7 +39,7 @@ use sealwax_proto::rules::{apply_entry, ApplyError, LogState, ReleaseName, Relea
 use sealwax_proto::Hash;
 use tokio::sync::oneshot;
 
-use crate::directory_store::{Group, GroupCache, GroupReader};
+use crate::directory_store::{GroupCache, GroupReader, Groups};
 use crate::log::{bound_release, replay_key_events, sign_tree, Log, Published, Tip};
 use crate::log_error::LogError;
 use crate::metrics::Metrics;
@@ -48,6 +48,9 @@ use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, Storage, StorageEr
 /// Set (to anything), the sequencer keeps no key directory: the
 /// benchmark's baseline for the directory's cost, never for a real log.
 pub const NO_DIRECTORY_VAR: &str = "SEALWAX_LOG_BENCH_NO_DIRECTORY";
+
+/// How a batch failed: the error each of its waiters gets.
+type Failure = fn() -> LogError;
 
 /// The deepest key directory group the sequencer keeps in memory (groups
 /// at depths 0, 4, 8 and 12: at most 4,369 of about 1 KB), which covers all
@@ -476,9 +479,9 @@ impl Sequencer {
         batch: &mut Batch,
         touched: &HashSet<String>,
         releases: &HashMap<ReleaseName, ReleaseRecord>,
-    ) -> Result<(Option<Hash>, BTreeMap<NodePath, Group>), fn() -> LogError> {
+    ) -> Result<(Option<Hash>, Groups), Failure> {
         if !self.directory {
-            return Ok((None, BTreeMap::new()));
+            return Ok((None, Groups::new()));
         }
         let keys = touched
             .iter()
@@ -530,7 +533,7 @@ impl Sequencer {
 
     /// Keeps the upper groups a committed batch wrote (the cache must only
     /// ever hold committed groups: a failed batch's never reach it).
-    fn remember_upper_groups(&self, groups: BTreeMap<NodePath, Group>) {
+    fn remember_upper_groups(&self, groups: Groups) {
         let mut upper = self.upper_groups.borrow_mut();
         for (path, group) in groups {
             if path.depth() <= UPPER_GROUP_DEPTH {
