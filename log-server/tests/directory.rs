@@ -44,10 +44,9 @@ fn opened(log: &TestLog, text: &str) -> Checkpoint {
         .0
 }
 
-async fn keys_at(log: &TestLog, publisher: &str, size: u64) -> PublisherKeysAnswer {
-    let a = log
-        .get(&format!("/v1/publishers/{publisher}/keys?tree_size={size}"))
-        .await;
+/// The 200 answer to `uri`, decoded.
+async fn answer<T: serde::de::DeserializeOwned>(log: &TestLog, uri: &str) -> T {
+    let a = log.get(uri).await;
     assert_eq!(
         a.status,
         StatusCode::OK,
@@ -57,17 +56,16 @@ async fn keys_at(log: &TestLog, publisher: &str, size: u64) -> PublisherKeysAnsw
     serde_json::from_slice(&a.body).unwrap()
 }
 
+async fn keys_at(log: &TestLog, publisher: &str, size: u64) -> PublisherKeysAnswer {
+    answer(
+        log,
+        &format!("/v1/publishers/{publisher}/keys?tree_size={size}"),
+    )
+    .await
+}
+
 async fn release_at(log: &TestLog, name: &str, size: u64) -> ReleaseAnswer {
-    let a = log
-        .get(&format!("/v1/releases/{name}?tree_size={size}"))
-        .await;
-    assert_eq!(
-        a.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&a.body)
-    );
-    serde_json::from_slice(&a.body).unwrap()
+    answer(log, &format!("/v1/releases/{name}?tree_size={size}")).await
 }
 
 /// Checks a key answer's record and proof against its checkpoint; returns the record's state.
