@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use sealwax_proto::wire::{
     self, ConsistencyAnswer, ErrorBody, InclusionAnswer, LimitsAnswer, PublisherKeysAnswer,
-    SignatureAnswer, SignaturesAnswer, SubmitAnswer, SubmitBody,
+    ReleaseAnswer, SignatureAnswer, SignaturesAnswer, SubmitAnswer, SubmitBody,
 };
 use sealwax_proto::Hash;
 
@@ -308,19 +308,29 @@ impl LogClient {
         Ok(a.proof)
     }
 
-    /// `GET /v1/publishers/<p>/keys?from=<from>`: one page of the key
-    /// history; `None` if the log knows no keys of `p` (404).
+    /// The URL of `segments` under the log's base, each segment escaped.
+    fn url_of(&self, segments: &[&str]) -> Result<reqwest::Url> {
+        let bad = || ClientError::BadLogUrl(self.base.clone());
+        let mut u = reqwest::Url::parse(&self.base).map_err(|_| bad())?;
+        u.path_segments_mut()
+            .map_err(|_| bad())?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(u)
+    }
+
+    /// `GET /v1/publishers/<p>/keys?tree_size=N&from=<from>`: one page of
+    /// the key history at tree size `tree_size`; `None` on a 404 (which a
+    /// log that signed that size must never answer).
     pub fn publisher_keys(
         &self,
         publisher: &str,
         from: u64,
+        tree_size: u64,
     ) -> Result<Option<PublisherKeysAnswer>> {
-        let mut u = reqwest::Url::parse(&self.base)
-            .map_err(|_| ClientError::BadLogUrl(self.base.clone()))?;
-        u.path_segments_mut()
-            .map_err(|_| ClientError::BadLogUrl(self.base.clone()))?
-            .pop_if_empty()
-            .extend(["v1", "publishers", publisher, "keys"]);
+        let mut u = self.url_of(&["v1", "publishers", publisher, "keys"])?;
+        u.query_pairs_mut()
+            .append_pair("tree_size", &tree_size.to_string());
         if from > 0 {
             u.query_pairs_mut().append_pair("from", &from.to_string());
         }
@@ -335,6 +345,36 @@ impl LogClient {
             return Err(self.misbehaving(format!(
                 "asked for the keys of {publisher:?}, it answered with those of {:?}",
                 a.publisher
+            )));
+        }
+        Ok(Some(a))
+    }
+
+    /// `GET /v1/releases/<p>/<n>/<v>?tree_size=N`: the release's key
+    /// directory leaf at tree size `tree_size`, proven; `None` on a 404.
+    pub fn release(
+        &self,
+        publisher: &str,
+        package: &str,
+        version: &str,
+        tree_size: u64,
+    ) -> Result<Option<ReleaseAnswer>> {
+        let mut u = self.url_of(&["v1", "releases", publisher, package, version])?;
+        u.query_pairs_mut()
+            .append_pair("tree_size", &tree_size.to_string());
+        let url = u.to_string();
+        let resp = self.send(self.http.get(u).timeout(Duration::from_secs(60)), &url)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = self.check(resp, &url)?;
+        let a: ReleaseAnswer = self.decode(resp, &url)?;
+        if (a.publisher.as_str(), a.package.as_str(), a.version.as_str())
+            != (publisher, package, version)
+        {
+            return Err(self.misbehaving(format!(
+                "asked about release {publisher}/{package}@{version}, it answered about {}/{}@{}",
+                a.publisher, a.package, a.version
             )));
         }
         Ok(Some(a))

@@ -460,6 +460,15 @@ pub enum ClientError {
         /// What was wrong.
         reason: String,
     },
+    /// The accepted checkpoint commits to no key directory, so the log's
+    /// answers about keys and releases cannot be proven complete.
+    #[error("the log at {url} signed its checkpoint at tree size {tree_size} without a key directory: the log is older than this client, or has logged nothing since its upgrade (it signs one with its next entry). Try again once it has, or ask its operator to upgrade it")]
+    NoDirectory {
+        /// The URL.
+        url: String,
+        /// The checkpoint's tree size.
+        tree_size: u64,
+    },
     /// The log's checkpoint is not signed by the trusted key.
     #[error("the log's checkpoint is not signed by the trusted log key ({cause}): is --log-key right for {url}? If it is, the log is not the one you trust")]
     LogKeyMismatch {
@@ -585,6 +594,7 @@ impl ClientError {
             LogUnreachable { .. }
             | LogHttp { .. }
             | LogMisbehaving { .. }
+            | NoDirectory { .. }
             | AnswerTooLarge { .. }
             | LogKeyMismatch { .. }
             | ArtifactNotStored(_)

@@ -30,7 +30,7 @@ use crate::commands::publish::sibling;
 use crate::commands::Ctx;
 use crate::digest::{hash_stream, Digests};
 use crate::error::{open_named, ClientError, Result};
-use crate::history::{fetch_history, VerifiedHistory};
+use crate::history::{fetch_history_at, prove_release, NeedDirectory, VerifiedHistory};
 use crate::home::LogIdentity;
 use crate::keystate::{release_key, KeyStateStore};
 use crate::progress::bytes_bar;
@@ -233,17 +233,32 @@ impl Session {
         self.api.misbehaving(reason)
     }
 
-    /// The publisher's key history, proven and checked against what was recorded.
+    /// The publisher's key history at the session's checkpoint, proven
+    /// against its key directory and checked against what was recorded.
     fn history(&mut self, publisher: &str) -> Result<Option<VerifiedHistory>> {
-        let h = fetch_history(
+        fetch_history_at(
             &self.api,
-            &mut self.tracker,
             &self.log,
             &self.states,
             publisher,
-        )?;
-        self.tracker.commit()?;
-        Ok(h)
+            &self.cp,
+            NeedDirectory::Required,
+        )
+    }
+
+    /// The history `h` again if the session's checkpoint moved past it (a
+    /// signature logged after the session started).
+    fn history_at_checkpoint(&mut self, h: VerifiedHistory) -> Result<VerifiedHistory> {
+        if h.tree_size == self.cp.size {
+            return Ok(h);
+        }
+        let publisher = h.keys.publisher.clone();
+        self.history(&publisher)?.ok_or_else(|| {
+            self.misbehaving(format!(
+                "publisher {publisher:?} had keys at tree size {} and has none at {}",
+                h.tree_size, self.cp.size
+            ))
+        })
     }
 
     /// A checkpoint at least as new as `index + 1` entries.
@@ -598,6 +613,9 @@ fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
     let release = &f.signed.sig.release;
     check_named(target, release)?;
     let publisher = release.publisher.clone();
+    if let Some(i) = f.signed.index {
+        s.covering(i)?;
+    }
     let (history, key) = history_and_key(s, &f.signed)?;
     let entry = check_fetched(f, &key)?;
     let leaf = leaf_of(&entry);
@@ -617,6 +635,8 @@ fn check(s: &mut Session, target: &Target, f: &Fetched) -> Result<Checked> {
             .accept(&s.api, &proof.checkpoint, Freshness::Historical)?;
     }
     s.covering(index)?;
+    let history = s.history_at_checkpoint(history)?;
+    prove_release(&s.api, &s.log, &s.cp, release, index)?;
     let answer = s.api.inclusion_proof(index, s.cp.size)?;
     let inclusion = answer.proof;
     verify_inclusion(&leaf, index, s.cp.size, &inclusion, &s.cp.root).map_err(|e| {

@@ -34,6 +34,7 @@
 //! keeps them in memory. `docs/FORMATS.md` ("The key directory") has every
 //! byte.
 
+mod check;
 mod proof;
 mod tree;
 
@@ -46,6 +47,7 @@ use crate::keys::PublisherKeys;
 use crate::rules::{apply_entry, Applied, ApplyError, MemoryLogState, ReleaseName, ReleaseRecord};
 use crate::{Error, Hash};
 
+pub use check::{check_key_state, check_release, KeyStateMismatch, ReleaseMismatch};
 pub use proof::{verify, DirectoryProof, Terminal, MAX_PROOF_LEN};
 pub use tree::{prove, update, Directory, Node, NodePath, NodeReader, Update};
 

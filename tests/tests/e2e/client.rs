@@ -841,11 +841,12 @@ mod fake {
     use sha2::Digest as _;
 
     use sealwax_proto::checkpoint::Checkpoint;
+    use sealwax_proto::directory::{publisher_key, release_key, Directory, LeafFold};
     use sealwax_proto::entry::Entry;
     use sealwax_proto::merkle::{leaf_hash, prove_consistency, prove_inclusion, MemoryHashStore};
     use sealwax_proto::minisign::SecretKey;
     use sealwax_proto::note::{key_id, SIG_TYPE_ED25519};
-    use sealwax_proto::rules::MemoryLogState;
+    use sealwax_proto::rules::{MemoryLogState, ReleaseName};
 
     /// An unencrypted Minisign secret key made with `minisign -G -W` for
     /// these tests only; its Ed25519 key signs the fake log's checkpoints.
@@ -986,9 +987,22 @@ mod fake {
         t
     }
 
+    /// The key directory of `entries` (an entry that breaks the rules, as
+    /// in the forked view, sets nothing), and the fold that made it.
+    fn directory(entries: &[Vec<u8>]) -> (Directory, LeafFold) {
+        let (mut dir, mut fold) = (Directory::new(), LeafFold::new());
+        for (i, e) in entries.iter().enumerate() {
+            let _ = fold.apply(&Entry::parse(e).unwrap(), i as u64);
+            dir.insert_batch(fold.take_changes());
+        }
+        (dir, fold)
+    }
+
     fn signed_checkpoint(s: &LogState, entries: &[Vec<u8>]) -> String {
         let t = tree(entries);
-        let body = Checkpoint::new(ORIGIN, t.size(), t.root()).to_body();
+        let mut cp = Checkpoint::new(ORIGIN, t.size(), t.root());
+        cp.set_directory_root(&directory(entries).0.root());
+        let body = cp.to_body();
         let pk = s.key.public_key().key;
         let mut sig = key_id(ORIGIN, SIG_TYPE_ED25519, &pk).to_vec();
         sig.extend_from_slice(&s.key.sign_raw(body.as_bytes()));
@@ -1011,6 +1025,7 @@ mod fake {
             .route("/v1/proof/inclusion", get(inclusion))
             .route("/v1/proof/consistency", get(consistency))
             .route("/v1/publishers/{p}/keys", get(publisher_keys))
+            .route("/v1/releases/{p}/{n}/{v}", get(release))
             .route("/v1/signatures", get(signatures))
             .route("/v1/artifacts/{sha}", put(put_artifact).get(get_artifact))
             .route("/files/{name}", get(get_file))
@@ -1120,12 +1135,39 @@ mod fake {
                 "inclusion_proof": hexes(prove_inclusion(&t, i as u64, t.size()).unwrap()),
             }));
         }
-        if events.is_empty() {
-            return error(StatusCode::NOT_FOUND, "no such publisher");
-        }
+        let (dir, fold) = directory(&entries);
+        let (_, proof) = dir.prove(&publisher_key(&p));
+        let record = fold.state().get(&p).map(|k| B64.encode(k.to_record()));
         Json(json!({
             "publisher": p, "tree_size": t.size(),
             "checkpoint": signed_checkpoint(&s, &entries), "events": events,
+            "record": record, "directory_proof": proof.to_base64(),
+        }))
+        .into_response()
+    }
+
+    /// The release's key directory leaf in the tree shown, proven.
+    async fn release(
+        State(s): State<Shared>,
+        Path((p, n, v)): Path<(String, String, String)>,
+    ) -> Response {
+        let s = s.lock().unwrap();
+        let entries = shown(&s);
+        let (dir, fold) = directory(&entries);
+        let name = ReleaseName {
+            publisher: p,
+            package: n,
+            version: v,
+        };
+        let (_, proof) = dir.prove(&release_key(&name));
+        let record = fold
+            .state()
+            .release_record(&name)
+            .map(|r| json!({ "index": r.index, "sha256": hex::encode(r.sha256) }));
+        Json(json!({
+            "publisher": name.publisher, "package": name.package, "version": name.version,
+            "tree_size": entries.len(), "checkpoint": signed_checkpoint(&s, &entries),
+            "record": record, "directory_proof": proof.to_base64(),
         }))
         .into_response()
     }

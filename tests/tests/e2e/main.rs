@@ -8,6 +8,7 @@ mod cli_more;
 mod client;
 mod crashloop;
 mod deploy;
+mod directory_client;
 mod downloads;
 mod keys_scale;
 mod monitor;
