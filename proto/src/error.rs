@@ -119,6 +119,10 @@ pub enum Error {
         key_id: String,
     },
 
+    /// A private key string (`PRIVATE+KEY+...`) that does not parse.
+    #[error("malformed private key: {0} (expected PRIVATE+KEY+<name>+<8 hex key ID>+<base64 of type || 32-byte Ed25519 seed>)")]
+    MalformedPrivateKey(&'static str),
+
     // ----- minisign -----
     /// A Minisign key or signature file that does not parse.
     #[error("malformed Minisign {what}: {reason}")]
