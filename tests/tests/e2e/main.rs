@@ -14,3 +14,4 @@ mod monitor;
 mod scenarios;
 mod server;
 mod starve;
+mod witness;
