@@ -473,3 +473,39 @@ async fn concurrent_requests_never_roll_the_stored_size_back() {
     assert_eq!(w.stored().await.size, max);
     assert_eq!(at, max);
 }
+
+#[tokio::test]
+async fn a_readable_key_or_a_damaged_state_file_stops_the_start() {
+    use sealwax_witness::WitnessError;
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = TestWitness::new();
+    assert_cosigned(
+        &w.post(w.request(0, 5)).await,
+        &w.checkpoint(5),
+        &w.verifier(),
+    );
+    let dir = DataDir::new(&w.config.data_dir);
+
+    let key = dir.key_path();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = open(&w.config)
+        .err()
+        .expect("a key others can read is refused");
+    assert!(
+        matches!(err, WitnessError::KeyFileReadable { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // A damaged state file never starts the witness over from size 0.
+    let state = dir.state_path(ORIGIN);
+    let good = std::fs::read_to_string(&state).unwrap();
+    std::fs::write(&state, good.replacen("\n5\n", "\nfive\n", 1)).unwrap();
+    let err = open(&w.config).err().expect("a damaged state is refused");
+    assert!(matches!(err, WitnessError::Damaged { .. }), "{err:?}");
+    assert!(err.to_string().contains("never restarted empty"), "{err}");
+    std::fs::write(&state, good).unwrap();
+    let again = open(&w.config).unwrap();
+    assert_eq!(again.witness.stored(ORIGIN).await.unwrap().size, 5);
+}
