@@ -4,6 +4,7 @@
 //! | method, path | answer |
 //! |---|---|
 //! | `POST /add-checkpoint` | C2SP tlog-witness: the cosignature line(s), or 400, 403, 404, 409 (`text/x.tlog.size`), 422 |
+//! | `GET /<hex SHA-256 of origin>/checkpoint` | the last checkpoint cosigned for that log, with the cosignature (404: none) |
 //! | `GET /healthz` | `ok` |
 //! | `GET /metrics` | Prometheus text |
 //!
@@ -13,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
@@ -78,6 +79,17 @@ async fn add_checkpoint(State(st): State<AppState>, body: String) -> Response {
     }
 }
 
+/// `GET /<origin hash>/checkpoint` (tlog-witness's monitoring API).
+async fn checkpoint(
+    State(st): State<AppState>,
+    Path(origin_hash): Path<String>,
+) -> Result<Response, WitnessError> {
+    match st.witness.cosigned_checkpoint(&origin_hash)? {
+        Some(note) => Ok(text(StatusCode::OK, "text/plain; charset=utf-8", note)),
+        None => Ok(not_found().await),
+    }
+}
+
 /// `GET /healthz`.
 async fn healthz() -> Response {
     text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into())
@@ -97,7 +109,7 @@ async fn not_found() -> Response {
     text(
         StatusCode::NOT_FOUND,
         "text/plain; charset=utf-8",
-        "no such path: this witness serves POST /add-checkpoint, GET /healthz and GET /metrics\n"
+        "no such path or log: this witness serves POST /add-checkpoint, GET /<hex SHA-256 of a log origin>/checkpoint, GET /healthz and GET /metrics\n"
             .into(),
     )
 }
@@ -113,6 +125,7 @@ async fn count(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) ->
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
+        .route("/{origin_hash}/checkpoint", get(checkpoint))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)

@@ -116,10 +116,15 @@ impl DataDir {
         Ok(key)
     }
 
+    /// The state file of `origin` as it is (the cosigned checkpoint note), if any.
+    pub fn load_note(&self, origin: &str) -> Result<Option<String>, WitnessError> {
+        read_optional(&self.state_path(origin))
+    }
+
     /// The checkpoint last cosigned for `origin`, if any, from its state file.
     pub fn load_state(&self, origin: &str) -> Result<Option<Checkpoint>, WitnessError> {
         let path = self.state_path(origin);
-        let Some(text) = read_optional(&path)? else {
+        let Some(text) = self.load_note(origin)? else {
             return Ok(None);
         };
         let damaged = |cause| WitnessError::Damaged {

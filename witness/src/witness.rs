@@ -16,6 +16,7 @@ use sealwax_proto::checkpoint::{consistency_needed, relate, Checkpoint, Relation
 use sealwax_proto::merkle::EMPTY_ROOT;
 use sealwax_proto::note::{CosignatureSigner, CosignatureVerifier, Note, NoteVerifier};
 use sealwax_proto::Hash;
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::datadir::DataDir;
@@ -129,6 +130,20 @@ impl Witness {
     /// What it last cosigned for `origin` (`None`: an unknown log).
     pub async fn stored(&self, origin: &str) -> Option<Stored> {
         Some(*self.logs.get(origin)?.state.lock().await)
+    }
+
+    /// The last checkpoint cosigned for the log whose origin hashes (SHA-256,
+    /// lowercase hex) to `origin_hash`, with the log's signature and the
+    /// cosignature; `None` for an unknown log or one never cosigned.
+    pub fn cosigned_checkpoint(&self, origin_hash: &str) -> Result<Option<String>, WitnessError> {
+        let origin = self
+            .logs
+            .keys()
+            .find(|o| hex::encode(Sha256::digest(o.as_bytes())) == origin_hash);
+        match origin {
+            Some(o) => self.dir.load_note(o),
+            None => Ok(None),
+        }
     }
 
     /// Checks an add-checkpoint request body and, if it passes, stores the

@@ -185,6 +185,16 @@ async fn checkpoints_are_cosigned_from_zero_then_with_proofs_and_stored() {
     ] {
         assert!(m.body.lines().any(|l| l == line), "{line} in\n{}", m.body);
     }
+    // The monitoring API serves the stored checkpoint under the origin's hash.
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(ORIGIN));
+    let served = w.get(&format!("/{hash}/checkpoint")).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(Note::parse(&served.body).unwrap(), note);
+    let other = hex::encode(<sha2::Sha256 as sha2::Digest>::digest("other.example/log"));
+    assert_eq!(
+        w.get(&format!("/{other}/checkpoint")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let h = w.get("/healthz").await;
     assert_eq!((h.status, h.body.as_str()), (StatusCode::OK, "ok\n"));
 }
