@@ -22,14 +22,15 @@ struct WitnessServer {
 
 impl WitnessServer {
     fn start(data_dir: &Path, log_vkey: &str, port: u16) -> WitnessServer {
+        WitnessServer::start_with(data_dir, log_vkey, port, &[])
+    }
+
+    fn start_with(data_dir: &Path, log_vkey: &str, port: u16, extra: &[&str]) -> WitnessServer {
         let child = Command::new(bin("sealwax-witness"))
             .args(["serve", "--data-dir", s(data_dir), "--name", NAME])
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--log-key",
-                log_vkey,
-            ])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--log-key", log_vkey])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -229,4 +230,45 @@ fn the_witness_refuses_bad_configuration_with_a_clear_error() {
     let err = String::from_utf8_lossy(&renamed.stderr);
     assert_eq!(renamed.status.code(), Some(1), "{err}");
     assert!(err.contains("another --data-dir"), "{err}");
+}
+
+#[test]
+fn slow_clients_are_cut_off_by_the_time_limits() {
+    use std::io::{Read as _, Write as _};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let log = LogServer::start(&dir.path().join("log"), &ServerOptions::default());
+    let port = free_port();
+    let limits = ["--request-timeout-secs", "1", "--header-timeout-secs", "1"];
+    let _w = WitnessServer::start_with(&dir.path().join("w"), &log.vkey, port, &limits);
+    let connect = || {
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c
+    };
+    // Headers never finished: the connection is closed.
+    let started = Instant::now();
+    let mut c = connect();
+    c.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed after the header timeout"
+    );
+    // A body that never arrives: 503 once the request time limit passes.
+    let started = Instant::now();
+    let mut c = connect();
+    c.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nold 0\n")
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = c.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
