@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve POST /add-checkpoint, GET /healthz and GET /metrics.
+    /// Serve POST /add-checkpoint, GET /<hex SHA-256 of origin>/checkpoint, GET /healthz and GET /metrics.
     Serve(ServeArgs),
     /// Print the witness's verifier key (`name+keyid+base64(0x04||key)`), creating the key if needed.
     Key(KeyArgs),
@@ -42,7 +42,7 @@ struct ServeArgs {
     #[arg(long, env = "SEALWAX_WITNESS_NAME")]
     name: String,
     /// A trusted log's verifier key (`sealwax-log key` prints it); repeat for more logs or keys.
-    #[arg(long = "log-key", required = true)]
+    #[arg(long = "log-key", value_name = "VKEY", required = true)]
     log_keys: Vec<String>,
     /// Time limit for one request, in seconds.
     #[arg(long, default_value_t = 10)]
