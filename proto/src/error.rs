@@ -119,6 +119,34 @@ pub enum Error {
         key_id: String,
     },
 
+    /// A private key string (`PRIVATE+KEY+...`) that does not parse.
+    #[error("malformed private key: {0} (expected PRIVATE+KEY+<name>+<8 hex key ID>+<base64 of type || 32-byte Ed25519 seed>)")]
+    MalformedPrivateKey(&'static str),
+
+    // ----- policy -----
+    /// A policy file line that does not parse or does not fit the lines before it.
+    #[error("policy line {line}: {reason}")]
+    PolicySyntax {
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A policy file without a `quorum` line.
+    #[error("the policy has no quorum line: add `quorum none` (no cosignatures needed) or `quorum NAME` (a witness or group defined above it)")]
+    PolicyNoQuorum,
+    /// A checkpoint that no log of the policy signed.
+    #[error("the checkpoint of {0:?} is not signed by any log of the policy: is this the right log, and the right policy file?")]
+    PolicyNoLog(String),
+    /// A checkpoint whose valid cosignatures do not meet the policy's quorum.
+    #[error("the checkpoint's cosignatures do not meet the policy's quorum: verified {verified:?}, failed to verify {failed:?}; ask the log for a checkpoint its witnesses cosigned, or check the policy's witness keys")]
+    PolicyQuorumNotMet {
+        /// The witnesses whose cosignature verified.
+        verified: Vec<String>,
+        /// The witnesses with a cosignature line that did not verify.
+        failed: Vec<String>,
+    },
+
     // ----- minisign -----
     /// A Minisign key or signature file that does not parse.
     #[error("malformed Minisign {what}: {reason}")]

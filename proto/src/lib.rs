@@ -31,6 +31,7 @@ pub mod keys;
 pub mod merkle;
 pub mod minisign;
 pub mod note;
+pub mod policy;
 pub mod proof;
 pub mod rules;
 pub mod tile;

@@ -569,3 +569,122 @@ impl CosignatureVerifier {
         ed25519_verify(&self.key, msg.as_bytes(), ed_sig).then_some(timestamp)
     }
 }
+
+/// A witness's Ed25519 cosigning key (type `0x04`, tlog-cosignature v1) with its key name.
+#[derive(Clone)]
+pub struct CosignatureSigner {
+    name: String,
+    key_id: [u8; 4],
+    key: SigningKey,
+}
+
+/// The first field of a private key string (the Go `sumdb/note` form).
+const PRIVATE_KEY_PREFIX: &str = "PRIVATE+KEY+";
+
+impl CosignatureSigner {
+    /// A cosigner for `name`; fails if the name is not a valid key name.
+    pub fn new(name: impl Into<String>, key: SigningKey) -> Result<CosignatureSigner> {
+        let name = name.into();
+        if !is_valid_key_name(&name) {
+            return Err(Error::InvalidKeyName(name));
+        }
+        let key_id = key_id(
+            &name,
+            SIG_TYPE_COSIGNATURE_V1,
+            key.verifying_key().as_bytes(),
+        );
+        Ok(CosignatureSigner { name, key_id, key })
+    }
+
+    /// A cosigner for `name` with a fresh key from `rng`.
+    pub fn generate<R: CryptoRng + RngCore>(
+        name: impl Into<String>,
+        rng: &mut R,
+    ) -> Result<CosignatureSigner> {
+        CosignatureSigner::new(name, SigningKey::generate(rng))
+    }
+
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The verifier for this cosigner's cosignatures.
+    pub fn verifier(&self) -> CosignatureVerifier {
+        CosignatureVerifier {
+            name: self.name.clone(),
+            key_id: self.key_id,
+            key: self.key.verifying_key(),
+            kind: PhantomData,
+        }
+    }
+
+    /// Cosigns a checkpoint's text (the note text, without signature lines)
+    /// at `timestamp` (POSIX seconds, from 1 to 2^63-1: tlog-witness forbids 0).
+    pub fn cosign(&self, checkpoint_text: &str, timestamp: u64) -> Result<NoteSignature> {
+        if timestamp == 0 || timestamp > i64::MAX as u64 {
+            return Err(Error::MalformedNote(
+                "a cosignature's timestamp must be from 1 to 2^63-1 seconds: is the clock set?",
+            ));
+        }
+        let msg = cosignature_v1_message(checkpoint_text, timestamp);
+        let mut signature = Vec::with_capacity(COSIG_LEN);
+        signature.extend_from_slice(&timestamp.to_be_bytes());
+        signature.extend_from_slice(&self.key.sign(msg.as_bytes()).to_bytes());
+        Ok(NoteSignature {
+            name: self.name.clone(),
+            key_id: self.key_id,
+            signature,
+        })
+    }
+
+    /// The private key string `PRIVATE+KEY+<name>+<8 hex key ID>+<base64(0x04 || seed)>`.
+    pub fn to_private_key(&self) -> String {
+        let mut raw = Vec::with_capacity(33);
+        raw.push(SIG_TYPE_COSIGNATURE_V1);
+        raw.extend_from_slice(self.key.as_bytes());
+        format!(
+            "{PRIVATE_KEY_PREFIX}{}+{}+{}",
+            self.name,
+            hex::encode(self.key_id),
+            BASE64.encode(raw)
+        )
+    }
+
+    /// Parses a private key string made by [`CosignatureSigner::to_private_key`].
+    pub fn from_private_key(text: &str) -> Result<CosignatureSigner> {
+        let bad = Error::MalformedPrivateKey;
+        let rest = text
+            .strip_prefix(PRIVATE_KEY_PREFIX)
+            .ok_or(bad("a private key starts with PRIVATE+KEY+"))?;
+        // The name has no '+'; the base64 key may.
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("expected PRIVATE+KEY+<name>+<key ID>+<key>"));
+        };
+        let raw = BASE64
+            .decode(b64)
+            .map_err(|_| bad("the private key is not valid base64"))?;
+        let seed: [u8; 32] = match raw.split_first() {
+            Some((&SIG_TYPE_COSIGNATURE_V1, seed)) => seed
+                .try_into()
+                .map_err(|_| bad("an Ed25519 private key is 32 bytes"))?,
+            _ => return Err(bad("not a cosignature/v1 (type 0x04) private key")),
+        };
+        let signer = CosignatureSigner::new(name, SigningKey::from_bytes(&seed))?;
+        if hex::encode(signer.key_id) != id {
+            return Err(bad("the key ID does not match the key name and key"));
+        }
+        Ok(signer)
+    }
+}
+
+/// Shows the name and key ID, never the secret key.
+impl fmt::Debug for CosignatureSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CosignatureSigner")
+            .field("name", &self.name)
+            .field("key_id", &hex::encode(self.key_id))
+            .finish_non_exhaustive()
+    }
+}

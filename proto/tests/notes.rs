@@ -4,8 +4,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use sealwax_proto::note::{
-    key_id, open_note, sign_note, CosignatureVerifier, Note, NoteSignature, NoteSigner,
-    NoteVerifier,
+    key_id, open_note, sign_note, CosignatureSigner, CosignatureVerifier, Note, NoteSignature,
+    NoteSigner, NoteVerifier,
 };
 use sealwax_proto::Error;
 use sha2::{Digest, Sha256};
@@ -543,6 +543,72 @@ fn cosignatures_verify_and_return_their_timestamp() {
         v.verify(body, &cosign(&key, name, body, i64::MAX as u64)),
         Some(i64::MAX as u64)
     );
+}
+
+#[test]
+fn the_cosigner_signs_what_the_spec_says_and_the_verifier_accepts_it() {
+    let key = SigningKey::from_bytes(&[42; 32]);
+    let name = "witness.example.com/w1";
+    let body =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    let signer = CosignatureSigner::new(name, key.clone()).unwrap();
+    assert_eq!(signer.verifier().to_string(), cosigner_vkey(&key, name));
+    // Ed25519 is deterministic: the line is the one built by hand from the spec.
+    let sig = signer.cosign(body, 1679315147).unwrap();
+    assert_eq!(sig, cosign(&key, name, body, 1679315147));
+    let v = CosignatureVerifier::parse(&cosigner_vkey(&key, name)).unwrap();
+    assert_eq!(v.verify(body, &sig), Some(1679315147));
+    let other =
+        "example.com/behind-the-sofa\n20852164\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    assert_eq!(v.verify(other, &sig), None, "it signs this checkpoint only");
+    // tlog-witness forbids a zero timestamp; tlog-cosignature caps it at 2^63-1.
+    for ts in [0, 1 << 63, u64::MAX] {
+        let err = signer.cosign(body, ts).unwrap_err();
+        assert!(matches!(err, Error::MalformedNote(_)), "{ts}: {err:?}");
+    }
+    assert!(signer.cosign(body, i64::MAX as u64).is_ok());
+}
+
+#[test]
+fn cosigner_private_keys_round_trip_and_damage_is_refused() {
+    let signer = CosignatureSigner::new("w.example/1", SigningKey::from_bytes(&[7; 32])).unwrap();
+    let text = signer.to_private_key();
+    assert!(text.starts_with("PRIVATE+KEY+w.example/1+"), "{text}");
+    let back = CosignatureSigner::from_private_key(&text).unwrap();
+    assert_eq!(back.verifier(), signer.verifier());
+    let note_key = {
+        let mut raw = vec![0x01];
+        raw.extend([7u8; 32]);
+        let id = spec_key_id(
+            "w.example/1",
+            0x01,
+            SigningKey::from_bytes(&[7; 32]).verifying_key().as_bytes(),
+        );
+        format!(
+            "PRIVATE+KEY+w.example/1+{}+{}",
+            hex::encode(id),
+            BASE64.encode(raw)
+        )
+    };
+    let id = &text.split('+').nth(3).unwrap().to_string();
+    let cases = [
+        ("no prefix", text.replacen("PRIVATE+KEY+", "", 1)),
+        (
+            "another name, same key ID",
+            text.replacen("w.example/1", "w.example/2", 1),
+        ),
+        ("altered key ID", text.replacen(id, "00000000", 1)),
+        ("a note (type 0x01) key", note_key),
+        ("not base64", format!("{text}!")),
+        ("missing fields", "PRIVATE+KEY+w.example/1".to_string()),
+    ];
+    for (what, bad) in cases {
+        let err = CosignatureSigner::from_private_key(&bad).unwrap_err();
+        assert!(
+            matches!(err, Error::MalformedPrivateKey(_)),
+            "{what}: {err:?}"
+        );
+    }
 }
 
 #[test]

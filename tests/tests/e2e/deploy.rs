@@ -374,7 +374,12 @@ fn units() -> Vec<PathBuf> {
 /// A unit's text with `/usr/local/bin/<binary>` pointing at the built binaries.
 fn rewrite_binaries(text: &str, name: &str) -> String {
     let mut text = text.to_string();
-    for b in ["sealwax-log", "sealwax-monitor", "sealwax"] {
+    for b in [
+        "sealwax-log",
+        "sealwax-monitor",
+        "sealwax-witness",
+        "sealwax",
+    ] {
         text = text.replace(&format!("/usr/local/bin/{b} "), &format!("{} ", s(&bin(b))));
     }
     assert!(
@@ -557,7 +562,7 @@ fn systemd_exec_start_lines_run_the_built_binaries() {
     let state = dir.path().join("state-monitor");
     env.insert("STATE_DIRECTORY".into(), s(&state).into());
     env.insert("SEALWAX_LOG".into(), url.clone());
-    env.insert("SEALWAX_LOG_KEY".into(), vkey);
+    env.insert("SEALWAX_LOG_KEY".into(), vkey.clone());
     let argv = expand(&exec, &env);
     let monitor = Command::new(&argv[0])
         .args(&argv[1..])
@@ -604,6 +609,26 @@ fn systemd_exec_start_lines_run_the_built_binaries() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0), "KillSignal=SIGTERM is a clean stop");
+
+    // sealwax-witness.service, with the log key its EnvironmentFile would give.
+    let (mut env, exec) = exec_start(&units["sealwax-witness.service"]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    env.insert(
+        "STATE_DIRECTORY".into(),
+        s(&dir.path().join("state-witness")).into(),
+    );
+    env.insert("SEALWAX_WITNESS_LISTEN".into(), listen.clone());
+    env.insert("SEALWAX_LOG_KEY".into(), vkey);
+    let argv = expand(&exec, &env);
+    let mut witness = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run the unit's ExecStart");
+    sealwax_tests::wait_healthy(&format!("http://{listen}"), &mut witness);
+    drop(KillOnDrop(witness));
     drop(log);
 }
 

@@ -15,3 +15,4 @@ mod monitor;
 mod scenarios;
 mod server;
 mod starve;
+mod witness;
