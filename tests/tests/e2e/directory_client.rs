@@ -18,7 +18,7 @@ use sealwax_tests::proxy::{EditingProxy, Forged};
 use sealwax_tests::{fails_with, path_str as s, succeeds, Client, LogServer, ServerOptions};
 use sha2::Digest as _;
 
-use crate::scenarios::{generate, publish_as, secret_of, Story, EXIT_LOG};
+use crate::scenarios::{generate, publish_as, secret_of, Story, EXIT_LOG, EXIT_REFUSED};
 
 /// `install TARGET --to DIR [extra...]`.
 fn install(c: &Client, target: &str, to: &Path, extra: &[&str]) -> Output {
@@ -340,4 +340,28 @@ fn an_honest_log_still_installs_first_time_and_returning() {
         .client("carol")
         .fails_with(&["install", "nobody/hello@1.0.0", "--to", s(&to)], 4);
     assert!(err.contains("nobody/hello@1.0.0"), "{err}");
+}
+
+/// `verify --online` asks the live log's key directory: a revocation the
+/// offline check could not know of is learned, and a front-end that hides
+/// it is caught.
+#[test]
+fn verify_online_learns_a_revocation_and_catches_a_front_end_hiding_it() {
+    let st = Story::new();
+    let (_, bob) = revoked_after_bobs_install(&st);
+    let file = st.path("bob-pkgs").join("hello-1.0.0");
+    // Offline, bob cannot know of the revocation.
+    bob.ok(&["verify", s(&file)]);
+    let proxy = dropping_revocations(&st);
+    let err = fails_with(
+        behind(&bob, &proxy).run(&["verify", "--online", s(&file)]),
+        EXIT_LOG,
+        "bob's online verify behind the front-end",
+    );
+    assert!(err.contains("is not proven by its key directory"), "{err}");
+    let err = bob.fails_with(&["verify", "--online", s(&file)], EXIT_REFUSED);
+    assert!(err.contains("compromised"), "{err}");
+    // What the online check proved is recorded: offline verify refuses now too.
+    let err = bob.fails_with(&["verify", s(&file)], EXIT_REFUSED);
+    assert!(err.contains("compromised"), "{err}");
 }
