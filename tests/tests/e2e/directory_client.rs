@@ -350,3 +350,32 @@ fn verify_online_learns_a_revocation_and_catches_a_front_end_hiding_it() {
     let err = bob.fails_with(&["verify", s(&file)], EXIT_REFUSED);
     assert!(err.contains("compromised"), "{err}");
 }
+
+/// A key answer stripped of its directory proof proves nothing: refused,
+/// though every event in it is genuine.
+#[test]
+fn a_key_answer_without_its_directory_proof_is_refused() {
+    let st = Story::new();
+    alice_publishes(&st);
+    let proxy = EditingProxy::start(&st.server.url, |path, body| {
+        if !path.starts_with("/v1/publishers/") {
+            return None;
+        }
+        let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        v.as_object_mut()?.remove("directory_proof");
+        Some(serde_json::to_vec(&v).unwrap())
+    });
+    let to = st.path("carol-pkgs");
+    let err = fails_with(
+        install(
+            &behind(&st.client("carol"), &proxy),
+            "alice/hello@1.0.0",
+            &to,
+            &["--trust-new-keys"],
+        ),
+        EXIT_LOG,
+        "carol's install without a directory proof",
+    );
+    assert!(err.contains("carries no directory proof"), "{err}");
+    assert!(!to.join("hello-1.0.0").exists(), "nothing installed");
+}
