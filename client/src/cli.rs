@@ -119,7 +119,9 @@ pub enum Command {
     #[command(
         long_about = "Check a file offline: its Minisign signature by a key in the trust store, the log\n\
         entry rebuilt from the signature, its inclusion proof, and the checkpoint signature by the\n\
-        trusted log key. Nothing is fetched."
+        trusted log key. Nothing is fetched, unless --online: then the live log's key directory must\n\
+        also prove the publisher's current key state (every revocation) and bind the release to this\n\
+        artifact."
     )]
     Verify(VerifyArgs),
 
@@ -332,6 +334,10 @@ pub struct VerifyArgs {
     /// Its transparency proof [default: FILE.tlog-proof]
     #[arg(long, value_name = "FILE")]
     pub proof: Option<PathBuf>,
+    /// Also ask the live log: its key directory must prove the publisher's
+    /// current key state and bind the release to this artifact (exit 3 if not)
+    #[arg(long)]
+    pub online: bool,
 }
 
 /// `sealwax install`.

@@ -1,4 +1,6 @@
-//! `sealwax verify FILE`: everything checked offline.
+//! `sealwax verify FILE`: everything checked offline; with `--online`,
+//! also the live log's key directory (the same key-state and release
+//! proofs `install` makes).
 
 use std::path::{Path, PathBuf};
 
@@ -11,10 +13,12 @@ use sealwax_proto::rules::{ReleaseName, ReleaseRecord};
 use sealwax_proto::trust::{decide, Trust};
 
 use crate::atomic::read_optional;
+use crate::checkpoints::Freshness;
 use crate::cli::VerifyArgs;
 use crate::commands::publish::sibling;
 use crate::commands::{hash_file, Ctx};
 use crate::error::{open_named, ClientError, Result};
+use crate::history::{fetch_history_at, prove_release, NeedDirectory};
 use crate::home::LogIdentity;
 use crate::keystate::Recorded;
 use crate::trust::TrustStore;
@@ -170,6 +174,24 @@ fn decide_offline(
     }
 }
 
+/// `--online`: the live log's checkpoint (consistent with the remembered
+/// one, and the proof's checkpoint a prefix of it), the publisher's key
+/// history at it proven against its key directory and recorded (so the
+/// trust decision that follows sees every revocation), and the release
+/// proven bound to this artifact. Returns the live tree size.
+fn check_online(ctx: &Ctx, log: &LogIdentity, c: &Companions) -> Result<u64> {
+    let api = ctx.api()?;
+    let mut tracker = ctx.tracker(log)?;
+    let cp = tracker.accept(&api, &api.checkpoint()?, Freshness::Current)?;
+    tracker.accept(&api, &c.proof.checkpoint, Freshness::Historical)?;
+    tracker.commit()?;
+    let publisher = &c.sig.release.publisher;
+    let states = ctx.key_states(log);
+    fetch_history_at(&api, log, &states, publisher, &cp, NeedDirectory::Required)?;
+    prove_release(&api, log, &cp, &c.sig.release, c.proof.index)?;
+    Ok(cp.size)
+}
+
 /// Verifies one artifact offline: its companions → the key → the
 /// artifact's digests and signature → the proof (proto) → no fork → the
 /// trust decision (proto).
@@ -178,6 +200,10 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
     open_named(&args.file, "artifact", "verify")?;
     let log = ctx.log()?;
     let c = Companions::read(&args, &log)?;
+    let online = match args.online {
+        true => Some(check_online(ctx, &log, &c)?),
+        false => None,
+    };
     let trust = ctx.trust_store(&log)?;
     let recorded = ctx.key_states(&log).load(&c.sig.release.publisher)?;
     let pk = signing_key(&c.sig, recorded.as_ref(), &trust)?;
@@ -210,5 +236,6 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
         "key_hash": hex::encode(pk.key_hash()),
         "index": c.proof.index,
         "tree_size": cp.size,
+        "online_tree_size": online,
     }))
 }

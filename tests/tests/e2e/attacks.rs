@@ -13,7 +13,6 @@ use sealwax_proto::entry::{
     RevocationAuthorization, RevocationReason, SignatureEntry,
 };
 use sealwax_proto::minisign::{prehash, SecretKey};
-use sealwax_tests::proxy::EditingProxy;
 use sealwax_tests::{
     copy_dir, fails_with, generated_pub, mixed_order, path_str as s, read_public_key, submit_entry,
     succeeds, tree_size, Client,
@@ -22,7 +21,7 @@ use sealwax_tests::{
 use crate::scenarios::{generate, publish_as, secret_of, Story, EXIT_LOG, EXIT_REFUSED};
 
 /// `install TARGET --to DIR [extra...]`.
-fn install(c: &Client, target: &str, to: &Path, extra: &[&str]) -> Output {
+pub(crate) fn install(c: &Client, target: &str, to: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["install", target, "--to", s(to)];
     args.extend_from_slice(extra);
     c.run(&args)
@@ -245,16 +244,7 @@ fn an_installer_remembers_a_revocation_a_front_end_drops() {
     assert!(err.contains("compromised"), "{err}");
 
     // The front-end drops revocations from every key list it passes on.
-    let proxy = EditingProxy::start(&st.server.url, |path, body| {
-        if !path.starts_with("/v1/publishers/") {
-            return None;
-        }
-        let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
-        v["events"]
-            .as_array_mut()?
-            .retain(|e| e["kind"] != "revocation");
-        Some(serde_json::to_vec(&v).unwrap())
-    });
+    let proxy = crate::directory_client::dropping_revocations(&st);
     let behind = Client {
         home: finn.home.clone(),
         log: proxy.url.clone(),

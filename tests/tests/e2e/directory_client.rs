@@ -3,8 +3,7 @@
 //! front-end (or a dishonest log) that an installer trusting the key event
 //! list fell for; through the real binaries, each must now end in exit 3.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 
 use sealwax_log::datadir::DataDir;
 use sealwax_log::storage::{
@@ -18,14 +17,8 @@ use sealwax_tests::proxy::{EditingProxy, Forged};
 use sealwax_tests::{fails_with, path_str as s, succeeds, Client, LogServer, ServerOptions};
 use sha2::Digest as _;
 
-use crate::scenarios::{generate, publish_as, secret_of, Story, EXIT_LOG};
-
-/// `install TARGET --to DIR [extra...]`.
-fn install(c: &Client, target: &str, to: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["install", target, "--to", s(to)];
-    args.extend_from_slice(extra);
-    c.run(&args)
-}
+use crate::attacks::install;
+use crate::scenarios::{generate, publish_as, secret_of, Story, EXIT_LOG, EXIT_REFUSED};
 
 /// `c`'s home, talking to the log through `proxy`.
 fn behind(c: &Client, proxy: &EditingProxy) -> Client {
@@ -36,16 +29,23 @@ fn behind(c: &Client, proxy: &EditingProxy) -> Client {
     }
 }
 
-/// alice publishes hello@1.0.0 with key k1; bob installs it (trusting k1 on
-/// first use); then alice revokes k1 as compromised. Returns alice's k1
-/// `.pub` file and bob.
-fn revoked_after_bobs_install(st: &Story) -> (PathBuf, Client) {
+/// alice claims key k1 and publishes hello@1.0.0 with it; returns alice
+/// and k1's `.pub` file.
+fn alice_publishes(st: &Story) -> (Client, PathBuf) {
     let alice = st.client("alice");
     let k1 = generate(&alice, "alice");
     succeeds(
         publish_as(&alice, "alice", &st.artifact("a", 2_000, 5), "1.0.0", None),
         "alice's release",
     );
+    (alice, k1)
+}
+
+/// alice publishes hello@1.0.0 with key k1; bob installs it (trusting k1 on
+/// first use); then alice revokes k1 as compromised. Returns alice's k1
+/// `.pub` file and bob.
+fn revoked_after_bobs_install(st: &Story) -> (PathBuf, Client) {
+    let (alice, k1) = alice_publishes(st);
     let bob = st.client("bob");
     succeeds(
         install(
@@ -61,7 +61,7 @@ fn revoked_after_bobs_install(st: &Story) -> (PathBuf, Client) {
 }
 
 /// A front-end that drops every revocation from the key answers it passes on.
-fn dropping_revocations(st: &Story) -> EditingProxy {
+pub(crate) fn dropping_revocations(st: &Story) -> EditingProxy {
     EditingProxy::start(&st.server.url, |path, body| {
         if !path.starts_with("/v1/publishers/") {
             return None;
@@ -112,12 +112,7 @@ fn a_dropped_compromise_revocation_is_caught_first_time_and_returning() {
 #[test]
 fn a_key_answer_replayed_from_an_older_checkpoint_is_refused() {
     let st = Story::new();
-    let alice = st.client("alice");
-    let k1 = generate(&alice, "alice");
-    succeeds(
-        publish_as(&alice, "alice", &st.artifact("a", 2_000, 5), "1.0.0", None),
-        "alice's release",
-    );
+    let (alice, k1) = alice_publishes(&st);
     let old = sealwax_tests::tree_size(&st.server.url);
     let url = format!("{}/v1/publishers/alice/keys?tree_size={old}", st.server.url);
     let stale = reqwest::blocking::get(url)
@@ -254,12 +249,7 @@ fn append_second_artifact(server: &LogServer, sk: &SecretKey, b: &[u8]) -> u64 {
 #[test]
 fn a_second_artifact_for_a_pinned_release_is_refused() {
     let mut st = Story::new();
-    let alice = st.client("alice");
-    let k1 = generate(&alice, "alice");
-    succeeds(
-        publish_as(&alice, "alice", &st.artifact("a", 2_000, 5), "1.0.0", None),
-        "alice's release",
-    );
+    let (_, k1) = alice_publishes(&st);
     let sk = SecretKey::parse(&std::fs::read_to_string(secret_of(&k1)).unwrap(), None).unwrap();
     let b = vec![0x42u8; 2_000];
     let port: u16 = st.server.url.rsplit(':').next().unwrap().parse().unwrap();
@@ -311,12 +301,7 @@ fn a_second_artifact_for_a_pinned_release_is_refused() {
 #[test]
 fn an_honest_log_still_installs_first_time_and_returning() {
     let st = Story::new();
-    let alice = st.client("alice");
-    generate(&alice, "alice");
-    succeeds(
-        publish_as(&alice, "alice", &st.artifact("a", 2_000, 5), "1.0.0", None),
-        "alice's 1.0.0",
-    );
+    let (alice, _) = alice_publishes(&st);
     let bob = st.client("bob");
     let to = st.path("bob-pkgs");
     succeeds(
@@ -340,4 +325,57 @@ fn an_honest_log_still_installs_first_time_and_returning() {
         .client("carol")
         .fails_with(&["install", "nobody/hello@1.0.0", "--to", s(&to)], 4);
     assert!(err.contains("nobody/hello@1.0.0"), "{err}");
+}
+
+/// `verify --online` asks the live log's key directory: a revocation the
+/// offline check could not know of is learned, and a front-end that hides
+/// it is caught.
+#[test]
+fn verify_online_learns_a_revocation_and_catches_a_front_end_hiding_it() {
+    let st = Story::new();
+    let (_, bob) = revoked_after_bobs_install(&st);
+    let file = st.path("bob-pkgs").join("hello-1.0.0");
+    // Offline, bob cannot know of the revocation.
+    bob.ok(&["verify", s(&file)]);
+    let proxy = dropping_revocations(&st);
+    let err = fails_with(
+        behind(&bob, &proxy).run(&["verify", "--online", s(&file)]),
+        EXIT_LOG,
+        "bob's online verify behind the front-end",
+    );
+    assert!(err.contains("is not proven by its key directory"), "{err}");
+    let err = bob.fails_with(&["verify", "--online", s(&file)], EXIT_REFUSED);
+    assert!(err.contains("compromised"), "{err}");
+    // What the online check proved is recorded: offline verify refuses now too.
+    let err = bob.fails_with(&["verify", s(&file)], EXIT_REFUSED);
+    assert!(err.contains("compromised"), "{err}");
+}
+
+/// A key answer stripped of its directory proof proves nothing: refused,
+/// though every event in it is genuine.
+#[test]
+fn a_key_answer_without_its_directory_proof_is_refused() {
+    let st = Story::new();
+    alice_publishes(&st);
+    let proxy = EditingProxy::start(&st.server.url, |path, body| {
+        if !path.starts_with("/v1/publishers/") {
+            return None;
+        }
+        let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        v.as_object_mut()?.remove("directory_proof");
+        Some(serde_json::to_vec(&v).unwrap())
+    });
+    let to = st.path("carol-pkgs");
+    let err = fails_with(
+        install(
+            &behind(&st.client("carol"), &proxy),
+            "alice/hello@1.0.0",
+            &to,
+            &["--trust-new-keys"],
+        ),
+        EXIT_LOG,
+        "carol's install without a directory proof",
+    );
+    assert!(err.contains("carries no directory proof"), "{err}");
+    assert!(!to.join("hello-1.0.0").exists(), "nothing installed");
 }
