@@ -4,10 +4,12 @@
 //! `install --json` and `verify --json` share one shape, the install naming
 //! rule, and failed URL installs leave nothing behind.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use sealwax_tests::{path_str, succeeds, tree_size, Client};
+use sealwax_tests::{bin, monitor_command, path_str, succeeds, tree_size, Client};
 
 use crate::cli::World;
 
@@ -184,4 +186,222 @@ fn a_malformed_manifest_names_file_and_line_and_logs_nothing() {
     }
     assert_eq!(tree_size(&w.server.url), size, "nothing was logged");
     assert!(!project.join("a.tgz.minisig").exists());
+}
+
+// ----- 3. the monitor reads the log from the client's config -----
+
+/// `sealwax-monitor --state S --config C --once --json` with no log flags
+/// and `home` as the client home; its exit code, stdout and stderr.
+fn monitor_without_log_flags(dir: &Path, home: &Path, config: &str, extra: &[&str]) -> Output {
+    let conf = dir.join("monitor.toml");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&conf, config).unwrap();
+    Command::new(bin("sealwax-monitor"))
+        .args(["--state", path_str(&dir.join("state"))])
+        .args([
+            "--config",
+            path_str(&conf),
+            "--once",
+            "--json",
+            "--no-progress",
+        ])
+        .args(extra)
+        .env("SEALWAX_HOME", home)
+        .env_remove("SEALWAX_LOG")
+        .env_remove("SEALWAX_LOG_KEY")
+        .env("RUST_LOG", "sealwax_monitor=info")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sealwax-monitor")
+}
+
+#[test]
+fn the_monitor_takes_the_log_from_sealwax_init_and_its_config_and_flags_win() {
+    let w = World::new();
+    let alice = w.alice();
+    alice.ok(&["init"]);
+    let watch_all = "[[watch]]\npublisher = \"*\"\n";
+
+    // Only the client config names the log: the monitor follows it.
+    let out = monitor_without_log_flags(&w.path("m1"), &alice.home, watch_all, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "alerts expected: {stdout}");
+    assert!(stdout.contains("alice"), "{stdout}");
+
+    // The monitor's own [log] wins over the client config...
+    let dead = "http://127.0.0.1:1";
+    let own = format!("{watch_all}[log]\nurl = \"{dead}\"\n");
+    let out = monitor_without_log_flags(&w.path("m2"), &alice.home, &own, &[]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(dead), "{err}");
+    // ... and a flag wins over both.
+    let out =
+        monitor_without_log_flags(&w.path("m2"), &alice.home, &own, &["--log", &w.server.url]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Nothing names a log: the message says the three ways to name one.
+    let empty = w.path("empty-home");
+    std::fs::create_dir(&empty).unwrap();
+    let out = monitor_without_log_flags(&w.path("m3"), &empty, watch_all, &[]);
+    let err = sealwax_tests::fails_with(out, 2, "monitor without a log");
+    for want in ["--log URL", "[log]", "sealwax init"] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+}
+
+// ----- 4. log lines: the port bound, colour only on a terminal, alerts once -----
+
+#[test]
+fn sealwax_log_on_port_0_logs_the_port_it_bound_without_colour_on_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin("sealwax-log"))
+        .args(["serve", "--data-dir", path_str(&dir.path().join("log"))])
+        .args(["--listen", "127.0.0.1:0", "--origin", "sealwax.test/port0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sealwax-log");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let line = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains("sealwax-log is serving") => break l,
+            Ok(l) => assert!(!l.contains('\x1b') && !l.contains("Some("), "{l}"),
+            Err(e) => panic!("sealwax-log never said it was serving: {e}"),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!line.contains('\x1b'), "no colour on a pipe: {line:?}");
+    let port: u16 = line
+        .split("listen=127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no listen=127.0.0.1:PORT in {line:?}"));
+    assert_ne!(port, 0, "{line}");
+}
+
+/// `sealwax-monitor ... --once` run on a pseudo-terminal by `script`, with
+/// `NO_COLOR` set or not; everything the terminal showed.
+fn monitor_on_terminal(w: &World, dir: &Path, no_color: Option<&str>) -> String {
+    let conf = dir.join("monitor.toml");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&conf, "[[watch]]\npublisher = \"*\"\n").unwrap();
+    let line = [
+        path_str(&bin("sealwax-monitor")),
+        "--log",
+        &w.server.url,
+        "--log-key",
+        &w.server.vkey,
+        "--state",
+        path_str(&dir.join("state")),
+        "--config",
+        path_str(&conf),
+        "--once",
+        "--no-progress",
+    ]
+    .map(|a| format!("'{a}'"))
+    .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env("RUST_LOG", "sealwax_monitor=info")
+        .env_remove("NO_COLOR");
+    if let Some(v) = no_color {
+        cmd.env("NO_COLOR", v);
+    }
+    let out = cmd.stdin(Stdio::piped()).output().expect("run script");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn monitor_log_lines_are_coloured_only_on_a_terminal_without_no_color() {
+    if !sealwax_tests::have_tool("script") {
+        return;
+    }
+    let w = World::new();
+    w.alice();
+    let coloured = monitor_on_terminal(&w, &w.path("tty"), None);
+    assert!(coloured.contains("done"), "{coloured}");
+    assert!(
+        coloured.contains("\x1b["),
+        "a terminal gets colour: {coloured:?}"
+    );
+    let plain = monitor_on_terminal(&w, &w.path("tty-no-color"), Some("1"));
+    assert!(plain.contains("done"), "{plain}");
+    assert!(!plain.contains("\x1b["), "NO_COLOR: {plain:?}");
+    let out = monitor_command(
+        &w.server.url,
+        &w.server.vkey,
+        &w.path("pipe-state"),
+        &w.path("tty").join("monitor.toml"),
+    )
+    .args(["--once", "--no-progress"])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("done") && !err.contains('\x1b'),
+        "a pipe gets none: {err:?}"
+    );
+}
+
+#[test]
+fn the_monitor_prints_each_alert_once_on_stdout_in_the_format_chosen() {
+    let w = World::new();
+    let alice = w.alice();
+    alice.ok(&["keys", "rotate", "--publisher", "alice", "-W"]);
+    let conf = w.path("monitor.toml");
+    std::fs::write(&conf, "[[watch]]\npublisher = \"*\"\n").unwrap();
+    for json in [true, false] {
+        let state = w.path(&format!("state-{json}"));
+        let mut cmd = monitor_command(&w.server.url, &w.server.vkey, &state, &conf);
+        cmd.args(["--once", "--no-progress"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "alerts expected");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "two registrations, two alerts: {stdout}");
+        let mut messages: Vec<String> = Vec::new();
+        for l in &lines {
+            let message = if json {
+                let v: serde_json::Value = serde_json::from_str(l).expect("one JSON alert a line");
+                v["message"].as_str().unwrap().to_string()
+            } else {
+                assert!(l.starts_with("ALERT "), "{l}");
+                l.split_once(": ").unwrap().1.to_string()
+            };
+            assert!(
+                !stderr.contains(&message),
+                "alert repeated on stderr: {stderr}"
+            );
+            messages.push(message);
+        }
+        assert_ne!(messages[0], messages[1], "each alert once: {stdout}");
+        assert!(
+            !stderr.contains("Some(") && !stdout.contains("Some("),
+            "{stderr}"
+        );
+    }
 }
