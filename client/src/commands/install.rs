@@ -981,7 +981,9 @@ fn install_into(
     let (sha256, size) = (fetched.digests.sha256, fetched.digests.len);
     let dest = write(ctx, session, &args.to, fetched, &checked)?;
     let key_hash = checked.key.key_hash();
+    // The shape `verify --json` prints too, plus what only an install knows.
     Ok(json!({
+        "verified": true,
         "installed": dest,
         "publisher": release.publisher,
         "package": release.package,

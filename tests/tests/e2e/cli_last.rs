@@ -405,3 +405,57 @@ fn the_monitor_prints_each_alert_once_on_stdout_in_the_format_chosen() {
         );
     }
 }
+
+// ----- 5 and 6. one JSON shape; the install naming rule -----
+
+#[test]
+fn install_and_verify_json_share_one_shape_and_installs_follow_the_naming_rule() {
+    let w = World::new();
+    let alice = w.alice();
+    let file = w.artifact("hello-1.0.0.tar.gz", 2000, 1);
+    alice.ok(&["publish", path_str(&file), "alice/hello@1.0.0"]);
+    let to = w.path("vendor");
+    let json = |out: String| -> serde_json::Value { serde_json::from_str(&out).expect("JSON") };
+    let installed = json(alice.ok(&[
+        "--json",
+        "install",
+        "alice/hello@1.0.0",
+        "--to",
+        path_str(&to),
+    ]));
+    // From the log: PACKAGE-VERSION (the log records no file name).
+    let dest = to.join("hello-1.0.0");
+    assert_eq!(installed["installed"].as_str(), Some(path_str(&dest)));
+    let verified = json(alice.ok(&["--json", "verify", path_str(&dest)]));
+    for key in [
+        "verified",
+        "publisher",
+        "package",
+        "version",
+        "sha256",
+        "size",
+        "key_id",
+        "key_hash",
+        "index",
+    ] {
+        assert!(
+            !installed[key].is_null(),
+            "install --json lacks {key}: {installed}"
+        );
+        assert_eq!(
+            installed[key], verified[key],
+            "{key}: {installed} vs {verified}"
+        );
+    }
+    // A local file keeps its own name.
+    let by_file = json(alice.ok(&[
+        "--json",
+        "install",
+        path_str(&file),
+        "--to",
+        path_str(&w.path("files")),
+    ]));
+    let kept = w.path("files").join("hello-1.0.0.tar.gz");
+    assert_eq!(by_file["installed"].as_str(), Some(path_str(&kept)));
+    assert!(kept.is_file());
+}
