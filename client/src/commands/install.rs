@@ -878,7 +878,12 @@ fn write(ctx: &Ctx, s: &Session, to: &Path, f: Fetched, c: &Checked) -> Result<P
         MODE_PUBLIC,
     )?;
     let mut staged = f.staged;
-    fs::rename(&staged.path, &dest).map_err(|e| ClientError::io("install", &dest, e))?;
+    if let Err(e) = fs::rename(&staged.path, &dest) {
+        // The artifact did not take its name: its companions go too.
+        let _ = fs::remove_file(sibling(&dest, ".minisig"));
+        let _ = fs::remove_file(sibling(&dest, ".tlog-proof"));
+        return Err(ClientError::io("install", &dest, e));
+    }
     staged.keep = true;
     sync_dir(to)?;
     let release = &f.signed.sig.release;

@@ -459,3 +459,104 @@ fn install_and_verify_json_share_one_shape_and_installs_follow_the_naming_rule()
     assert_eq!(by_file["installed"].as_str(), Some(path_str(&kept)));
     assert!(kept.is_file());
 }
+
+// ----- 7. a failed URL install leaves nothing behind -----
+
+/// A one-request-at-a-time HTTP server for the files of `dir` (404 for
+/// anything else); its base URL.
+fn file_server(dir: &Path) -> String {
+    use std::io::Write as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = first
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let (status, body) = match std::fs::read(dir.join(path)) {
+                Ok(b) => ("200 OK", b),
+                Err(_) => ("404 Not Found", b"not found".to_vec()),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    url
+}
+
+/// The names in `dir`, sorted (none if it does not exist).
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_failed_url_install_leaves_no_companion_directory_or_staged_file() {
+    let w = World::new();
+    let alice = w.alice();
+    let site = w.path("site");
+    std::fs::create_dir(&site).unwrap();
+    let file = w.artifact("site/hello-1.0.0.tar.gz", 3000, 1);
+    alice.ok(&["publish", path_str(&file), "alice/hello@1.0.0"]);
+    let url = format!("{}/hello-1.0.0.tar.gz", file_server(&site));
+    let bob = w.client("bob");
+
+    // Refused (bob trusts no key of alice yet): no directory stays.
+    let fresh = w.path("new").join("vendor");
+    bob.fails_with(
+        &["install", &url, "--to", path_str(&fresh)],
+        crate::cli::EXIT_REFUSED,
+    );
+    assert!(!w.path("new").exists(), "{:?}", names_in(&fresh));
+    // Into a directory that was there: it stays, empty.
+    let kept = w.path("kept");
+    std::fs::create_dir(&kept).unwrap();
+    bob.fails_with(
+        &["install", &url, "--to", path_str(&kept)],
+        crate::cli::EXIT_REFUSED,
+    );
+    assert_eq!(names_in(&kept), Vec::<String>::new());
+    // An artifact changed on the server after signing: nothing stays either.
+    sealwax_tests::write_artifact(&file, 3000, 2);
+    bob.fails_with(
+        &["install", &url, "--to", path_str(&kept), "--trust-new-keys"],
+        crate::cli::EXIT_REFUSED,
+    );
+    assert_eq!(names_in(&kept), Vec::<String>::new());
+
+    // Verified, but its name is taken by a directory: the companions written
+    // beside it go again.
+    sealwax_tests::write_artifact(&file, 3000, 1);
+    let blocked = w.path("blocked");
+    std::fs::create_dir_all(blocked.join("hello-1.0.0.tar.gz").join("x")).unwrap();
+    bob.fails(&[
+        "install",
+        &url,
+        "--to",
+        path_str(&blocked),
+        "--trust-new-keys",
+    ]);
+    assert_eq!(names_in(&blocked), vec!["hello-1.0.0.tar.gz".to_string()]);
+}
