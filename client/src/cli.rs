@@ -15,7 +15,7 @@ that the log never rewrote its history, and the status of the signing key.
 A publisher's first steps:
   sealwax init --log https://log.example.com --log-key 'log.example.com+1a2b3c4d+AQ...'
   sealwax keys generate --publisher alice
-  sealwax publish hello.tar.gz --publisher alice --package hello --version 1.0.0
+  sealwax publish hello.tar.gz alice/hello@1.0.0
 
 An installer's:
   sealwax init --log https://log.example.com --log-key 'log.example.com+1a2b3c4d+AQ...'
@@ -39,7 +39,7 @@ Exit codes:
 
 /// `sealwax`: the publisher and installer CLI.
 #[derive(Debug, Parser)]
-#[command(name = "sealwax", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "sealwax", version, propagate_version = true, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Base URL of the log (saved by `sealwax init`)
     #[arg(
@@ -105,14 +105,20 @@ pub enum Command {
     Keys(KeysCommand),
 
     /// Sign a file, log the signature, write FILE.minisig and FILE.tlog-proof
-    #[command(long_about = "Sign a file and record the signature in the log.\n\n\
+    #[command(
+        long_about = "Sign a file and record the signature in the log.\n\n\
         The file is read once to compute its SHA-256 and BLAKE2b-512. The signature is a stock\n\
         pre-hashed Minisign signature whose trusted comment names the publisher, package,\n\
         version and SHA-256, so `minisign -Vm FILE -p KEY.pub` shows what was signed. The log's\n\
         answer is verified (inclusion proof, checkpoint signature, consistency), then FILE.minisig\n\
         and FILE.tlog-proof are written beside FILE and the file is uploaded where the log keeps\n\
         artifacts. A publish interrupted before its upload finished is remembered in the home:\n\
-        every command says so, and `sealwax publish --resume` finishes it.")]
+        every command says so, and `sealwax publish --resume` finishes it.\n\n\
+        The release is RELEASE (`hello@1.0.0`, `alice/hello@1.0.0`) or --package and\n\
+        --release-version; whatever the command line leaves out is read from sealwax.toml in the\n\
+        current directory (`publisher = \"alice\"`, `package = \"hello\"`, `version = \"1.0.0\"`).",
+        disable_version_flag = true
+    )]
     Publish(PublishArgs),
 
     /// Check a file against its .minisig and .tlog-proof, offline
@@ -298,17 +304,23 @@ pub struct RotateArgs {
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The artifact to sign
-    #[arg(required_unless_present = "resume")]
+    #[arg(required_unless_present_any = ["resume", "version"])]
     pub file: Option<PathBuf>,
-    /// Publisher name
-    #[arg(long, value_name = "P", required_unless_present = "resume")]
+    /// The release, `[PUBLISHER/]PACKAGE@VERSION` (as `install` takes it) [default: from sealwax.toml]
+    #[arg(value_name = "RELEASE", conflicts_with_all = ["package", "release_version"])]
+    pub release: Option<String>,
+    /// Publisher name [default: `publisher` in ./sealwax.toml]
+    #[arg(long, value_name = "P")]
     pub publisher: Option<String>,
-    /// Package name
-    #[arg(long, value_name = "NAME", required_unless_present = "resume")]
+    /// Package name [default: `package` in ./sealwax.toml]
+    #[arg(long, value_name = "NAME")]
     pub package: Option<String>,
-    /// Package version
-    #[arg(long, value_name = "V", required_unless_present = "resume")]
-    pub version: Option<String>,
+    /// Release version [default: `version` in ./sealwax.toml]
+    #[arg(long = "release-version", value_name = "V")]
+    pub release_version: Option<String>,
+    /// Print sealwax's version. (`--version V` is the old spelling of --release-version V)
+    #[arg(short = 'V', long = "version", value_name = "V", num_args = 0..=1)]
+    pub version: Option<Option<String>>,
     /// Sign with this secret key file [default: the publisher's current key in this home]
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
@@ -319,7 +331,7 @@ pub struct PublishArgs {
     #[arg(long)]
     pub force: bool,
     /// Finish every publish of this home that was interrupted (^C during an upload)
-    #[arg(long, conflicts_with_all = ["file", "publisher", "package", "version", "key", "no_upload"])]
+    #[arg(long, conflicts_with_all = ["file", "release", "publisher", "package", "release_version", "version", "key", "no_upload"])]
     pub resume: bool,
 }
 
@@ -373,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn publish_takes_a_version_flag() {
+    fn publish_takes_the_old_version_flag_and_a_bare_one() {
         let cli = Cli::try_parse_from([
             "sealwax",
             "publish",
@@ -387,9 +399,20 @@ mod tests {
         ])
         .unwrap();
         match cli.command {
-            Command::Publish(a) => assert_eq!(a.version.as_deref(), Some("1.0")),
+            Command::Publish(a) => assert_eq!(a.version, Some(Some("1.0".into()))),
             other => panic!("{other:?}"),
         }
+        let cli = Cli::try_parse_from(["sealwax", "publish", "--version"]).unwrap();
+        match cli.command {
+            Command::Publish(a) => assert_eq!(a.version, Some(None)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_verbs_print_the_version() {
+        let err = Cli::try_parse_from(["sealwax", "install", "--version"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
     }
 
     #[test]

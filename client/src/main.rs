@@ -4,10 +4,11 @@
 
 use std::io::Write as _;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
-use sealwax_client::cli::Cli;
-use sealwax_client::commands;
+use sealwax_client::cli::{Cli, Command};
+use sealwax_client::commands::{self, publish};
 use sealwax_client::error::EXIT_USAGE;
 use sealwax_proto::display::escape_controls;
 
@@ -27,8 +28,36 @@ fn print_json(value: &serde_json::Value) -> Result<(), i32> {
     }
 }
 
+/// Settles what `publish` takes from RELEASE, the flags and `sealwax.toml`;
+/// a bare `publish --version` prints the version, as `sealwax --version`.
+fn settle_publish(cli: &mut Cli) {
+    let Command::Publish(args) = &mut cli.command else {
+        return;
+    };
+    if args.version == Some(None) {
+        println!("{}", Cli::command().render_version().trim_end());
+        std::process::exit(0);
+    }
+    if let Err(msg) = publish::settle_names(args, std::path::Path::new(".")) {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let publish = cmd
+            .find_subcommand_mut("publish")
+            .expect("publish is a verb");
+        publish.error(ErrorKind::ValueValidation, msg).exit();
+    }
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::try_parse().unwrap_or_else(|e| {
+        // `sealwax install --version` says `sealwax 0.1.0`, as `sealwax --version`.
+        if e.kind() == ErrorKind::DisplayVersion {
+            println!("{}", Cli::command().render_version().trim_end());
+            std::process::exit(0);
+        }
+        e.exit()
+    });
+    settle_publish(&mut cli);
     let json = cli.json;
     match commands::run(cli) {
         Ok(value) => {

@@ -1,5 +1,6 @@
 //! `sealwax-log`: see `sealwax-log --help`.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -9,10 +10,16 @@ use sealwax_log::datadir::DataDir;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
+/// Log lines go to stderr, in colour only when it is a terminal and
+/// `NO_COLOR` is not set (no-color.org).
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(sealwax_proto::display::colour_wanted(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

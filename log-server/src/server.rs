@@ -235,8 +235,10 @@ pub async fn run(
             cause,
         })?;
     let published = state.log().published();
+    // The address bound, so `--listen 127.0.0.1:0` says which port it got.
+    let bound = listener.local_addr().unwrap_or(config.listen);
     tracing::info!(
-        listen = %config.listen,
+        listen = %bound,
         origin = state.log().origin(),
         tree_size = published.size,
         vkey = %state.log().key().vkey(),

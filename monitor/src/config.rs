@@ -39,7 +39,7 @@
 //! named in another `[[watch]]`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sealwax_proto::entry::{validate_package, validate_publisher};
@@ -145,11 +145,66 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Health limits.
     pub health: HealthConfig,
+    /// The `[log]` table: the log to follow, if the config names it.
+    pub log: LogConfig,
+}
+
+/// Which log to follow: `[log]` of the monitor's config, or the
+/// `config.toml` that `sealwax init` writes. Flags override both.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Base URL of the log.
+    pub url: Option<String>,
+    /// The log's verifier key.
+    pub key: Option<String>,
+    /// The log's origin, if it is not the name in the key.
+    pub origin: Option<String>,
+}
+
+/// The part of the client's `config.toml` the monitor reads.
+#[derive(Deserialize)]
+struct ClientConfig {
+    log: Option<String>,
+    log_key: Option<String>,
+    origin: Option<String>,
+}
+
+impl LogConfig {
+    /// The client config `sealwax init` wrote: `$SEALWAX_HOME/config.toml`
+    /// if `home` is given, else the XDG one (`~/.config/sealwax/config.toml`).
+    /// `None` if there is none.
+    pub fn from_client(home: Option<&Path>) -> Result<Option<(LogConfig, PathBuf)>, MonitorError> {
+        let path = match home {
+            Some(h) => h.join("config.toml"),
+            None => match directories::ProjectDirs::from("", "", "sealwax") {
+                Some(d) => d.config_dir().join("config.toml"),
+                None => return Ok(None),
+            },
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(cause) => return Err(MonitorError::ConfigRead { path, cause }),
+        };
+        let c: ClientConfig = toml::from_str(&text).map_err(|e| MonitorError::ConfigSyntax {
+            path: path.clone(),
+            cause: Box::new(e),
+        })?;
+        let log = LogConfig {
+            url: c.log,
+            key: c.log_key,
+            origin: c.origin,
+        };
+        Ok(Some((log, path)))
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    log: LogConfig,
     #[serde(default)]
     watch: Vec<RawWatch>,
     #[serde(default)]
@@ -215,6 +270,7 @@ impl Config {
         };
         let mut config = Config {
             verify_all_signatures: raw.verify.all_signatures.unwrap_or(false),
+            log: raw.log,
             ..Config::default()
         };
         for (n, w) in raw.watch.into_iter().enumerate() {

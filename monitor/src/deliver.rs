@@ -64,9 +64,11 @@ impl Dispatcher {
         self.delivered
     }
 
-    /// Delivers `alert` to every channel; an error means at least one did not take it.
+    /// Delivers `alert` to every channel (stdout once, the webhook, the
+    /// command); an error means at least one did not take it.
     pub async fn deliver(&mut self, alert: &Alert) -> Result<(), MonitorError> {
-        tracing::warn!(kind = %alert.kind_label(), index = ?alert.index, publisher = ?alert.publisher, "{}", alert.message);
+        // The alert goes out once, on stdout, in the format asked for: no
+        // second copy in the log lines on stderr.
         let line = if self.json {
             alert.to_json()
         } else {

@@ -1,21 +1,26 @@
 //! `sealwax-monitor`: follows a sealwax log, verifies it, and alerts on key events.
 //!
 //! ```text
-//! sealwax-monitor --log URL --log-key VKEY --state DIR --config FILE [--once] [--json] [--interval SECS]
+//! sealwax-monitor --state DIR --config FILE [--log URL --log-key VKEY] [--once] [--json] [--interval SECS]
 //! ```
+//!
+//! The log URL, key and origin come from the flags (or `SEALWAX_LOG`,
+//! `SEALWAX_LOG_KEY`), else the config's `[log]` table, else the client
+//! config `sealwax init` wrote (`--client-home` / `SEALWAX_HOME`, or XDG).
 //!
 //! Exit codes with `--once`: 0 nothing alarming, 1 alerts were raised, 2 the
 //! monitor could not do its job (log unreachable, bad config or state, an
 //! alert that could not be delivered). As a daemon it runs until SIGINT or
 //! SIGTERM (exit 0) and exits 2 only when its state cannot be written.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use sealwax_monitor::config::Config;
+use sealwax_monitor::config::{Config, LogConfig};
 use sealwax_monitor::deliver::Dispatcher;
 use sealwax_monitor::follow::{Follower, FollowerOptions};
 use sealwax_monitor::source::LogSource;
@@ -28,12 +33,15 @@ use sealwax_proto::note::NoteVerifier;
 #[derive(Parser, Debug)]
 #[command(name = "sealwax-monitor", version)]
 struct Cli {
-    /// Base URL of the log (it serves /checkpoint and /tile/...).
-    #[arg(long, env = "SEALWAX_LOG")]
-    log: String,
-    /// The log's verifier key (`<name>+<key ID>+<base64>`, as `sealwax-log key` prints it).
-    #[arg(long = "log-key", env = "SEALWAX_LOG_KEY")]
-    log_key: String,
+    /// Base URL of the log (it serves /checkpoint and /tile/...) [default: `url` of the config's [log], else the log `sealwax init` saved]
+    #[arg(long, env = "SEALWAX_LOG", value_name = "URL")]
+    log: Option<String>,
+    /// The log's verifier key, as `sealwax-log key` prints it [default: `key` of [log], else the key `sealwax init` saved]
+    #[arg(long = "log-key", env = "SEALWAX_LOG_KEY", value_name = "VKEY")]
+    log_key: Option<String>,
+    /// The sealwax client home whose config.toml names the log [default: SEALWAX_HOME, else ~/.config/sealwax]
+    #[arg(long = "client-home", env = "SEALWAX_HOME", value_name = "DIR")]
+    client_home: Option<PathBuf>,
     /// Directory for the monitor's state (created if missing; one monitor per directory).
     #[arg(long)]
     state: PathBuf,
@@ -49,7 +57,7 @@ struct Cli {
     /// Seconds between polls of the log (daemon mode).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     interval: u64,
-    /// The log's origin, if it is not the name in the log key.
+    /// The log's origin, if it is not the name in the log key [default: `origin` of [log] or the client config]
     #[arg(long)]
     origin: Option<String>,
     /// Never show a progress bar.
@@ -59,7 +67,12 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Colour only on a terminal, and never with NO_COLOR set (no-color.org).
     tracing_subscriber::fmt()
+        .with_ansi(sealwax_proto::display::colour_wanted(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -82,17 +95,46 @@ fn one_line(e: &anyhow::Error) -> String {
     sealwax_proto::display::error_line(e.as_ref())
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// The log to follow: the flags, else the config's `[log]`, else the client
+/// config `sealwax init` wrote, field by field.
+fn settle_log(cli: &mut Cli, config: &Config) -> anyhow::Result<(String, String)> {
+    let client = LogConfig::from_client(cli.client_home.as_deref())?;
+    let (from_client, client_path) = match client {
+        Some((c, p)) => (c, Some(p)),
+        None => (LogConfig::default(), None),
+    };
+    let pick = |flag: Option<String>, own: &Option<String>, theirs: Option<String>| {
+        flag.or_else(|| own.clone()).or(theirs)
+    };
+    cli.origin = pick(cli.origin.take(), &config.log.origin, from_client.origin);
+    let url = pick(cli.log.take(), &config.log.url, from_client.url);
+    let key = pick(cli.log_key.take(), &config.log.key, from_client.key);
+    let missing = |flag: &str, key: &str| {
+        let seen = client_path.as_ref().map_or(String::new(), |p| {
+            format!(" ({} does not name it)", p.display())
+        });
+        anyhow::anyhow!(
+            "no log {key} to follow{seen}: pass {flag}, put {key} = \"...\" under [log] in {}, or run `sealwax init` for this user",
+            cli.config.display()
+        )
+    };
+    Ok((
+        url.ok_or_else(|| missing("--log URL", "url"))?,
+        key.ok_or_else(|| missing("--log-key VKEY", "key"))?,
+    ))
+}
+
+async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.config)?;
     if !config.watches_anything() {
         tracing::warn!("the config watches no publisher: only the log itself is verified");
     }
-    let verifier =
-        NoteVerifier::parse(cli.log_key.trim()).map_err(|cause| MonitorError::LogKey {
-            vkey: cli.log_key.clone(),
-            cause,
-        })?;
-    let source = LogSource::new(&cli.log)?;
+    let (log_url, log_key) = settle_log(&mut cli, &config)?;
+    let verifier = NoteVerifier::parse(log_key.trim()).map_err(|cause| MonitorError::LogKey {
+        vkey: log_key.clone(),
+        cause,
+    })?;
+    let source = LogSource::new(&log_url)?;
     let state_dir = StateDir::open(&cli.state)?;
     let dispatcher = Dispatcher::new(&config.alerts, cli.json, Box::new(std::io::stdout()));
     let options = FollowerOptions {
@@ -191,7 +233,11 @@ async fn daemon(
 ) -> anyhow::Result<ExitCode> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
-    tracing::info!(interval = ?interval, size = follower.state().size(), "following the log");
+    tracing::info!(
+        interval_secs = interval.as_secs(),
+        size = follower.state().size(),
+        "following the log"
+    );
     loop {
         let polled = tokio::select! {
             r = follower.poll() => Some(r),

@@ -54,9 +54,25 @@ pub fn error_line(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// Whether log lines may be coloured: only on a terminal, and not when
+/// `NO_COLOR` is set to anything but the empty string (no-color.org).
+pub fn colour_wanted(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        let off = std::ffi::OsStr::new("1");
+        let empty = std::ffi::OsStr::new("");
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some(empty)));
+        assert!(!colour_wanted(true, Some(off)));
+        assert!(!colour_wanted(false, None));
+    }
 
     #[test]
     fn escape_sequences_and_bidi_controls_are_shown_not_obeyed() {

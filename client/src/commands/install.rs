@@ -898,7 +898,12 @@ fn write(ctx: &Ctx, s: &Session, to: &Path, f: Fetched, c: &Checked) -> Result<P
         MODE_PUBLIC,
     )?;
     let mut staged = f.staged;
-    fs::rename(&staged.path, &dest).map_err(|e| ClientError::io("install", &dest, e))?;
+    if let Err(e) = fs::rename(&staged.path, &dest) {
+        // The artifact did not take its name: its companions go too.
+        let _ = fs::remove_file(sibling(&dest, ".minisig"));
+        let _ = fs::remove_file(sibling(&dest, ".tlog-proof"));
+        return Err(ClientError::io("install", &dest, e));
+    }
     staged.keep = true;
     sync_dir(to)?;
     let release = &f.signed.sig.release;
@@ -1001,7 +1006,9 @@ fn install_into(
     let (sha256, size) = (fetched.digests.sha256, fetched.digests.len);
     let dest = write(ctx, session, &args.to, fetched, &checked)?;
     let key_hash = checked.key.key_hash();
+    // The shape `verify --json` prints too, plus what only an install knows.
     Ok(json!({
+        "verified": true,
         "installed": dest,
         "publisher": release.publisher,
         "package": release.package,

@@ -183,7 +183,7 @@ pub fn run(cli: Cli) -> Result<serde_json::Value> {
     match &cli.command {
         Command::Publish(a) if a.resume => {}
         Command::Publish(a) => {
-            let name = match (&a.publisher, &a.package, &a.version) {
+            let name = match (&a.publisher, &a.package, &a.release_version) {
                 (Some(p), Some(n), Some(v)) => Some(format!("{p}/{n}@{v}")),
                 _ => None,
             };

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::json;
 
 use sealwax_proto::entry::{
@@ -48,14 +49,136 @@ pub struct Job {
     pub expect_sha256: Option<String>,
 }
 
+/// The publish manifest, read from the current directory.
+pub const MANIFEST: &str = "sealwax.toml";
+
+/// `sealwax.toml`: what `publish` takes when the command line leaves it out.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Publisher name.
+    pub publisher: Option<String>,
+    /// Package name.
+    pub package: Option<String>,
+    /// Release version.
+    pub version: Option<String>,
+}
+
+impl Manifest {
+    /// Reads `dir/sealwax.toml`: `None` if there is none; a malformed one
+    /// is an error naming the file, the line and what to do.
+    pub fn load(dir: &Path) -> std::result::Result<Option<Manifest>, String> {
+        let path = dir.join(MANIFEST);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        toml::from_str(&text).map(Some).map_err(|e| {
+            let line = e
+                .span()
+                .map_or(1, |s| 1 + text[..s.start].matches('\n').count());
+            format!(
+                "{} line {line}: {}. Fix that line (the manifest holds publisher, package and version, each a string such as version = \"1.0.0\"), or move the file away and pass --publisher, --package and --release-version",
+                path.display(),
+                e.message().trim_end()
+            )
+        })
+    }
+}
+
+/// Splits a RELEASE argument, `[PUBLISHER/]PACKAGE@VERSION`.
+fn split_release(arg: &str) -> std::result::Result<(Option<&str>, &str, &str), String> {
+    let (publisher, rest) = match arg.split_once('/') {
+        Some((p, rest)) => (Some(p), rest),
+        None => (None, arg),
+    };
+    match rest.split_once('@') {
+        Some((package, version)) => Ok((publisher, package, version)),
+        None => Err(format!(
+            "the release {arg:?} is not PACKAGE@VERSION or PUBLISHER/PACKAGE@VERSION: write it as hello@1.0.0, or pass --package and --release-version"
+        )),
+    }
+}
+
+/// The one value of a name given two ways on the command line.
+fn one_of(
+    a: Option<String>,
+    b: Option<String>,
+    what: &str,
+) -> std::result::Result<Option<String>, String> {
+    match (a, b) {
+        (Some(a), Some(b)) if a != b => {
+            Err(format!("two {what}s given, {a:?} and {b:?}: give it once"))
+        }
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// Fills in the publisher, package and release version of `args`: RELEASE
+/// and the flags first, then `dir/sealwax.toml`. The old `--version V`
+/// stands for `--release-version V` (with a warning). Errors are for the
+/// user, to be shown as usage errors.
+pub fn settle_names(args: &mut PublishArgs, dir: &Path) -> std::result::Result<(), String> {
+    if args.resume {
+        return Ok(());
+    }
+    if let Some(Some(v)) = args.version.take() {
+        eprintln!("warning: `publish --version {v}` is the old spelling: write `--release-version {v}` (or RELEASE, `hello@{v}`)");
+        args.release_version = one_of(args.release_version.take(), Some(v), "release version")?;
+    }
+    if let Some(release) = args.release.take() {
+        let (publisher, package, version) = split_release(&release)?;
+        args.publisher = one_of(
+            args.publisher.take(),
+            publisher.map(str::to_string),
+            "publisher",
+        )?;
+        args.package = Some(package.to_string());
+        args.release_version = Some(version.to_string());
+    }
+    if args.file.is_none() {
+        return Err("the artifact to sign is missing: `sealwax publish FILE [RELEASE]`".into());
+    }
+    if args.publisher.is_some() && args.package.is_some() && args.release_version.is_some() {
+        return Ok(());
+    }
+    let m = Manifest::load(dir)?.unwrap_or_default();
+    let fill = |field: &mut Option<String>, from: Option<String>, flag: &str, key: &str| {
+        *field = field.take().or(from);
+        field.is_some().then_some(()).ok_or(format!(
+            "no {key} given: pass {flag}, or put {key} = \"...\" in {MANIFEST} in the current directory"
+        ))
+    };
+    fill(
+        &mut args.publisher,
+        m.publisher,
+        "--publisher P",
+        "publisher",
+    )?;
+    fill(
+        &mut args.package,
+        m.package,
+        "--package NAME (or RELEASE, hello@1.0.0)",
+        "package",
+    )?;
+    fill(
+        &mut args.release_version,
+        m.version,
+        "--release-version V (or RELEASE, hello@1.0.0)",
+        "version",
+    )
+}
+
 impl Job {
-    /// The job of a `sealwax publish FILE --publisher ...` command line.
+    /// The job of a `sealwax publish FILE --publisher ...` command line
+    /// whose names were settled ([`settle_names`]).
     fn from_args(args: PublishArgs) -> Option<Job> {
         Some(Job {
             file: args.file?,
             publisher: args.publisher?,
             package: args.package?,
-            version: args.version?,
+            version: args.release_version?,
             key: args.key,
             no_upload: args.no_upload,
             force: args.force,
@@ -511,6 +634,6 @@ pub fn run(ctx: &Ctx, args: PublishArgs) -> Result<serde_json::Value> {
     if args.resume {
         return resume(ctx, args.force);
     }
-    let job = Job::from_args(args).expect("clap requires FILE and the names without --resume");
+    let job = Job::from_args(args).expect("main settles FILE and the names before running");
     publish_one(ctx, &job)
 }

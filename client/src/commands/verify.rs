@@ -232,6 +232,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
         "package": release.package,
         "version": release.version,
         "sha256": hex::encode(digests.sha256),
+        "size": digests.len,
         "key_id": pk.key_id_hex(),
         "key_hash": hex::encode(pk.key_hash()),
         "index": c.proof.index,

@@ -63,7 +63,7 @@ pub(crate) fn publish_args<'a>(file: &'a Path, version: &'a str) -> Vec<&'a str>
         "alice",
         "--package",
         "hello",
-        "--version",
+        "--release-version",
         version,
     ]
 }
@@ -132,7 +132,7 @@ fn a_missing_file_says_no_such_file_with_its_path() {
                 "alice",
                 "--package",
                 "hello",
-                "--version",
+                "--release-version",
                 "1.0.0",
             ],
             "nope.tgz",

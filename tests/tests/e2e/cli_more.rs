@@ -535,6 +535,7 @@ fn run_doc(w: &World, doc: &str) -> usize {
     std::fs::create_dir_all(&cwd).unwrap();
     sealwax_tests::write_artifact(&cwd.join("hello.tar.gz"), 4000, 3);
     sealwax_tests::write_artifact(&cwd.join("hello-1.0.0.tar.gz"), 4000, 4);
+    sealwax_tests::write_artifact(&cwd.join("hello-1.1.0.tar.gz"), 4000, 5);
     let password = w.path(&format!("{name}-password"));
     std::fs::write(&password, "correct horse battery staple\n").unwrap();
     let bin_dir = bin("sealwax").parent().unwrap().to_path_buf();
@@ -591,5 +592,5 @@ fn the_docs_run_as_written() {
     let readme = run_doc(&World::new(), "README.md");
     assert_eq!(readme, 2, "the README's quick start blocks");
     let guide = run_doc(&World::new(), "docs/GUIDE.md");
-    assert_eq!(guide, 3, "the GUIDE's walkthrough blocks");
+    assert_eq!(guide, 4, "the GUIDE's walkthrough blocks");
 }

@@ -4,6 +4,7 @@
 mod attacks;
 mod bad_input;
 mod cli;
+mod cli_last;
 mod cli_more;
 mod client;
 mod crashloop;
