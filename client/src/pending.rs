@@ -43,7 +43,7 @@ impl PendingPublish {
     /// The `sealwax publish` command line that finishes it.
     pub fn command(&self) -> String {
         let mut c = format!(
-            "sealwax publish {} --publisher {} --package {} --version {}",
+            "sealwax publish {} {}/{}@{}",
             shell_quote(&self.file.display().to_string()),
             self.publisher,
             self.package,
@@ -176,6 +176,6 @@ mod tests {
     #[test]
     fn the_notice_gives_a_command_that_quotes_the_path() {
         let n = sample().notice();
-        assert!(n.starts_with("a publish of alice/hello@1.0.0 was interrupted: run `sealwax publish '/tmp/my dir/hello-1.0.0.tar.gz' --publisher alice --package hello --version 1.0.0` again"), "{n}");
+        assert!(n.starts_with("a publish of alice/hello@1.0.0 was interrupted: run `sealwax publish '/tmp/my dir/hello-1.0.0.tar.gz' alice/hello@1.0.0` again"), "{n}");
     }
 }

@@ -177,7 +177,7 @@ fn a_publish_interrupted_during_its_upload_is_announced_and_resumed() {
     assert_eq!(head_status(&artifact_url), 404, "no artifact yet");
 
     let notice = format!(
-        "note: a publish of alice/hello@1.0.0 was interrupted: run `sealwax publish {} --publisher alice --package hello --version 1.0.0` again to finish it",
+        "note: a publish of alice/hello@1.0.0 was interrupted: run `sealwax publish {} alice/hello@1.0.0` again to finish it",
         path_str(&big)
     );
     let out = alice.run(&["keys", "list"]);

@@ -73,7 +73,7 @@ fn publish(c: &Client, file: &Path, version: &str) -> String {
         "alice",
         "--package",
         "pkg",
-        "--version",
+        "--release-version",
         version,
     ])
 }
@@ -103,7 +103,7 @@ fn happy_path_generate_publish_install_verify() {
         "alice",
         "--package",
         "pkg",
-        "--version",
+        "--release-version",
         "1.0.0",
     ]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("--json prints JSON");
@@ -416,7 +416,7 @@ fn revocation_retired_keeps_old_signatures_compromised_refuses_all() {
             "alice",
             "--package",
             "pkg",
-            "--version",
+            "--release-version",
             "1.5.0",
             "--key",
             s(&k1.with_extension("key")),
@@ -557,7 +557,7 @@ fn install_from_a_url_with_signature_and_proof_beside_it() {
         "alice",
         "--package",
         "tool",
-        "--version",
+        "--release-version",
         "0.1.0",
         "--no-upload",
     ]);
@@ -631,7 +631,7 @@ fn encrypted_keys_take_their_password_from_a_file() {
             "alice",
             "--package",
             "pkg",
-            "--version",
+            "--release-version",
             "1.0.0",
         ])
     };
@@ -776,7 +776,7 @@ fn a_forked_or_rolled_back_log_is_refused() {
             "alice",
             "--package",
             "pkg",
-            "--version",
+            "--release-version",
             "1.0.0",
         ],
     );
@@ -1241,7 +1241,7 @@ fn republishing_a_stored_artifact_succeeds() {
         "alice",
         "--package",
         "big",
-        "--version",
+        "--release-version",
         "1.0.0",
     ];
     let first: serde_json::Value = serde_json::from_str(&alice.ok(&args)).unwrap();

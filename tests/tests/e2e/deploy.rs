@@ -291,7 +291,7 @@ fn nginx_conf_proxies_publish_install_and_caches_full_tiles() {
         "alice",
         "--package",
         "hello",
-        "--version",
+        "--release-version",
         "1.0.0",
     ]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();

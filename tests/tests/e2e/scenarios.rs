@@ -121,7 +121,7 @@ pub(crate) fn publish(
     publish_as(c, "alice", file, version, key)
 }
 
-/// `publish FILE --publisher P --package hello --version V [--key K]`.
+/// `publish FILE --publisher P --package hello --release-version V [--key K]`.
 pub(crate) fn publish_as(
     c: &Client,
     publisher: &str,
@@ -136,7 +136,7 @@ pub(crate) fn publish_as(
         publisher,
         "--package",
         "hello",
-        "--version",
+        "--release-version",
         version,
     ];
     if let Some(k) = key {
