@@ -47,7 +47,7 @@ PUB=$(sed -n 's/^ *public: //p' "$WORK/keys.out")
 FILE=$WORK/artifact.bin
 echo "Writing a ${SIZE_MIB} MiB file..." >&2
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom >"$FILE"
-"${SW[@]}" publish "$FILE" --publisher bench --package big --version 1.0.0 --no-upload >/dev/null
+"${SW[@]}" publish "$FILE" --publisher bench --package big --release-version 1.0.0 --no-upload >/dev/null
 
 SEALWAX_CMD="${SW[*]} verify $FILE"
 MINISIGN_CMD="minisign -Vm $FILE -p $PUB -q"
