@@ -82,6 +82,10 @@ pub enum Problem {
     RuleViolation,
     /// The very same entry was logged twice (an honest log never does).
     DuplicateEntry,
+    /// The checkpoint's key directory root is not the one the entries give.
+    DirectoryMismatch,
+    /// The checkpoint has no key directory line, where the log's earlier ones had.
+    DirectoryMissing,
     /// The log could not be read for too long.
     Unreachable,
     /// The log has not grown for too long.
@@ -107,6 +111,8 @@ impl Problem {
             Problem::BadEntrySignature => "bad-entry-signature",
             Problem::RuleViolation => "rule-violation",
             Problem::DuplicateEntry => "duplicate-entry",
+            Problem::DirectoryMismatch => "directory-mismatch",
+            Problem::DirectoryMissing => "directory-missing",
             Problem::Unreachable => "unreachable",
             Problem::Stale => "stale",
             Problem::OutranPollBudget => "outran-poll-budget",

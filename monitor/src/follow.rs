@@ -64,6 +64,7 @@ use tokio::task::JoinHandle;
 use crate::alert::{Alert, AlertKind, Problem};
 use crate::config::Config;
 use crate::deliver::Dispatcher;
+use crate::directory::{probe, Audit, ProbeResult};
 use crate::recent::RecentLeaves;
 use crate::source::LogSource;
 use crate::state::{Progress, ProgressView, State, StateDir};
@@ -87,6 +88,9 @@ pub struct FollowerOptions {
     pub save_progress: bool,
     /// Test hook: panic (once) while parsing entry bundle N.
     pub panic_in_bundle: Option<u64>,
+    /// Recompute the key directory and check every checkpoint's
+    /// `sealwax-directory` line; off only to measure its cost.
+    pub directory_check: bool,
 }
 
 impl Default for FollowerOptions {
@@ -99,6 +103,7 @@ impl Default for FollowerOptions {
             duplicate_check: true,
             save_progress: true,
             panic_in_bundle: None,
+            directory_check: true,
         }
     }
 }
@@ -137,6 +142,10 @@ pub struct Follower {
     reported: HashSet<Hash>,
     /// `last_contact` as last saved.
     saved_contact: u64,
+    /// The key directory of the entries read ([`crate::directory`]).
+    audit: Audit,
+    /// The log's checkpoints carry no directory, and this was said once.
+    warned_no_directory: bool,
 }
 
 /// The result of a catch-up.
@@ -254,7 +263,7 @@ impl Run<'_> {
     }
 
     /// The progress so far towards `checkpoint`, borrowed, to save.
-    fn view<'a>(&'a self, checkpoint: &'a str) -> ProgressView<'a> {
+    fn view<'a>(&'a self, checkpoint: &'a str, directory_leaves: u64) -> ProgressView<'a> {
         ProgressView {
             checkpoint,
             range: &self.range,
@@ -263,11 +272,12 @@ impl Run<'_> {
             learning: self.tracker.learning(),
             duplicate: self.duplicate,
             budget_alerted: self.budget_alerted,
+            directory_leaves,
         }
     }
 
     /// The progress so far towards `checkpoint`, to keep in the state.
-    fn into_progress(self, checkpoint: &str) -> Progress {
+    fn into_progress(self, checkpoint: &str, directory_leaves: u64) -> Progress {
         let (keys, learned, learning) = self.tracker.pause();
         Progress {
             checkpoint: checkpoint.to_string(),
@@ -277,6 +287,7 @@ impl Run<'_> {
             learning,
             duplicate: self.duplicate,
             budget_alerted: self.budget_alerted,
+            directory_leaves,
         }
     }
 }
@@ -368,6 +379,11 @@ impl Follower {
             }
         };
         let saved_contact = state.health.last_contact;
+        let leaves = state
+            .progress
+            .as_ref()
+            .map_or(state.directory_leaves, |p| p.directory_leaves);
+        let audit = Audit::load(state_dir.path(), leaves)?;
         Ok(Follower {
             source,
             verifier,
@@ -379,6 +395,8 @@ impl Follower {
             options,
             reported: HashSet::new(),
             saved_contact,
+            audit,
+            warned_no_directory: false,
         })
     }
 
@@ -413,6 +431,7 @@ impl Follower {
             eprintln!("sealwax-monitor: SEALWAX_MONITOR_CRASH_AFTER_ALERT is set: aborting after delivering alerts, before saving state");
             std::process::abort();
         }
+        self.audit.flush()?;
         self.state_dir.save(&self.state)?;
         self.saved_contact = self.state.health.last_contact;
         Ok(())
@@ -542,6 +561,8 @@ impl Follower {
                     self.state.learned = learned;
                     self.state.checkpoint = Some(goal_text);
                     self.state.progress = None;
+                    self.state.directory_leaves = self.audit.count();
+                    self.audit.verified();
                     self.state.health.last_growth = poll.now;
                     self.state.health.stale_alerted = false;
                     tracing::debug!(from = before, to = goal.size, "caught up");
@@ -725,7 +746,7 @@ impl Follower {
     /// Saves the state with a catch-up's progress (after the alerts that led
     /// to it were delivered).
     fn save_progress(
-        &self,
+        &mut self,
         view: ProgressView<'_>,
         alerts_delivered: bool,
     ) -> Result<(), MonitorError> {
@@ -733,6 +754,7 @@ impl Follower {
             eprintln!("sealwax-monitor: SEALWAX_MONITOR_CRASH_AFTER_ALERT is set: aborting after delivering alerts, before saving state");
             std::process::abort();
         }
+        self.audit.flush()?;
         self.state_dir.save_with(&self.state, Some(view))
     }
 
@@ -754,9 +776,15 @@ impl Follower {
         outcome.entries += run.read();
         *budget = budget.saturating_sub(run.read());
         let failed = match ended {
-            Ok(Ended::Reached) => return self.check_root(run, cp, outcome).await,
+            Ok(Ended::Reached) => {
+                let caught = self.check_root(run, cp, text, outcome).await?;
+                if matches!(caught, CatchUp::Failed) {
+                    self.revert_directory()?;
+                }
+                return Ok(caught);
+            }
             Ok(Ended::Paused) => {
-                self.state.progress = Some(run.into_progress(text));
+                self.state.progress = Some(run.into_progress(text, self.audit.count()));
                 return Ok(CatchUp::Paused);
             }
             Ok(Ended::Failed) => Ok(CatchUp::Failed),
@@ -764,8 +792,9 @@ impl Follower {
         };
         // Keep what was read before the failing bundle, to resume from.
         if run.range.size() > self.state.size() && run.range.size() < cp.size {
-            self.state.progress = Some(run.into_progress(text));
+            self.state.progress = Some(run.into_progress(text, self.audit.count()));
         }
+        self.revert_directory()?;
         failed
     }
 
@@ -854,6 +883,11 @@ impl Follower {
             };
             self.check_tile0(run, bundle, &tile0, &entries, start);
             self.apply_bundle(run, bundle, entries, start);
+            let (changes, names) = (run.tracker.take_leaf_changes(), run.tracker.take_changed());
+            if self.options.directory_check {
+                self.audit.apply(changes);
+                self.audit.changed_mut().merge(names);
+            }
             self.check_filled_tiles(run).await?;
             let delivered = self.deliver(&mut run.alerts).await?;
             outcome.alerts += delivered;
@@ -993,7 +1027,8 @@ impl Follower {
             run.unsaved_alerts = true;
         }
         if out_of_budget || (self.options.save_progress && run.last_save.elapsed() >= SAVE_EVERY) {
-            self.save_progress(run.view(text), run.unsaved_alerts)?;
+            let leaves = self.audit.count();
+            self.save_progress(run.view(text, leaves), run.unsaved_alerts)?;
             run.last_save = Instant::now();
             run.unsaved_alerts = false;
         }
@@ -1013,6 +1048,7 @@ impl Follower {
         &mut self,
         run: Run<'_>,
         cp: &Checkpoint,
+        text: &str,
         outcome: &mut PollOutcome,
     ) -> Result<CatchUp, MonitorError> {
         let new = cp.size;
@@ -1035,6 +1071,10 @@ impl Follower {
             outcome.alerts += self.deliver(&mut alerts).await?;
             return Ok(CatchUp::Failed);
         }
+        if let Some(a) = self.check_directory(cp, text).await {
+            outcome.alerts += self.deliver(&mut vec![a]).await?;
+            return Ok(CatchUp::Failed);
+        }
         let (keys, learned) = run.tracker.finish();
         tracing::info!(size = new, keys = keys.key_count(), "verified checkpoint");
         Ok(CatchUp::Verified {
@@ -1042,6 +1082,96 @@ impl Follower {
             keys,
             learned,
         })
+    }
+
+    /// Goes back to the directory of the state kept: the catch-up's
+    /// progress, or else the verified checkpoint.
+    fn revert_directory(&mut self) -> Result<(), MonitorError> {
+        let leaves = self
+            .state
+            .progress
+            .as_ref()
+            .map_or(self.state.directory_leaves, |p| p.directory_leaves);
+        if self.options.directory_check {
+            self.audit.revert_to(leaves)?;
+        }
+        Ok(())
+    }
+
+    /// Compares the directory of the entries read with the one `cp` (served
+    /// as `text`) signs; the alert if they differ, or if `cp` drops the
+    /// directory line the log's earlier checkpoints had.
+    async fn check_directory(&mut self, cp: &Checkpoint, text: &str) -> Option<Alert> {
+        if !self.options.directory_check {
+            return None;
+        }
+        let signed = match cp.directory_root() {
+            Ok(Some(root)) => root,
+            Ok(None) if self.state.directory_seen => {
+                let why = "carries no sealwax-directory line, but the log's earlier checkpoints did: installers can no longer check key state against it".to_string();
+                return Some(self.directory_alert(Problem::DirectoryMissing, cp, text, why));
+            }
+            Ok(None) => {
+                if !std::mem::replace(&mut self.warned_no_directory, true) {
+                    tracing::warn!(size = cp.size, "the log's checkpoints carry no sealwax-directory line (a log older than the key directory): the directory is recomputed but cannot be checked until the log signs one");
+                }
+                return None;
+            }
+            Err(e) => {
+                let why = format!("has a sealwax-directory line that does not parse ({e})");
+                return Some(self.directory_alert(Problem::DirectoryMismatch, cp, text, why));
+            }
+        };
+        let ours = self.audit.root();
+        if ours == signed {
+            self.state.directory_seen = true;
+            return None;
+        }
+        let found = probe(&self.source, &self.audit, cp.size, &signed, &ours).await;
+        let mut why = format!(
+            "signs key directory root {} but the entries up to it give {}",
+            hex::encode(signed),
+            hex::encode(ours)
+        );
+        let named = match &found {
+            ProbeResult::Differs(d) => {
+                why.push_str(&format!(": {} differs ({})", d.leaf, d.finding));
+                Some(d)
+            }
+            ProbeResult::NoneDiffers(n) => {
+                why.push_str(&format!(": the log's proofs for the {n} leaves that changed since the last verified checkpoint agree with the entries, so a leaf that changed earlier differs"));
+                None
+            }
+            ProbeResult::Unavailable(e) => {
+                why.push_str(&format!(
+                    " (the log could not be asked which leaf differs: {e})"
+                ));
+                None
+            }
+        };
+        let mut a = self.directory_alert(Problem::DirectoryMismatch, cp, text, why);
+        if let Some(d) = named {
+            a.publisher = Some(d.publisher.clone());
+            a.package = d.release.as_ref().map(|r| r.package.clone());
+            a.version = d.release.as_ref().map(|r| r.version.clone());
+        }
+        Some(a.seal())
+    }
+
+    /// A `directory-mismatch` or `directory-missing` alert: the checkpoint `cp` `why`.
+    fn directory_alert(&self, problem: Problem, cp: &Checkpoint, text: &str, why: String) -> Alert {
+        let mut a = Alert::misbehaviour(
+            problem,
+            &self.origin,
+            format!(
+                "the log's checkpoint of size {} {why}. Installers trust key-state and release proofs against that root, so they may be shown keys or artifacts the log never logged. Keep the checkpoint as evidence and tell the log operator",
+                cp.size
+            ),
+        );
+        a.tree_size = Some(cp.size);
+        a.checkpoint = Some(text.to_string());
+        a.previous_checkpoint = self.state.checkpoint.clone();
+        a.seal()
     }
 
     /// The `bad-bundle` alert: entry bundle `bundle` `why` (does not parse, ...).

@@ -29,7 +29,8 @@
 //! | [`state`] | the persistent state and its atomic writes |
 //! | [`source`] | HTTP reads of checkpoints, tiles and entry bundles |
 //! | [`watch`] | key histories of every publisher, and the alert rules |
-//! | [`follow`] | the verification loop: checkpoint, entries, tree, tiles |
+//! | [`directory`] | the key directory recomputed from the entries, and what differs |
+//! | [`follow`] | the verification loop: checkpoint, entries, tree, tiles, directory |
 //!
 //! [`CompactRange`]: sealwax_proto::merkle::CompactRange
 #![warn(missing_docs)]
@@ -37,6 +38,7 @@
 pub mod alert;
 pub mod config;
 pub mod deliver;
+pub mod directory;
 pub mod follow;
 pub mod recent;
 pub mod source;

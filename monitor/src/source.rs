@@ -25,6 +25,9 @@ pub const MAX_CHECKPOINT_BYTES: usize = 64 * 1024;
 
 pub use sealwax_proto::tile::max_tile_bytes;
 
+/// The largest JSON API answer read (a key history page and its record).
+pub const MAX_API_BYTES: usize = 4 << 20;
+
 fn what(id: TileId) -> &'static str {
     match id.level {
         TileLevel::Hashes(_) => "a hash tile",
@@ -110,6 +113,27 @@ impl LogSource {
             url: url.to_string(),
             reason: "404 Not Found: the log does not serve a tile its checkpoint needs".to_string(),
         })
+    }
+
+    /// `GET <log>/<path>` of the log's JSON API, parsed: only to name what
+    /// differs in a directory the monitor recomputed ([`crate::directory`]).
+    pub async fn api_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, MonitorError> {
+        let url = self.base.join(path).expect("a relative path joins");
+        let unreachable = |reason: String| MonitorError::Unreachable {
+            url: url.to_string(),
+            reason,
+        };
+        let body = self
+            .get(&url, MAX_API_BYTES, "a JSON API answer")
+            .await?
+            .ok_or_else(|| {
+                unreachable("404 Not Found: no JSON API here (a mirror serves none)".into())
+            })?;
+        serde_json::from_slice(&body)
+            .map_err(|e| unreachable(format!("the answer does not parse: {e}")))
     }
 
     /// GET with retries, reading at most `limit` bytes of body; `Ok(None)` for 404.

@@ -7,7 +7,9 @@
 //! atomically (`sealwax_durable`): to a temporary file beside it, fsync,
 //! rename over `state.json`, fsync of the directory. The releases bound so far (`P/N@V` → artifact) are
 //! appended to `DIR/releases.bin` and synced before `state.json` names
-//! their count, so a crash leaves at most an unused tail, cut on load. `DIR/lock` is held (advisory lock) while a monitor runs,
+//! their count, so a crash leaves at most an unused tail, cut on load; the
+//! key directory's leaf changes go to `DIR/directory.bin` the same way
+//! ([`crate::directory`]). `DIR/lock` is held (advisory lock) while a monitor runs,
 //! so two monitors never share a state.
 //!
 //! A catch-up saves its [`Progress`] on the way (at the end of a bundle
@@ -39,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::MonitorError;
 
 /// Version of the state file format.
-pub const STATE_VERSION: u32 = 2;
+pub const STATE_VERSION: u32 = 3;
 
 /// Bound releases, append-only: 72-byte records (name digest, first
 /// index, SHA-256); `state.json` says how many belong to the state.
@@ -80,6 +82,12 @@ pub struct State {
     pub health: Health,
     /// A catch-up under way: how far it got.
     pub progress: Option<Progress>,
+    /// How many records of `directory.bin` (leaf changes) hold the key
+    /// directory at the verified checkpoint ([`crate::directory`]).
+    pub directory_leaves: u64,
+    /// A verified checkpoint carried a `sealwax-directory` line: one without
+    /// it from now on is misbehaviour.
+    pub directory_seen: bool,
 }
 
 /// A catch-up that stopped before reaching its checkpoint: where it got to.
@@ -101,6 +109,8 @@ pub struct Progress {
     pub duplicate: Option<(Hash, u64)>,
     /// An `outran-poll-budget` alert was delivered during this catch-up.
     pub budget_alerted: bool,
+    /// How many records of `directory.bin` hold the directory of the entries read so far.
+    pub directory_leaves: u64,
 }
 
 /// A borrowed [`Progress`], to save a catch-up's progress without copying it.
@@ -120,6 +130,8 @@ pub struct ProgressView<'a> {
     pub duplicate: Option<(Hash, u64)>,
     /// See [`Progress::budget_alerted`].
     pub budget_alerted: bool,
+    /// See [`Progress::directory_leaves`].
+    pub directory_leaves: u64,
 }
 
 impl Progress {
@@ -133,6 +145,7 @@ impl Progress {
             learning: &self.learning,
             duplicate: self.duplicate,
             budget_alerted: self.budget_alerted,
+            directory_leaves: self.directory_leaves,
         }
     }
 }
@@ -220,6 +233,8 @@ impl State {
             learned: BTreeMap::new(),
             health: Health::default(),
             progress: None,
+            directory_leaves: 0,
+            directory_seen: false,
         }
     }
 
@@ -247,6 +262,8 @@ impl State {
             releases: self.keys.releases().len() as u64,
             learned: hash_sets(&self.learned),
             health: self.health,
+            directory_leaves: self.directory_leaves,
+            directory_seen: self.directory_seen,
             catch_up: progress.map(|p| ProgressFile {
                 checkpoint: p.checkpoint.to_string(),
                 tree_size: p.range.size(),
@@ -260,6 +277,7 @@ impl State {
                     first_index: first,
                 }),
                 budget_alerted: p.budget_alerted,
+                directory_leaves: p.directory_leaves,
             }),
         };
         serde_json::to_vec_pretty(&file).expect("the state always serialises")
@@ -318,6 +336,7 @@ impl State {
                         .map(|d| parse_hash(&d.leaf_hash).map(|h| (h, d.first_index)))
                         .transpose()?,
                     budget_alerted: p.budget_alerted,
+                    directory_leaves: p.directory_leaves,
                 })
             }
         };
@@ -330,6 +349,8 @@ impl State {
             learned,
             health: file.health,
             progress,
+            directory_leaves: file.directory_leaves,
+            directory_seen: file.directory_seen,
         })
     }
 }
@@ -364,6 +385,9 @@ struct StateFile {
     releases: u64,
     learned: BTreeMap<String, Vec<String>>,
     health: Health,
+    /// How many records of `directory.bin` hold the verified directory.
+    directory_leaves: u64,
+    directory_seen: bool,
     /// A catch-up under way (absent when caught up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     catch_up: Option<ProgressFile>,
@@ -382,6 +406,7 @@ struct ProgressFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     duplicate: Option<DuplicateFile>,
     budget_alerted: bool,
+    directory_leaves: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -571,6 +596,8 @@ mod tests {
             unreachable_alerted: false,
             stale_alerted: true,
         };
+        s.directory_leaves = 5;
+        s.directory_seen = true;
         s
     }
 
@@ -658,6 +685,7 @@ mod tests {
             learning: BTreeMap::from([("bob".to_string(), BTreeSet::from([[4; 32]]))]),
             duplicate: Some(([5; 32], 3)),
             budget_alerted: false,
+            directory_leaves: 9,
         });
         sd.save(&s).unwrap();
         let back = sd.load().unwrap().unwrap();

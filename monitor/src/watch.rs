@@ -2,8 +2,9 @@
 //! that turn entries into alerts.
 //!
 //! The monitor folds every entry into a [`MemoryLogState`] with the same
-//! function the log's sequencer uses ([`MemoryLogState::apply`], that is
-//! `sealwax_proto::rules::apply_entry`), for every publisher, not only
+//! function the log's sequencer uses (a [`LeafFold`], that is
+//! `sealwax_proto::rules::apply_entry`, which also gives the key directory
+//! leaves each entry sets, [`crate::directory`]), for every publisher, not only
 //! watched ones: an entry the log should have refused is an alert, and a
 //! `learn = true` watch added later starts from the publisher's keys at
 //! that time. Memory grows with the number of keys and releases.
@@ -16,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use sealwax_proto::directory::{Key, LeafFold};
 use sealwax_proto::entry::{
     Authorization, Entry, KeyRegistration, KeyRevocation, Release, RevocationAuthorization,
     RevocationReason, SignatureEntry,
@@ -23,11 +25,12 @@ use sealwax_proto::entry::{
 use sealwax_proto::keys::{AuthorizedBy, KeyChange, PublisherKeys};
 use sealwax_proto::merkle::leaf_hash;
 use sealwax_proto::minisign::PublicKey;
-use sealwax_proto::rules::{Applied, MemoryLogState};
+use sealwax_proto::rules::{Applied, MemoryLogState, ReleaseName};
 use sealwax_proto::Hash;
 
 use crate::alert::{Alert, AlertKind, KeyRef, Problem};
 use crate::config::{Config, Expect, Watch};
+use crate::directory::{Changed, PROBE_LIMIT};
 
 /// Key hashes by publisher: what a watch learned, or is learning.
 pub type KeySets = BTreeMap<String, BTreeSet<Hash>>;
@@ -39,7 +42,10 @@ pub struct Tracker<'c> {
     config: &'c Config,
     origin: String,
     tree_size: u64,
-    keys: MemoryLogState,
+    /// The log state, folded with the directory leaves each entry sets.
+    fold: LeafFold,
+    /// The publishers and releases whose directory leaves changed, to probe.
+    changed: Changed,
     learned: BTreeMap<String, BTreeSet<Hash>>,
     /// `learn = true` watches still learning: the keys seen so far.
     learning: BTreeMap<String, BTreeSet<Hash>>,
@@ -92,7 +98,8 @@ impl<'c> Tracker<'c> {
             config,
             origin: origin.to_string(),
             tree_size,
-            keys,
+            fold: LeafFold::resume(keys),
+            changed: Changed::default(),
             learned,
             learning,
         }
@@ -119,7 +126,18 @@ impl<'c> Tracker<'c> {
 
     /// The key histories as they are now.
     pub fn keys(&self) -> &MemoryLogState {
-        &self.keys
+        self.fold.state()
+    }
+
+    /// The key directory leaves the entries set since the last call
+    /// ([`LeafFold::take_changes`]).
+    pub fn take_leaf_changes(&mut self) -> Vec<(Key, Hash)> {
+        self.fold.take_changes()
+    }
+
+    /// The names of the leaves changed since the last call.
+    pub fn take_changed(&mut self) -> Changed {
+        std::mem::take(&mut self.changed)
     }
 
     /// The learned key sets as they are now (those learning excluded).
@@ -135,7 +153,7 @@ impl<'c> Tracker<'c> {
     /// Ends the run before its end: key histories, learned sets and the
     /// watches still learning, to save as progress.
     pub fn pause(self) -> (MemoryLogState, KeySets, KeySets) {
-        (self.keys, self.learned, self.learning)
+        (self.fold.into_state(), self.learned, self.learning)
     }
 
     /// Ends the run: the key histories and the learned sets to save. A
@@ -152,7 +170,7 @@ impl<'c> Tracker<'c> {
                 learned.insert(publisher, seen);
             }
         }
-        (self.keys, learned)
+        (self.fold.into_state(), learned)
     }
 
     fn alert(
@@ -196,7 +214,7 @@ impl<'c> Tracker<'c> {
     /// Whether `key` is the one logged key of `w`'s publisher with a key ID
     /// the watch lists (two keys with that ID make neither expected).
     fn named_by_key_id(&self, w: &Watch, key: &Hash) -> bool {
-        let Some(p) = self.keys.get(&w.publisher) else {
+        let Some(p) = self.keys().get(&w.publisher) else {
             return false;
         };
         let Some(id) = p.key(key).map(|r| r.key.keynum) else {
@@ -261,7 +279,7 @@ impl<'c> Tracker<'c> {
         };
         let watch = self.config.watch(&publisher);
         // The monitor judges every entry with the log's own rules.
-        let applied = match self.keys.apply(&entry, index) {
+        let applied = match self.fold.apply(&entry, index) {
             Ok(a) => a,
             Err(e) => {
                 out.push(self.misbehaviour(
@@ -277,8 +295,16 @@ impl<'c> Tracker<'c> {
             }
         };
         let change = match applied {
-            Applied::Key { change, .. } => change,
-            Applied::Signature { .. } => KeyChange::default(),
+            Applied::Key { change, .. } => {
+                self.changed.note(Some(&publisher), None);
+                change
+            }
+            Applied::Signature { release, first } => {
+                if first && self.changed.releases.len() < PROBE_LIMIT {
+                    self.changed.note(None, Some(ReleaseName::of(&release)));
+                }
+                KeyChange::default()
+            }
         };
         match &entry {
             Entry::KeyRegistration(r) => {
@@ -295,9 +321,9 @@ impl<'c> Tracker<'c> {
 
     fn describe_key(&self, h: &Hash) -> KeyRef {
         let key = self
-            .keys
+            .keys()
             .owner(h)
-            .and_then(|p| self.keys.get(p))
+            .and_then(|p| self.keys().get(p))
             .and_then(|p| p.key(h))
             .map(|k| &k.key);
         KeyRef::from_hash(h, key)
@@ -315,7 +341,9 @@ impl<'c> Tracker<'c> {
         if suspended.is_empty() || (watch.is_none() && self.config.watch_all.is_none()) {
             return;
         }
-        let Some(keys) = self.keys.get(p) else { return };
+        let Some(keys) = self.keys().get(p) else {
+            return;
+        };
         for h in suspended {
             let Some(rec) = keys.key(h) else { continue };
             let Some(s) = rec.suspended else { continue };

@@ -40,6 +40,9 @@ struct MemLog {
     checkpoint: String,
     /// (tile path, byte) to flip in answers.
     tamper: Option<(String, usize)>,
+    /// Sign a `sealwax-directory` line: the root of the entries' directory,
+    /// or this one instead.
+    directory: Option<Option<[u8; 32]>>,
 }
 
 impl MemLog {
@@ -63,6 +66,7 @@ impl MemLog {
             store: MemoryHashStore::new(),
             checkpoint: String::new(),
             tamper: None,
+            directory: None,
         }
     }
 
@@ -84,8 +88,23 @@ impl MemLog {
             let h = leaf_hash(self.entry(i));
             self.store.append(h);
         }
-        let cp = Checkpoint::new(ORIGIN, size, self.store.root());
+        let mut cp = Checkpoint::new(ORIGIN, size, self.store.root());
+        if let Some(lie) = self.directory {
+            cp.set_directory_root(&lie.unwrap_or_else(|| self.directory_root(size)));
+        }
         self.checkpoint = sign_checkpoint(&cp, &self.signer).unwrap();
+    }
+
+    /// The directory root of the first `size` entries, with proto's own fold and tree.
+    fn directory_root(&self, size: u64) -> [u8; 32] {
+        let mut fold = sealwax_proto::directory::LeafFold::new();
+        let mut dir = sealwax_proto::directory::Directory::new();
+        for i in 0..size {
+            let e = Entry::parse(self.entry(i)).unwrap();
+            fold.apply(&e, i).unwrap();
+        }
+        dir.insert_batch(fold.take_changes());
+        dir.root()
     }
 
     fn serve(&self, path: &str) -> Option<Vec<u8>> {
@@ -402,4 +421,37 @@ async fn stale_and_unreachable_logs_raise_one_health_alert_each() {
     let alerts = capture.take();
     assert_eq!(alerts[0]["problem"], "unreachable");
     assert_eq!(follower.state().size(), 6, "the verified state is kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_directory_root_is_caught_and_not_accepted() {
+    let mut h = harness(UNWATCHED).await;
+    h.log.lock().unwrap().directory = Some(None);
+    for size in [1, 2, 300] {
+        let o = h.poll_at(size).await;
+        assert_eq!(
+            (o.alerts, o.size),
+            (0, size),
+            "an honest directory at {size}"
+        );
+    }
+    assert!(h.follower.state().directory_seen);
+    // One checkpoint signs a wrong root: caught in that poll, not accepted.
+    h.log.lock().unwrap().directory = Some(Some([0x42; 32]));
+    let o = h.poll_at(310).await;
+    let alerts = h.alerts.take();
+    assert_eq!((o.alerts, o.size), (1, 300), "{alerts:?}");
+    assert_eq!(alerts[0]["kind"], "log-misbehaviour");
+    assert_eq!(alerts[0]["problem"], "directory-mismatch");
+    assert_eq!(alerts[0]["tree_size"], 310);
+    // The next honest checkpoint is verified from the state kept.
+    h.log.lock().unwrap().directory = Some(None);
+    let o = h.poll_at(320).await;
+    assert_eq!((o.alerts, o.size), (0, 320), "{:?}", h.alerts.take());
+    // A checkpoint that drops the line the log signed before.
+    h.log.lock().unwrap().directory = None;
+    let o = h.poll_at(330).await;
+    let alerts = h.alerts.take();
+    assert_eq!((o.alerts, o.size), (1, 320), "{alerts:?}");
+    assert_eq!(alerts[0]["problem"], "directory-missing");
 }

@@ -31,10 +31,12 @@
 //! subtree, or another key's leaf). [`verify`] is the one check every
 //! party runs. [`update`] and [`prove`] work on nodes read through a
 //! [`NodeReader`], so the log can keep them in its store; [`Directory`]
-//! keeps them in memory. `docs/FORMATS.md` ("The key directory") has every
+//! keeps them in memory, and [`CompactDirectory`] keeps only the root's
+//! upper levels and the sorted leaves (for monitors, which need the root). `docs/FORMATS.md` ("The key directory") has every
 //! byte.
 
 mod check;
+mod compact;
 mod proof;
 mod tree;
 
@@ -48,6 +50,7 @@ use crate::rules::{apply_entry, Applied, ApplyError, MemoryLogState, ReleaseName
 use crate::{Error, Hash};
 
 pub use check::{check_key_state, check_release, KeyStateMismatch, ReleaseMismatch};
+pub use compact::CompactDirectory;
 pub use proof::{verify, DirectoryProof, Terminal, MAX_PROOF_LEN};
 pub use tree::{prove, update, Directory, Node, NodePath, NodeReader, Update};
 
@@ -113,6 +116,19 @@ impl LeafFold {
     /// An empty log.
     pub fn new() -> LeafFold {
         LeafFold::default()
+    }
+
+    /// Goes on from `state`, a log folded before (its leaves already taken).
+    pub fn resume(state: MemoryLogState) -> LeafFold {
+        LeafFold {
+            state,
+            ..LeafFold::default()
+        }
+    }
+
+    /// The log state folded so far, to keep (changes not taken are dropped).
+    pub fn into_state(self) -> MemoryLogState {
+        self.state
     }
 
     /// Applies `entry` (its signatures already verified) at `index`; on a

@@ -16,6 +16,8 @@
 //!    - every entry bundle up to the tree size (exactly tree-size entries,
 //!      nothing past it), whose leaf hashes must rebuild the signed root;
 //!      every hash tile, byte for byte, and the root read through the tiles;
+//!      the newest checkpoint's `sealwax-directory` root, against the key
+//!      directory proto's `LeafFold` and `Directory` give for those entries;
 //!    - every acknowledged entry: its bytes at its index, and an inclusion
 //!      proof against the newest checkpoint; a sample also through
 //!      `GET /v1/entries/<i>` and the log's inclusion proof;
@@ -49,6 +51,7 @@ use sealwax_client::ClientError;
 use sealwax_monitor::source::LogSource;
 use sealwax_monitor::MonitorError;
 use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
+use sealwax_proto::directory::{Directory, LeafFold};
 use sealwax_proto::entry::{Entry, KeyRegistration, Release, SignatureEntry};
 use sealwax_proto::merkle::{self, leaf_hash, MemoryHashStore};
 use sealwax_proto::minisign::{prehash, SecretKey};
@@ -565,6 +568,11 @@ impl State {
             return Ok(());
         }
 
+        // The key directory of the entries is the one the checkpoint signs.
+        if let Err(msg) = check_directory(&entries, &newest) {
+            self.violation(format!("{at}: {msg}"));
+        }
+
         // Hash tiles: byte for byte what proto computes, and they give the root.
         for id in tiles_for_size(size) {
             let TileLevel::Hashes(level) = id.level else {
@@ -839,6 +847,33 @@ impl State {
 }
 
 /// Directory of this program, where `cargo build` also puts `sealwax-log`.
+/// The checkpoint's `sealwax-directory` root against the directory that
+/// proto's own fold ([`LeafFold`]) and tree give for `entries`.
+fn check_directory(entries: &[Vec<u8>], cp: &Checkpoint) -> Result<(), String> {
+    let mut fold = LeafFold::new();
+    for (i, bytes) in entries.iter().enumerate() {
+        let entry = Entry::parse(bytes).map_err(|e| format!("entry {i} does not parse: {e}"))?;
+        // A refused entry sets no leaf, in the log's fold as in this one.
+        let _ = fold.apply(&entry, i as u64);
+    }
+    let mut dir = Directory::new();
+    dir.insert_batch(fold.take_changes());
+    match cp.directory_root() {
+        Ok(Some(root)) if root == dir.root() => Ok(()),
+        Ok(Some(root)) => Err(format!(
+            "the checkpoint of size {} signs directory root {}, the entries give {}",
+            cp.size,
+            hex::encode(root),
+            hex::encode(dir.root())
+        )),
+        Ok(None) => Err(format!(
+            "the checkpoint of size {} has no sealwax-directory line",
+            cp.size
+        )),
+        Err(e) => Err(format!("the checkpoint of size {}: {e}", cp.size)),
+    }
+}
+
 fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find this program's path")?;
     let path = exe
