@@ -23,7 +23,7 @@ use sealwax_proto::entry::{
     Entry, KeyRegistration, KeyRevocation, Release, RevocationReason, SignatureEntry,
 };
 use sealwax_proto::minisign::{prehash, SecretKey};
-use sealwax_tests::{bin, have_tool, monitor_command, LogServer, ServerOptions};
+use sealwax_tests::{bin, have_tool, monitor_command, tree_size, LogServer, ServerOptions};
 use serde_json::Value;
 
 const ADMIN_TOKEN: &str = "monitor-test-admin-token";
@@ -1020,4 +1020,90 @@ fn an_endless_answer_is_cut_off_at_its_size_limit() {
         let sent = endless.sent();
         assert!(sent < bound, "{name}: it sent {sent} bytes");
     }
+}
+
+/// A lying operator's front-end: it re-signs every checkpoint, with the
+/// log's own key, over a wrong key directory root; everything else passes.
+#[derive(Clone)]
+struct ResigningProxy {
+    upstream: String,
+    key: Arc<sealwax_log::datadir::LogKey>,
+}
+
+async fn resigning_proxy(State(p): State<ResigningProxy>, uri: Uri) -> axum::response::Response {
+    let path = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let resp = match reqwest::get(format!("{}{path}", p.upstream)).await {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    let mut body = resp.bytes().await.unwrap_or_default().to_vec();
+    if status.is_success() && uri.path() == "/checkpoint" {
+        let note = sealwax_proto::note::Note::parse(std::str::from_utf8(&body).unwrap()).unwrap();
+        let mut cp = sealwax_proto::checkpoint::Checkpoint::parse(&note.text).unwrap();
+        cp.set_directory_root(&[0x42; 32]);
+        body = sealwax_proto::checkpoint::sign_checkpoint(&cp, p.key.signer())
+            .unwrap()
+            .into_bytes();
+    }
+    (status, Bytes::from(body)).into_response()
+}
+
+#[test]
+fn a_log_signing_a_wrong_directory_root_is_caught_within_one_poll() {
+    if !have_tool("minisign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_log(&dir.path().join("log"));
+    let a = minisign_key(dir.path(), "a");
+    claim(&server, "alice", &a);
+    sign(&server, "alice", &a, "tool", "1.0.0");
+    let key = sealwax_log::datadir::DataDir::open(&server.data_dir)
+        .load_key()
+        .expect("the log's signing key");
+    let rt = runtime();
+    let url = serve(
+        &rt,
+        axum::Router::new()
+            .fallback(resigning_proxy)
+            .with_state(ResigningProxy {
+                upstream: server.url.clone(),
+                key: Arc::new(key),
+            }),
+    );
+
+    // Honest, the monitor finds nothing wrong.
+    let honest_dir = dir.path().join("honest");
+    std::fs::create_dir_all(&honest_dir).unwrap();
+    let honest = Monitor::new(&honest_dir, &server, &watch_keys("alice", &[&a]));
+    let r = honest.run();
+    assert_eq!(r.code(), Some(0), "{}", r.debug());
+    assert!(r.alerts.is_empty(), "{}", r.debug());
+
+    // Through the lying front-end (every signature genuine), one poll catches it.
+    let lied_dir = dir.path().join("lied");
+    std::fs::create_dir_all(&lied_dir).unwrap();
+    let mut m = Monitor::new(&lied_dir, &server, &watch_keys("alice", &[&a]));
+    m.log = url;
+    let r = m.run();
+    assert_eq!(r.code(), Some(1), "{}", r.debug());
+    assert!(
+        r.kinds()
+            .contains(&"log-misbehaviour/directory-mismatch".to_string()),
+        "{:?}\n{}",
+        r.kinds(),
+        r.debug()
+    );
+    let size = tree_size(&server.url);
+    let alert = r
+        .alerts
+        .iter()
+        .find(|a| a["problem"] == "directory-mismatch")
+        .unwrap();
+    assert_eq!(alert["tree_size"].as_u64(), Some(size), "{alert}");
+    // The lie was not accepted: the honest log verifies after it.
+    m.log = server.url.clone();
+    let r = m.run();
+    assert_eq!(r.code(), Some(0), "{}", r.debug());
 }
