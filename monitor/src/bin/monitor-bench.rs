@@ -49,6 +49,7 @@ use sealwax_monitor::follow::{Follower, FollowerOptions};
 use sealwax_monitor::source::LogSource;
 use sealwax_monitor::state::StateDir;
 use sealwax_proto::checkpoint::{sign_checkpoint, Checkpoint};
+use sealwax_proto::directory::{CompactDirectory, LeafFold};
 use sealwax_proto::entry::{
     Entry, KeyRegistration, KeyRevocation, Release, RevocationReason, SignatureEntry,
 };
@@ -96,6 +97,9 @@ enum Cmd {
         /// Duplicate check and progress saves off.
         #[arg(long)]
         lean: bool,
+        /// Key directory recomputation off.
+        #[arg(long)]
+        no_directory: bool,
     },
 }
 
@@ -125,7 +129,8 @@ fn main() -> anyhow::Result<()> {
             size,
             verify_all,
             lean,
-        }) => measure(&url, &vkey, size, verify_all, lean),
+            no_directory,
+        }) => measure(&url, &vkey, size, verify_all, lean, !no_directory),
         None => run(cli.run),
     }
 }
@@ -186,8 +191,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         runs.push((args.entries, false, true, true));
         runs.push((args.entries, false, false, true));
     }
-    let (mut best_on, mut best_off) = (0f64, 0f64);
-    for (size, verify_all, lean, paired) in runs {
+    let runs = runs.into_iter().map(|(s, v, l, p)| (s, v, l, p, true));
+    // The key directory's cost: recomputation off, against the ON runs above.
+    let runs: Vec<_> = runs
+        .chain((0..2).map(|_| (args.entries, false, false, false, false)))
+        .collect();
+    let (mut best_on, mut best_off, mut best_no_dir) = (0f64, 0f64, 0f64);
+    for (size, verify_all, lean, paired, directory) in runs {
         let mut cmd = Command::new(&exe);
         cmd.args([
             "measure",
@@ -204,6 +214,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         if lean {
             cmd.arg("--lean");
         }
+        if !directory {
+            cmd.arg("--no-directory");
+        }
         let out = cmd.stderr(Stdio::inherit()).output()?;
         if !out.status.success() {
             bail!("measure run failed: {}", out.status);
@@ -214,11 +227,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             let best = if lean { &mut best_off } else { &mut best_on };
             *best = best.max(rate);
         }
+        if !directory {
+            best_no_dir = best_no_dir.max(rate);
+        }
         println!(
             "catch-up {:>9} entries{}: {:>8.0} entries/s ({:.2} s), peak RSS {} KiB, {} alerts | raw SHA-256 leaf hashing: {:.0} entries/s ({:.0} MB/s, avg entry {} B)",
             r["entries"],
             if verify_all {
                 " (all signatures verified)"
+            } else if !directory {
+                " (key directory recomputation OFF)"
             } else if lean {
                 " (duplicate check and progress saves OFF)"
             } else {
@@ -236,6 +254,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     println!(
         "duplicate check and progress saves: ON {best_on:.0} entries/s, OFF {best_off:.0} entries/s, ON/OFF = {:.3} (best of 2 each, {} entries)",
         best_on / best_off.max(1.0),
+        args.entries
+    );
+    println!(
+        "key directory recomputation: ON {best_on:.0} entries/s, OFF {best_no_dir:.0} entries/s, ON/OFF = {:.3} (best of 2 each, {} entries)",
+        best_on / best_no_dir.max(1.0),
         args.entries
     );
     Ok(())
@@ -286,7 +309,8 @@ enum Spec {
 
 fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Result<()> {
     let marker = dir.join("complete");
-    let params = format!("entries={entries} publishers={publishers} sizes={sizes:?}\n");
+    let params =
+        format!("entries={entries} publishers={publishers} sizes={sizes:?} directory=1\n");
     if std::fs::read_to_string(&marker).is_ok_and(|m| m == params) {
         println!("monitor-bench: reusing the log built in {}", dir.display());
         return Ok(());
@@ -308,6 +332,7 @@ fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Re
         .collect();
     let names: Vec<String> = (0..publishers).map(|p| format!("p{p:04}")).collect();
     let mut store = MemoryHashStore::new();
+    let (mut fold, mut directory) = (LeafFold::new(), CompactDirectory::new());
     let mut rotation: Option<(usize, usize)> = None; // (publisher, old key) awaiting its retirement
     let mut n = 0u64;
     let mut bundle_index = 0u64;
@@ -382,8 +407,11 @@ fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Re
         for (j, e) in bytes.iter().enumerate() {
             store.append(leaf_hash(e));
             let size = n + j as u64 + 1;
+            fold.apply(&Entry::parse(e)?, size - 1)?;
+            directory.insert_batch(fold.take_changes());
             if sizes.contains(&size) || size == entries {
-                write_checkpoint(dir, &signer, &store, size, bundle_index, &bytes[..=j])?;
+                let root = directory.root();
+                write_checkpoint(dir, &signer, &store, &root, size, bundle_index, &bytes[..=j])?;
             }
         }
         write_file(
@@ -423,11 +451,13 @@ fn write_checkpoint(
     dir: &Path,
     signer: &NoteSigner,
     store: &MemoryHashStore,
+    directory_root: &sealwax_proto::Hash,
     size: u64,
     bundle_index: u64,
     bundle_so_far: &[Vec<u8>],
 ) -> anyhow::Result<()> {
-    let cp = Checkpoint::new(ORIGIN, size, store.root());
+    let mut cp = Checkpoint::new(ORIGIN, size, store.root());
+    cp.set_directory_root(directory_root);
     std::fs::write(
         dir.join(format!("checkpoint.{size}")),
         sign_checkpoint(&cp, signer)?,
@@ -509,7 +539,14 @@ fn serve(dir: &Path, port: u16) -> anyhow::Result<()> {
 
 // ----- measuring -----
 
-fn measure(url: &str, vkey: &str, size: u64, verify_all: bool, lean: bool) -> anyhow::Result<()> {
+fn measure(
+    url: &str,
+    vkey: &str,
+    size: u64,
+    verify_all: bool,
+    lean: bool,
+    directory: bool,
+) -> anyhow::Result<()> {
     // The tile server serves the checkpoint of each built size under its own prefix.
     let base = format!("{url}/bench-size/{size}/");
     let mut config_text = String::from("[[watch]]\npublisher = \"*\"\n");
@@ -538,6 +575,7 @@ fn measure(url: &str, vkey: &str, size: u64, verify_all: bool, lean: bool) -> an
                 progress: false,
                 duplicate_check: !lean,
                 save_progress: !lean,
+                directory_check: directory,
                 ..FollowerOptions::default()
             },
         )?;
