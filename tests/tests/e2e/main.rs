@@ -16,3 +16,4 @@ mod scenarios;
 mod server;
 mod starve;
 mod witness;
+mod witnessing;
