@@ -10,10 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use sealwax_proto::policy::{Policy, PolicyKey};
-use sealwax_proto::Hash;
+use sealwax_proto::witness_request::AddCheckpoint;
 
 use crate::datadir::LogKey;
 use crate::log::Log;
@@ -131,18 +129,6 @@ impl Witnessing {
     }
 }
 
-/// The `POST /add-checkpoint` body (C2SP tlog-witness).
-fn add_checkpoint_body(old: u64, proof: &[Hash], checkpoint: &str) -> String {
-    let mut body = format!("old {old}\n");
-    for h in proof {
-        body.push_str(&BASE64.encode(h));
-        body.push('\n');
-    }
-    body.push('\n');
-    body.push_str(checkpoint);
-    body
-}
-
 /// What one add-checkpoint request came to.
 enum Answer {
     /// The cosignature line.
@@ -200,7 +186,13 @@ async fn ask(
             m => log.consistency_proof(m, size).ok()?,
         };
         let started = Instant::now();
-        let answer = send(client, url, add_checkpoint_body(from, &proof, checkpoint)).await;
+        let body = AddCheckpoint {
+            old_size: from,
+            proof,
+            checkpoint: checkpoint.to_owned(),
+        }
+        .to_body();
+        let answer = send(client, url, body).await;
         let failure = match &answer {
             Answer::Failed(kind) => Some(*kind),
             Answer::AtSize(_) => Some("conflict"),
