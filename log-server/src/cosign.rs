@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use sealwax_proto::note::NoteSignature;
 use sealwax_proto::policy::{Policy, PolicyKey};
 use sealwax_proto::witness_request::AddCheckpoint;
 
@@ -139,6 +140,16 @@ enum Answer {
     Failed(&'static str),
 }
 
+/// A 200 answer's one signature line, so that a witness answering garbage
+/// cannot spoil the note the others' cosignatures make.
+fn cosignature_line(text: &str) -> Answer {
+    let line = text.strip_suffix('\n').unwrap_or(text);
+    match NoteSignature::parse_line(line) {
+        Ok(_) if !line.contains('\n') => Answer::Cosigned(line.to_owned()),
+        _ => Answer::Failed("bad_cosignature"),
+    }
+}
+
 /// Sends one add-checkpoint request.
 async fn send(client: &reqwest::Client, url: &str, body: String) -> Answer {
     let url = format!("{}/add-checkpoint", url.trim_end_matches('/'));
@@ -156,7 +167,7 @@ async fn send(client: &reqwest::Client, url: &str, body: String) -> Answer {
         return Answer::Failed("read");
     };
     match status {
-        200 => Answer::Cosigned(text.trim_end_matches('\n').to_owned()),
+        200 => cosignature_line(&text),
         409 if sized => text
             .trim_end()
             .parse()
@@ -279,5 +290,22 @@ pub async fn run(w: Arc<Witnessing>, log: Arc<Log>) {
     loop {
         tick.tick().await;
         round(&w, &log, &client, &olds).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_one_well_formed_signature_line_is_kept() {
+        let good = "\u{2014} w1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
+        assert!(matches!(cosignature_line(good), Answer::Cosigned(l) if l == good.trim_end()));
+        for bad in ["", "garbage\n", "\u{2014} w1 AAAA\nextra\n"] {
+            assert!(
+                matches!(cosignature_line(bad), Answer::Failed("bad_cosignature")),
+                "{bad:?}"
+            );
+        }
     }
 }
