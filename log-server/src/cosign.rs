@@ -100,28 +100,28 @@ impl Witnessing {
 
     /// The witnessing metrics in Prometheus text.
     pub fn render(&self, out: &mut String) {
-        let _ = writeln!(out, "# HELP sealwax_witness_request_seconds Time of add-checkpoint requests, per witness.\n# TYPE sealwax_witness_request_seconds summary");
+        let _ = writeln!(out, "# HELP sealwax_cosign_request_seconds Time of add-checkpoint requests, per witness.\n# TYPE sealwax_cosign_request_seconds summary");
         for (w, s) in self.policy.witnesses().iter().zip(&self.stats) {
             let secs = s.micros.load(Ordering::Relaxed) as f64 / 1e6;
             let n = s.requests.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
-                "sealwax_witness_request_seconds_sum{{witness=\"{}\"}} {secs}",
+                "sealwax_cosign_request_seconds_sum{{witness=\"{}\"}} {secs}",
                 w.name
             );
             let _ = writeln!(
                 out,
-                "sealwax_witness_request_seconds_count{{witness=\"{}\"}} {n}",
+                "sealwax_cosign_request_seconds_count{{witness=\"{}\"}} {n}",
                 w.name
             );
         }
-        let _ = writeln!(out, "# HELP sealwax_witness_failures_total Failed add-checkpoint requests, per witness and kind.\n# TYPE sealwax_witness_failures_total counter");
+        let _ = writeln!(out, "# HELP sealwax_cosign_failures_total Failed add-checkpoint requests, per witness and kind.\n# TYPE sealwax_cosign_failures_total counter");
         for (w, s) in self.policy.witnesses().iter().zip(&self.stats) {
             let f = s.failures.lock().unwrap_or_else(|p| p.into_inner());
             for (kind, n) in f.iter() {
                 let _ = writeln!(
                     out,
-                    "sealwax_witness_failures_total{{witness=\"{}\",kind=\"{kind}\"}} {n}",
+                    "sealwax_cosign_failures_total{{witness=\"{}\",kind=\"{kind}\"}} {n}",
                     w.name
                 );
             }

@@ -165,7 +165,7 @@ fn a_two_of_two_policy_cosigns_survives_a_dead_witness_and_catches_up() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("sealwax_witness_failures_total{witness=\"w2\",kind=\"connect\"}"),
+        metrics.contains("sealwax_cosign_failures_total{witness=\"w2\",kind=\"connect\"}"),
         "{metrics}"
     );
     drop((w1, w2));
