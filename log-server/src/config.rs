@@ -226,6 +226,11 @@ pub struct ServeArgs {
     /// that cost in memory [default: 64].
     #[arg(long, env = "SEALWAX_LOG_CACHE_MIB", value_name = "MIB")]
     pub cache_mib: Option<usize>,
+
+    /// Sigsum policy file naming this log and its witnesses: the log asks each witness with a URL
+    /// to cosign, and /checkpoint serves the newest checkpoint that meets the quorum.
+    #[arg(long, env = "SEALWAX_LOG_WITNESS_POLICY", value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
 }
 
 /// The TOML config file: the same settings as the `serve` flags.
@@ -282,6 +287,8 @@ pub struct FileConfig {
     pub client_ip_header: Option<String>,
     /// See `--cache-mib`.
     pub cache_mib: Option<usize>,
+    /// See `--witness-policy`.
+    pub witness_policy: Option<PathBuf>,
 }
 
 /// The settings of a running server, all resolved.
@@ -333,6 +340,8 @@ pub struct ServeConfig {
     pub client_ip_header: Option<axum::http::HeaderName>,
     /// RocksDB block cache size, in bytes.
     pub cache_bytes: usize,
+    /// The witness policy file, if witnessing is on.
+    pub witness_policy: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used.
@@ -434,6 +443,7 @@ impl ServeArgs {
             write_burst,
             client_ip_header,
             cache_mib,
+            witness_policy,
         )
     }
 }
@@ -516,6 +526,7 @@ impl FileConfig {
             },
             client_ip_header: self.client_ip_header.map(header_name).transpose()?,
             cache_bytes: cache_bytes(self.cache_mib.unwrap_or(DEFAULT_CACHE_MIB))?,
+            witness_policy: self.witness_policy,
         })
     }
 }

@@ -50,6 +50,9 @@ pub enum AppError {
     /// The server cannot take the request now.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// With a witness policy, no checkpoint has met the quorum yet.
+    #[error("no checkpoint has been cosigned by a quorum of this log's witnesses yet; retry in a moment, and tell the log's operator if it lasts (its witnesses may be down)")]
+    NotCosignedYet,
     /// Writing a batch to storage failed (a full disk, for one); nothing of
     /// it was logged.
     #[error("the log could not write to its storage (its disk may be full), so this entry was not logged; reads still work; retry later, and tell the log's operator if it lasts")]
@@ -87,6 +90,7 @@ impl AppError {
             AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::QueueFull
             | AppError::Unavailable(_)
+            | AppError::NotCosignedYet
             | AppError::WriteFailed
             | AppError::TooManyTransfers(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyWrites { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -147,7 +151,7 @@ impl IntoResponse for AppError {
         });
         let mut resp = (status, body).into_response();
         match self {
-            AppError::QueueFull => {
+            AppError::QueueFull | AppError::NotCosignedYet => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }

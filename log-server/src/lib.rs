@@ -9,6 +9,7 @@
 pub mod api;
 pub mod artifacts;
 pub mod config;
+pub mod cosign;
 pub mod datadir;
 pub mod directory_store;
 pub mod error;

@@ -35,6 +35,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::api::{app, AppOptions, AppState};
 use crate::artifacts::{ArtifactLimits, ArtifactStore};
 use crate::config::ServeConfig;
+use crate::cosign::Witnessing;
 use crate::datadir::{DataDir, DataDirError};
 use crate::log::OpenError;
 use crate::sequencer::SequencerConfig;
@@ -83,6 +84,24 @@ pub enum ServeError {
         path: String,
         /// Why.
         cause: std::io::Error,
+    },
+    /// The witness policy file cannot be read or parsed.
+    #[error("cannot use the witness policy {path}: {cause}; fix the file (Sigsum policy syntax: `log KEY`, `witness NAME KEY URL`, `quorum NAME`) or drop --witness-policy")]
+    WitnessPolicy {
+        /// The file.
+        path: String,
+        /// Why.
+        cause: String,
+    },
+    /// The witness policy does not name this log.
+    #[error(
+        "the witness policy {path} has no `log` line with this log's key; add `log {vkey}` to it"
+    )]
+    WitnessPolicyLog {
+        /// The file.
+        path: String,
+        /// This log's verifier key.
+        vkey: String,
     },
     /// The listen address.
     #[error("cannot listen on {addr}: {cause}")]
@@ -159,6 +178,10 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
         }
         None => None,
     };
+    let witnessing = match &config.witness_policy {
+        Some(path) => Some(Arc::new(load_policy(path, &key)?)),
+        None => None,
+    };
     let db_path = dir.db_path();
     let storage = RocksStorage::open_with_cache(&db_path, config.cache_bytes).map_err(|cause| {
         ServeError::Database {
@@ -202,9 +225,31 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
             },
             write_limit: config.write_limit,
             client_ip_header: config.client_ip_header.clone(),
+            witnessing,
         },
     )?;
     Ok(state)
+}
+
+/// Reads the witness policy at `path` and checks that it names this log's `key`.
+fn load_policy(
+    path: &std::path::Path,
+    key: &crate::datadir::LogKey,
+) -> Result<Witnessing, ServeError> {
+    let shown = path.display().to_string();
+    let bad = |cause: String| ServeError::WitnessPolicy {
+        path: shown.clone(),
+        cause,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let policy = sealwax_proto::policy::Policy::parse(&text).map_err(|e| bad(e.to_string()))?;
+    if !crate::cosign::names_log(&policy, key) {
+        return Err(ServeError::WitnessPolicyLog {
+            path: shown.clone(),
+            vkey: key.vkey(),
+        });
+    }
+    Ok(Witnessing::new(policy))
 }
 
 /// The publisher of the first logged signature of the artifact `sha256`,
@@ -234,6 +279,9 @@ pub async fn run(
             addr: config.listen,
             cause,
         })?;
+    if let Some(w) = state.witnessing() {
+        tokio::spawn(crate::cosign::run(w.clone(), state.log().clone()));
+    }
     let published = state.log().published();
     // The address bound, so `--listen 127.0.0.1:0` says which port it got.
     let bound = listener.local_addr().unwrap_or(config.listen);

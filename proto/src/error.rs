@@ -132,6 +132,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A malformed `POST /add-checkpoint` body (C2SP tlog-witness).
+    #[error("malformed add-checkpoint request: {0}")]
+    MalformedAddCheckpoint(String),
     /// A policy file without a `quorum` line.
     #[error("the policy has no quorum line: add `quorum none` (no cosignatures needed) or `quorum NAME` (a witness or group defined above it)")]
     PolicyNoQuorum,

@@ -37,6 +37,7 @@ pub mod rules;
 pub mod tile;
 pub mod trust;
 pub mod wire;
+pub mod witness_request;
 
 pub use error::{DirectoryError, Error};
 

@@ -39,6 +39,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::artifacts::ArtifactStore;
+use crate::cosign::Witnessing;
 use crate::datadir::LogKey;
 use crate::error::AppError;
 use crate::log::{Log, OpenError};
@@ -81,6 +82,8 @@ pub struct AppOptions {
     pub write_limit: WriteLimit,
     /// Header holding the client address, set by a trusted proxy in front.
     pub client_ip_header: Option<HeaderName>,
+    /// Witnessing under a policy (`/checkpoint` serves cosigned checkpoints).
+    pub witnessing: Option<Arc<Witnessing>>,
 }
 
 impl Default for AppOptions {
@@ -103,6 +106,7 @@ impl Default for AppOptions {
                 burst: crate::config::DEFAULT_WRITE_BURST,
             },
             client_ip_header: None,
+            witnessing: None,
         }
     }
 }
@@ -122,6 +126,7 @@ struct Shared {
     request_timeout: Duration,
     artifact_timeout: Duration,
     write_limiter: Option<Arc<WriteLimiter>>,
+    witnessing: Option<Arc<Witnessing>>,
 }
 
 impl AppState {
@@ -155,12 +160,18 @@ impl AppState {
             max_artifact_transfers: options.max_artifact_transfers.max(1),
             request_timeout: options.request_timeout,
             artifact_timeout: options.artifact_timeout,
+            witnessing: options.witnessing,
         })))
     }
 
     /// The log.
     pub fn log(&self) -> &Arc<Log> {
         &self.0.log
+    }
+
+    /// The witnessing state, when the log runs with a witness policy.
+    pub fn witnessing(&self) -> Option<&Arc<Witnessing>> {
+        self.0.witnessing.as_ref()
     }
 
     /// The metrics.

@@ -64,9 +64,9 @@ pub(crate) async fn healthz(State(st): State<AppState>) -> Result<Response, AppE
     )
 )]
 pub(crate) async fn metrics(State(st): State<AppState>) -> Response {
-    with_headers(
-        st.0.metrics.render(),
-        "text/plain; version=0.0.4; charset=utf-8",
-        CACHE_NONE,
-    )
+    let mut text = st.0.metrics.render();
+    if let Some(w) = &st.0.witnessing {
+        w.render(&mut text);
+    }
+    with_headers(text, "text/plain; version=0.0.4; charset=utf-8", CACHE_NONE)
 }

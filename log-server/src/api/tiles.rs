@@ -18,16 +18,18 @@ use crate::openapi::Binary;
     responses(
         (status = 200, body = String, content_type = "text/plain",
          description = "A C2SP signed note: origin, tree size and base64 root hash, then the \
-                        log's signature"),
+                        log's signature; with a witness policy, the newest checkpoint that met \
+                        its quorum, with the witnesses' cosignatures"),
+        (status = 503, body = ErrorBody,
+         description = "With a witness policy: no checkpoint has met its quorum yet"),
     )
 )]
-pub(crate) async fn checkpoint(State(st): State<AppState>) -> Response {
-    let p = st.0.log.published();
-    with_headers(
-        p.checkpoint.to_string(),
-        "text/plain; charset=utf-8",
-        CACHE_SHORT,
-    )
+pub(crate) async fn checkpoint(State(st): State<AppState>) -> Result<Response, AppError> {
+    let note = match &st.0.witnessing {
+        None => st.0.log.published().checkpoint.to_string(),
+        Some(w) => w.cosigned().ok_or(AppError::NotCosignedYet)?.to_string(),
+    };
+    Ok(with_headers(note, "text/plain; charset=utf-8", CACHE_SHORT))
 }
 
 /// A C2SP hash tile or entry bundle.

@@ -17,3 +17,4 @@ mod scenarios;
 mod server;
 mod starve;
 mod witness;
+mod witnessing;

@@ -1,0 +1,311 @@
+//! Witnessing: the cosigner task asks every witness of the `--witness-policy`
+//! to cosign the newest checkpoint (C2SP tlog-witness `POST /add-checkpoint`)
+//! and keeps the newest one whose cosignatures meet the policy's quorum, as
+//! [`Policy::verify_checkpoint`] decides. Writes never wait for it: it only
+//! reads [`Log::published`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use sealwax_proto::note::NoteSignature;
+use sealwax_proto::policy::{Policy, PolicyKey};
+use sealwax_proto::witness_request::AddCheckpoint;
+
+use crate::datadir::LogKey;
+use crate::log::Log;
+
+/// How often the cosigner looks for a newer checkpoint.
+pub const COSIGN_INTERVAL: Duration = Duration::from_secs(1);
+/// Time limit of one request to a witness.
+pub const WITNESS_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whether `policy` names `key` as one of its logs.
+pub fn names_log(policy: &Policy, key: &LogKey) -> bool {
+    let ours = key.verifier();
+    policy.logs().iter().any(|l| match &l.key {
+        PolicyKey::Raw(k) => k == ours.public_key(),
+        PolicyKey::Named(v) => v.public_key() == ours.public_key() && v.name() == ours.name(),
+    })
+}
+
+/// Request counts and latency of one witness.
+#[derive(Debug, Default)]
+struct WitnessStats {
+    micros: AtomicU64,
+    requests: AtomicU64,
+    failures: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// The witnessing state the handlers read: the newest cosigned checkpoint and metrics.
+#[derive(Debug)]
+pub struct Witnessing {
+    policy: Policy,
+    cosigned: RwLock<Option<(u64, Arc<str>)>>,
+    stats: Vec<WitnessStats>,
+}
+
+impl Witnessing {
+    /// Witnessing under `policy`, with nothing cosigned yet.
+    pub fn new(policy: Policy) -> Witnessing {
+        let stats = policy
+            .witnesses()
+            .iter()
+            .map(|_| Default::default())
+            .collect();
+        Witnessing {
+            policy,
+            cosigned: RwLock::new(None),
+            stats,
+        }
+    }
+
+    /// The newest checkpoint that met the quorum, with its cosignature lines.
+    pub fn cosigned(&self) -> Option<Arc<str>> {
+        let c = self.cosigned.read().unwrap_or_else(|p| p.into_inner());
+        c.as_ref().map(|(_, note)| note.clone())
+    }
+
+    /// The size of the newest cosigned checkpoint (0 when none).
+    fn cosigned_size(&self) -> u64 {
+        let c = self.cosigned.read().unwrap_or_else(|p| p.into_inner());
+        c.as_ref().map_or(0, |(size, _)| *size)
+    }
+
+    /// Keeps `note` as the cosigned checkpoint if it meets the quorum and is newer.
+    fn offer(&self, size: u64, note: String) -> bool {
+        if self.policy.verify_checkpoint(&note).is_err() {
+            return false;
+        }
+        let mut c = self.cosigned.write().unwrap_or_else(|p| p.into_inner());
+        if c.as_ref().is_none_or(|(s, _)| *s <= size) {
+            *c = Some((size, note.into()));
+        }
+        true
+    }
+
+    /// Records one request to witness `i`.
+    fn record(&self, i: usize, took: Duration, failure: Option<&'static str>) {
+        let s = &self.stats[i];
+        s.micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        s.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(kind) = failure {
+            let mut f = s.failures.lock().unwrap_or_else(|p| p.into_inner());
+            *f.entry(kind).or_default() += 1;
+        }
+    }
+
+    /// The witnessing metrics in Prometheus text.
+    pub fn render(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP sealwax_cosign_request_seconds Time of add-checkpoint requests, per witness.\n# TYPE sealwax_cosign_request_seconds summary");
+        for (w, s) in self.policy.witnesses().iter().zip(&self.stats) {
+            let secs = s.micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let n = s.requests.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "sealwax_cosign_request_seconds_sum{{witness=\"{}\"}} {secs}",
+                w.name
+            );
+            let _ = writeln!(
+                out,
+                "sealwax_cosign_request_seconds_count{{witness=\"{}\"}} {n}",
+                w.name
+            );
+        }
+        let _ = writeln!(out, "# HELP sealwax_cosign_failures_total Failed add-checkpoint requests, per witness and kind.\n# TYPE sealwax_cosign_failures_total counter");
+        for (w, s) in self.policy.witnesses().iter().zip(&self.stats) {
+            let f = s.failures.lock().unwrap_or_else(|p| p.into_inner());
+            for (kind, n) in f.iter() {
+                let _ = writeln!(
+                    out,
+                    "sealwax_cosign_failures_total{{witness=\"{}\",kind=\"{kind}\"}} {n}",
+                    w.name
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP sealwax_cosigned_tree_size Size of the newest checkpoint that met the witness quorum.\n# TYPE sealwax_cosigned_tree_size gauge\nsealwax_cosigned_tree_size {}", self.cosigned_size());
+    }
+}
+
+/// What one add-checkpoint request came to.
+enum Answer {
+    /// The cosignature line.
+    Cosigned(String),
+    /// 409: the witness is at this size.
+    AtSize(u64),
+    /// Anything else, by kind.
+    Failed(&'static str),
+}
+
+/// A 200 answer's one signature line, so that a witness answering garbage
+/// cannot spoil the note the others' cosignatures make.
+fn cosignature_line(text: &str) -> Answer {
+    let line = text.strip_suffix('\n').unwrap_or(text);
+    match NoteSignature::parse_line(line) {
+        Ok(_) if !line.contains('\n') => Answer::Cosigned(line.to_owned()),
+        _ => Answer::Failed("bad_cosignature"),
+    }
+}
+
+/// Sends one add-checkpoint request.
+async fn send(client: &reqwest::Client, url: &str, body: String) -> Answer {
+    let url = format!("{}/add-checkpoint", url.trim_end_matches('/'));
+    let resp = match client.post(url).body(body).send().await {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => return Answer::Failed("timeout"),
+        Err(_) => return Answer::Failed("connect"),
+    };
+    let status = resp.status().as_u16();
+    let sized = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/x.tlog.size"));
+    let Ok(text) = resp.text().await else {
+        return Answer::Failed("read");
+    };
+    match status {
+        200 => cosignature_line(&text),
+        409 if sized => text
+            .trim_end()
+            .parse()
+            .map_or(Answer::Failed("bad_size"), Answer::AtSize),
+        400..=499 => Answer::Failed("refused"),
+        _ => Answer::Failed("server"),
+    }
+}
+
+/// Asks witness `i` to cosign `checkpoint` (size `size`), proving from its size `old`;
+/// learns its size once from a 409. Returns the cosignature line.
+async fn ask(
+    w: &Witnessing,
+    log: &Arc<Log>,
+    client: &reqwest::Client,
+    i: usize,
+    old: &Mutex<u64>,
+    size: u64,
+    checkpoint: &str,
+) -> Option<String> {
+    let url = w.policy.witnesses()[i].url.as_deref()?;
+    let mut from = *old.lock().unwrap_or_else(|p| p.into_inner());
+    for _ in 0..2 {
+        let proof = match from {
+            0 => Vec::new(),
+            m if m >= size => Vec::new(),
+            m => log.consistency_proof(m, size).ok()?,
+        };
+        let started = Instant::now();
+        let body = AddCheckpoint {
+            old_size: from,
+            proof,
+            checkpoint: checkpoint.to_owned(),
+        }
+        .to_body();
+        let answer = send(client, url, body).await;
+        let failure = match &answer {
+            Answer::Failed(kind) => Some(*kind),
+            Answer::AtSize(_) => Some("conflict"),
+            Answer::Cosigned(_) => None,
+        };
+        w.record(i, started.elapsed(), failure);
+        match answer {
+            Answer::Cosigned(line) => {
+                *old.lock().unwrap_or_else(|p| p.into_inner()) = size;
+                return Some(line);
+            }
+            Answer::AtSize(m) if m <= size => from = m,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// One round: asks every witness about the published checkpoint, concurrently.
+async fn round(w: &Arc<Witnessing>, log: &Arc<Log>, client: &reqwest::Client, olds: &[Mutex<u64>]) {
+    let p = log.published();
+    if w.cosigned_size() >= p.size && w.cosigned().is_some() {
+        return;
+    }
+    let asks = (0..olds.len()).map(|i| ask(w, log, client, i, &olds[i], p.size, &p.checkpoint));
+    let lines: Vec<String> = futures_join(asks).await.into_iter().flatten().collect();
+    let mut note = p.checkpoint.to_string();
+    for l in &lines {
+        note.push_str(l);
+        note.push('\n');
+    }
+    if !w.offer(p.size, note) {
+        tracing::debug!(
+            tree_size = p.size,
+            cosignatures = lines.len(),
+            "checkpoint not cosigned by a quorum yet"
+        );
+    }
+}
+
+/// Awaits every future, concurrently.
+async fn futures_join<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in fs {
+        set.push(Box::pin(f));
+    }
+    let mut out = Vec::with_capacity(set.len());
+    // Poll all together: each request has its own timeout, so this ends.
+    let joined = std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out.len() <= i {
+                out.push(None);
+            }
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    });
+    joined.await;
+    out.into_iter().flatten().collect()
+}
+
+/// The cosigner task: a round about once a second, until the runtime stops.
+pub async fn run(w: Arc<Witnessing>, log: Arc<Log>) {
+    let client = match reqwest::Client::builder().timeout(WITNESS_TIMEOUT).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the HTTP client for witnesses; no checkpoint will be cosigned");
+            return;
+        }
+    };
+    let olds: Vec<Mutex<u64>> = w.policy.witnesses().iter().map(|_| Mutex::new(0)).collect();
+    let mut tick = tokio::time::interval(COSIGN_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        round(&w, &log, &client, &olds).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_one_well_formed_signature_line_is_kept() {
+        let good = "\u{2014} w1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
+        assert!(matches!(cosignature_line(good), Answer::Cosigned(l) if l == good.trim_end()));
+        for bad in ["", "garbage\n", "\u{2014} w1 AAAA\nextra\n"] {
+            assert!(
+                matches!(cosignature_line(bad), Answer::Failed("bad_cosignature")),
+                "{bad:?}"
+            );
+        }
+    }
+}
