@@ -309,8 +309,7 @@ enum Spec {
 
 fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Result<()> {
     let marker = dir.join("complete");
-    let params =
-        format!("entries={entries} publishers={publishers} sizes={sizes:?} directory=1\n");
+    let params = format!("entries={entries} publishers={publishers} sizes={sizes:?} directory=1\n");
     if std::fs::read_to_string(&marker).is_ok_and(|m| m == params) {
         println!("monitor-bench: reusing the log built in {}", dir.display());
         return Ok(());
@@ -411,7 +410,15 @@ fn build(dir: &Path, entries: u64, publishers: u64, sizes: &[u64]) -> anyhow::Re
             directory.insert_batch(fold.take_changes());
             if sizes.contains(&size) || size == entries {
                 let root = directory.root();
-                write_checkpoint(dir, &signer, &store, &root, size, bundle_index, &bytes[..=j])?;
+                write_checkpoint(
+                    dir,
+                    &signer,
+                    &store,
+                    &root,
+                    size,
+                    bundle_index,
+                    &bytes[..=j],
+                )?;
             }
         }
         write_file(
