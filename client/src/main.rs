@@ -66,6 +66,10 @@ fn main() {
                     std::process::exit(code);
                 }
             }
+            if let Some(e) = commands::stdout_failure() {
+                eprintln!("error: the command finished, but its output could not all be written to stdout: {e}");
+                std::process::exit(EXIT_USAGE);
+            }
         }
         Err(err) => {
             // The message may quote the log's own error text: a hostile log

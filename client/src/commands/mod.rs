@@ -44,6 +44,14 @@ pub struct Ctx {
     log_key_flag: Option<String>,
 }
 
+/// The first failure to write the output for people (other than a closed pipe).
+static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Why the output for people could not all be written (a full disk), if it could not.
+pub fn stdout_failure() -> Option<&'static str> {
+    STDOUT_FAILURE.get().map(String::as_str)
+}
+
 impl Ctx {
     /// Builds the context from the parsed command line.
     pub fn from_cli(cli: &Cli) -> Result<Ctx> {
@@ -96,16 +104,22 @@ impl Ctx {
     /// Prints a line for people: stdout, or stderr under `--json`. Control
     /// characters in it (it may quote a log or a publisher) are escaped. A
     /// closed or full stream is no reason to stop a command half-way (a
-    /// publish piped into `head -1` still finishes), so write errors are
-    /// ignored.
+    /// publish piped into `head -1` still finishes); a failure other than a
+    /// reader gone away (a full disk) is kept for [`stdout_failure`], so the
+    /// command still ends with an error instead of losing its output quietly.
     pub fn say(&self, msg: impl Display) {
         let msg = msg.to_string();
         let msg = escape_controls(&msg);
-        let _ = if self.json {
+        let written = if self.json {
             writeln!(std::io::stderr(), "{msg}")
         } else {
-            writeln!(std::io::stdout(), "{msg}")
+            writeln!(std::io::stdout(), "{msg}").and_then(|()| std::io::stdout().flush())
         };
+        if let Err(e) = written {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                let _ = STDOUT_FAILURE.set(e.to_string());
+            }
+        }
     }
 
     /// Prints a warning on stderr, control characters escaped.

@@ -620,3 +620,54 @@ fn an_upload_refused_after_logging_shows_the_logs_own_error() {
     assert!(err.contains("Re-run the same `sealwax publish`"), "{err}");
     assert!(!err.contains("receiver is gone"), "{err}");
 }
+
+// ----- a full disk -----
+
+/// Runs `cmd` with its stdout `/dev/full`, where every write fails with ENOSPC.
+fn with_full_stdout(mut cmd: Command) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    cmd.stdout(full)
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the command")
+}
+
+#[test]
+fn no_binary_panics_when_its_output_hits_a_full_disk() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let w = World::new();
+    let alice = w.alice();
+    let file = w.artifact("hello.tgz", 1000, 3);
+    alice.ok(&publish_args(&file, "1.0.0"));
+    for args in [
+        vec!["keys", "list"],
+        vec!["--json", "keys", "list"],
+        vec!["verify", path_str(&file)],
+        vec!["--json", "verify", "nope"],
+    ] {
+        let mut cmd = alice.cmd();
+        cmd.args(&args);
+        let out = with_full_stdout(cmd);
+        let err = no_panic(&out, &format!("sealwax {args:?} > /dev/full"));
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "a lost output is an error: {err}"
+        );
+    }
+    let mut log_key = Command::new(bin("sealwax-log"));
+    log_key.arg("key").arg("--data-dir").arg(&w.server.data_dir);
+    no_panic(&with_full_stdout(log_key), "sealwax-log key > /dev/full");
+    let mut help = Command::new(bin("sealwax-monitor"));
+    help.arg("--help");
+    no_panic(
+        &with_full_stdout(help),
+        "sealwax-monitor --help > /dev/full",
+    );
+}
