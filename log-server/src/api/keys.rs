@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sealwax_proto::directory::{publisher_key, DirectoryProof};
 use sealwax_proto::entry::{Authorization, Entry, RevocationAuthorization};
-use sealwax_proto::keys::record_hash;
+use sealwax_proto::keys::{record_hash, PublisherKeys};
 use sealwax_proto::merkle;
 use sealwax_proto::wire::{ErrorBody, KeyEventAnswer, PublisherKeysAnswer, MAX_RECORD_IN_ANSWER};
 use serde::Deserialize;
@@ -124,18 +124,25 @@ pub(super) fn signed_at(log: &Log, tree_size: Option<u64>) -> Result<SignedAt, A
     }
 }
 
-/// The publisher's key-state record as of `at` (its key events replayed)
-/// and the key directory proof of it, checked against each other: a
-/// directory that disagrees with the events is the log's own failure.
+/// The publisher's key-state record as of `at` and the key directory proof
+/// of it, checked against each other: a directory that disagrees with the
+/// key events is the log's own failure. The record the sequencer stored is
+/// used when the directory shows its hash (at the newest size, as a rule);
+/// otherwise, at an older size, the key events below it are replayed.
 fn proven_record(
     log: &Log,
     at: &SignedAt,
     publisher: &str,
 ) -> Result<(Option<String>, Option<DirectoryProof>), AppError> {
-    let keys = replay_key_events(log.storage(), publisher, at.size)?;
-    let record = (!keys.is_empty()).then(|| keys.to_record());
     let Some((value, proof)) = log.prove_directory(at, &publisher_key(publisher))? else {
         return Ok((None, None));
+    };
+    let record = match (value, stored_record(log, publisher)?) {
+        (Some(v), Some(stored)) if record_hash(&stored) == v => Some(stored),
+        _ => {
+            let keys = replay_key_events(log.storage(), publisher, at.size)?;
+            (!keys.is_empty()).then(|| keys.to_record())
+        }
     };
     if value != record.as_deref().map(record_hash) {
         return Err(AppError::internal(
@@ -145,6 +152,21 @@ fn proven_record(
     }
     let inline = record.filter(|r| r.len() <= MAX_RECORD_IN_ANSWER);
     Ok((inline.map(|r| B64.encode(r)), Some(proof)))
+}
+
+/// The publisher's key-state record as the sequencer last stored it (its
+/// header and per-key records), without replaying a single event; `None`
+/// when it has none in that form.
+fn stored_record(log: &Log, publisher: &str) -> Result<Option<Vec<u8>>, AppError> {
+    let Some(header) = log.storage().key_state(publisher)? else {
+        return Ok(None);
+    };
+    let records = log.storage().key_records(publisher)?;
+    Ok(
+        PublisherKeys::from_parts(&header, records.iter().map(Vec::as_slice))
+            .ok()
+            .map(|k| k.to_record()),
+    )
 }
 
 /// The key event logged at `index` as `bytes`, with its inclusion proof in
