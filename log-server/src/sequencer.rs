@@ -43,7 +43,7 @@ use crate::directory_store::{GroupCache, GroupReader, Groups};
 use crate::log::{bound_release, replay_key_events, sign_tree, Log, Published, Tip};
 use crate::log_error::LogError;
 use crate::metrics::Metrics;
-use crate::storage::{Batch, NewEntry, NodeHash, SignatureRef, Storage, StorageError};
+use crate::storage::{Batch, SignatureRef, Storage, StorageError};
 
 /// Set (to anything), the sequencer keeps no key directory: the
 /// benchmark's baseline for the directory's cost, never for a real log.
@@ -670,18 +670,9 @@ fn sequence_one(sub: &Submission, state: &mut BatchState<'_>) -> Result<Outcome,
 
     // Every node: levels 0, 8, 16, ... make the tiles, and the others
     // let a proof read each hash it needs instead of recomputing it.
-    let nodes = &mut state.batch.nodes;
-    state.range.append(sub.leaf_hash, |level, i, hash| {
-        nodes.push(NodeHash {
-            level,
-            index: i,
-            hash: *hash,
-        });
-    });
-    state.batch.entries.push(NewEntry {
-        bytes: sub.bytes.clone(),
-        leaf_hash: sub.leaf_hash,
-    });
+    state
+        .batch
+        .append_entry(&mut state.range, sub.bytes.clone(), sub.leaf_hash);
     state.leaves.insert(sub.leaf_hash, index);
     let publisher = entry.publisher();
     match entry {

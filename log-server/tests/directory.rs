@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use common::*;
-use sealwax_log::storage::{Batch, MemoryStorage, NewEntry, RocksStorage, Storage, TreeState};
+use sealwax_log::storage::{Batch, MemoryStorage, RocksStorage, Storage, TreeState};
 use sealwax_proto::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
 use sealwax_proto::directory::{
     self, publisher_key, release_key, Directory, DirectoryProof, LeafFold,
@@ -292,17 +292,7 @@ async fn the_directory_survives_a_restart_and_an_old_log_gets_one_built() {
         for e in &entries {
             let bytes = e.to_bytes();
             let lh = leaf_hash(&bytes);
-            range.append(lh, |level, index, hash| {
-                batch.nodes.push(sealwax_log::storage::NodeHash {
-                    level,
-                    index,
-                    hash: *hash,
-                })
-            });
-            batch.entries.push(NewEntry {
-                bytes,
-                leaf_hash: lh,
-            });
+            batch.append_entry(&mut range, bytes, lh);
         }
         // Its lookup indexes, as that sealwax wrote them (no key-state records).
         batch.key_events.push(("alice".into(), 0));

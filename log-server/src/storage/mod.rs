@@ -29,6 +29,7 @@ pub use memory::MemoryStorage;
 pub use rocks::RocksStorage;
 
 use sealwax_proto::directory::NodePath;
+use sealwax_proto::merkle::CompactRange;
 use sealwax_proto::tile::{TILE_HEIGHT, TILE_WIDTH};
 use sealwax_proto::Hash;
 use thiserror::Error;
@@ -176,6 +177,22 @@ pub struct Batch {
     /// The tree state after the batch; its checkpoint is also kept by size
     /// ([`Storage::checkpoint_at`]).
     pub state: TreeState,
+}
+
+impl Batch {
+    /// Appends the entry `bytes` (leaf hash `leaf_hash`) to the batch and to
+    /// `range`, the tree the batch extends, with every node hash it completes.
+    pub fn append_entry(&mut self, range: &mut CompactRange, bytes: Vec<u8>, leaf_hash: Hash) {
+        let nodes = &mut self.nodes;
+        range.append(leaf_hash, |level, index, hash| {
+            nodes.push(NodeHash {
+                level,
+                index,
+                hash: *hash,
+            });
+        });
+        self.entries.push(NewEntry { bytes, leaf_hash });
+    }
 }
 
 /// A storage failure. These are the operator's problem, never the client's.

@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 
 use sealwax_log::datadir::DataDir;
-use sealwax_log::storage::{
-    Batch, NewEntry, NodeHash, RocksStorage, SignatureRef, Storage, TreeState,
-};
+use sealwax_log::storage::{Batch, RocksStorage, SignatureRef, Storage, TreeState};
 use sealwax_proto::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
 use sealwax_proto::entry::{Entry, Release, SignatureEntry};
 use sealwax_proto::merkle::{leaf_hash, CompactRange};
@@ -214,17 +212,7 @@ fn append_second_artifact(server: &LogServer, sk: &SecretKey, b: &[u8]) -> u64 {
         ..Batch::default()
     };
     let lh = leaf_hash(&bytes);
-    range.append(lh, |level, index, hash| {
-        batch.nodes.push(NodeHash {
-            level,
-            index,
-            hash: *hash,
-        })
-    });
-    batch.entries.push(NewEntry {
-        bytes,
-        leaf_hash: lh,
-    });
+    batch.append_entry(&mut range, bytes, lh);
     batch.signatures.push(SignatureRef {
         index: state.size,
         sha256: release.sha256,
