@@ -485,16 +485,22 @@ enum Tamper {
     Bundle,
     /// Flip a byte of the checkpoint's signature.
     CheckpointSignature,
+    /// Re-sign the checkpoint, with the log's own key (`Proxy::key`), over a
+    /// wrong key directory root: a lying operator.
+    DirectoryRoot,
 }
 
 #[derive(Clone)]
 struct Proxy {
     upstream: String,
     tamper: Tamper,
+    /// The log's signing key, for [`Tamper::DirectoryRoot`].
+    key: Option<Arc<sealwax_log::datadir::LogKey>>,
 }
 
 async fn proxy(State(p): State<Proxy>, uri: Uri) -> axum::response::Response {
-    let resp = match reqwest::get(format!("{}{}", p.upstream, uri.path())).await {
+    let path = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let resp = match reqwest::get(format!("{}{path}", p.upstream)).await {
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
@@ -518,6 +524,16 @@ async fn proxy(State(p): State<Proxy>, uri: Uri) -> axum::response::Response {
                 let n = raw.len();
                 raw[n - 1] ^= 0x01;
                 body = format!("{head} {}\n", B64.encode(raw)).into_bytes();
+            }
+            Tamper::DirectoryRoot if path == "/checkpoint" => {
+                let key = p.key.as_ref().expect("the log's key to re-sign with");
+                let note =
+                    sealwax_proto::note::Note::parse(std::str::from_utf8(&body).unwrap()).unwrap();
+                let mut cp = sealwax_proto::checkpoint::Checkpoint::parse(&note.text).unwrap();
+                cp.set_directory_root(&[0x42; 32]);
+                body = sealwax_proto::checkpoint::sign_checkpoint(&cp, key.signer())
+                    .unwrap()
+                    .into_bytes();
             }
             _ => {}
         }
@@ -552,6 +568,7 @@ fn a_log_serving_bad_tiles_bundles_or_signatures_is_reported() {
             axum::Router::new().fallback(proxy).with_state(Proxy {
                 upstream: server.url.clone(),
                 tamper,
+                key: None,
             }),
         );
         let case_dir = dir.path().join(format!("case{i}"));
@@ -1022,33 +1039,6 @@ fn an_endless_answer_is_cut_off_at_its_size_limit() {
     }
 }
 
-/// A lying operator's front-end: it re-signs every checkpoint, with the
-/// log's own key, over a wrong key directory root; everything else passes.
-#[derive(Clone)]
-struct ResigningProxy {
-    upstream: String,
-    key: Arc<sealwax_log::datadir::LogKey>,
-}
-
-async fn resigning_proxy(State(p): State<ResigningProxy>, uri: Uri) -> axum::response::Response {
-    let path = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
-    let resp = match reqwest::get(format!("{}{path}", p.upstream)).await {
-        Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
-    let mut body = resp.bytes().await.unwrap_or_default().to_vec();
-    if status.is_success() && uri.path() == "/checkpoint" {
-        let note = sealwax_proto::note::Note::parse(std::str::from_utf8(&body).unwrap()).unwrap();
-        let mut cp = sealwax_proto::checkpoint::Checkpoint::parse(&note.text).unwrap();
-        cp.set_directory_root(&[0x42; 32]);
-        body = sealwax_proto::checkpoint::sign_checkpoint(&cp, p.key.signer())
-            .unwrap()
-            .into_bytes();
-    }
-    (status, Bytes::from(body)).into_response()
-}
-
 #[test]
 fn a_log_signing_a_wrong_directory_root_is_caught_within_one_poll() {
     if !have_tool("minisign") {
@@ -1065,12 +1055,11 @@ fn a_log_signing_a_wrong_directory_root_is_caught_within_one_poll() {
     let rt = runtime();
     let url = serve(
         &rt,
-        axum::Router::new()
-            .fallback(resigning_proxy)
-            .with_state(ResigningProxy {
-                upstream: server.url.clone(),
-                key: Arc::new(key),
-            }),
+        axum::Router::new().fallback(proxy).with_state(Proxy {
+            upstream: server.url.clone(),
+            tamper: Tamper::DirectoryRoot,
+            key: Some(Arc::new(key)),
+        }),
     );
 
     // Honest, the monitor finds nothing wrong.
