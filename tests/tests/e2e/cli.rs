@@ -70,14 +70,29 @@ pub(crate) fn publish_args<'a>(file: &'a Path, version: &'a str) -> Vec<&'a str>
 
 /// Runs `cmd` with its stdout a pipe whose reading end is already closed,
 /// as `cmd | head -1` is once `head` has its line; stderr captured.
-fn with_closed_stdout(mut cmd: Command) -> Output {
+fn with_closed_stdout(cmd: Command) -> Output {
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
-    cmd.stdout(writer)
+    with_stdout(cmd, writer.into())
+}
+
+/// Runs `cmd` with `stdout`, stderr captured and no stdin.
+fn with_stdout(mut cmd: Command, stdout: Stdio) -> Output {
+    cmd.stdout(stdout)
         .stderr(Stdio::piped())
         .stdin(Stdio::null())
         .output()
         .expect("run the command")
+}
+
+/// Commands of `sealwax` that print, on an artifact `file` it published.
+fn printing_commands(file: &Path) -> [Vec<&str>; 4] {
+    [
+        vec!["keys", "list"],
+        vec!["--json", "keys", "list"],
+        vec!["verify", path_str(file)],
+        vec!["--json", "verify", "nope"],
+    ]
 }
 
 /// Asserts that a run on a closed stdout did not panic.
@@ -263,12 +278,7 @@ fn sealwax_finishes_its_work_on_a_closed_stdout() {
         path_str(&to),
         "--trust-new-keys",
     ]);
-    for args in [
-        vec!["keys", "list"],
-        vec!["--json", "keys", "list"],
-        vec!["verify", path_str(&file)],
-        vec!["--json", "verify", "nope"],
-    ] {
+    for args in printing_commands(&file) {
         let mut cmd = alice.cmd();
         cmd.args(&args);
         no_panic(
@@ -624,16 +634,12 @@ fn an_upload_refused_after_logging_shows_the_logs_own_error() {
 // ----- a full disk -----
 
 /// Runs `cmd` with its stdout `/dev/full`, where every write fails with ENOSPC.
-fn with_full_stdout(mut cmd: Command) -> Output {
+fn with_full_stdout(cmd: Command) -> Output {
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
         .expect("open /dev/full");
-    cmd.stdout(full)
-        .stderr(Stdio::piped())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the command")
+    with_stdout(cmd, full.into())
 }
 
 #[test]
@@ -645,12 +651,7 @@ fn no_binary_panics_when_its_output_hits_a_full_disk() {
     let alice = w.alice();
     let file = w.artifact("hello.tgz", 1000, 3);
     alice.ok(&publish_args(&file, "1.0.0"));
-    for args in [
-        vec!["keys", "list"],
-        vec!["--json", "keys", "list"],
-        vec!["verify", path_str(&file)],
-        vec!["--json", "verify", "nope"],
-    ] {
+    for args in printing_commands(&file) {
         let mut cmd = alice.cmd();
         cmd.args(&args);
         let out = with_full_stdout(cmd);
