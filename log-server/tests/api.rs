@@ -147,9 +147,7 @@ async fn key_rules_are_enforced_and_rejections_leave_the_tree_unchanged() {
     );
 
     // Rotation, then retirement of the old key.
-    let chain =
-        Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, "alice", &alice2, &alice).unwrap());
-    log.accept(&chain).await;
+    log.accept(&chain("alice", &alice2, &alice)).await;
     let revoke = Entry::KeyRevocation(
         KeyRevocation::by_key(
             ORIGIN,
@@ -470,21 +468,8 @@ async fn publisher_keys_and_signature_lookups() {
     for s in [&s1, &s2, &s3] {
         log.accept(s).await;
     }
-    log.accept(&Entry::KeyRegistration(
-        KeyRegistration::chain(ORIGIN, "alice", &alice2, &alice).unwrap(),
-    ))
-    .await;
-    log.accept(&Entry::KeyRevocation(
-        KeyRevocation::by_key(
-            ORIGIN,
-            "alice",
-            alice.public_key(),
-            RevocationReason::Compromised,
-            &alice2,
-        )
-        .unwrap(),
-    ))
-    .await;
+    log.accept(&chain("alice", &alice2, &alice)).await;
+    log.accept(&compromised("alice", &alice, &alice2)).await;
 
     let v = log.get("/v1/publishers/alice/keys").await.json();
     assert_eq!(v["publisher"], "alice");

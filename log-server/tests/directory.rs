@@ -16,7 +16,7 @@ use sealwax_proto::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
 use sealwax_proto::directory::{
     self, publisher_key, release_key, Directory, DirectoryProof, LeafFold,
 };
-use sealwax_proto::entry::{Entry, KeyRevocation, RevocationReason};
+use sealwax_proto::entry::Entry;
 use sealwax_proto::keys::{record_hash, PublisherKeys};
 use sealwax_proto::merkle::{leaf_hash, CompactRange};
 use sealwax_proto::rules::{ReleaseName, ReleaseRecord};
@@ -98,23 +98,10 @@ async fn every_checkpoint_commits_to_the_directory_its_entries_fold_to() {
         .await;
     // A second signature of the same release (another key would do too) sets nothing new.
     let a2 = new_key();
-    log.accept(&Entry::KeyRegistration(
-        sealwax_proto::entry::KeyRegistration::chain(ORIGIN, "alice", &a2, &alice).unwrap(),
-    ))
-    .await;
+    log.accept(&chain("alice", &a2, &alice)).await;
     log.accept(&signature(&a2, "alice", "tool", "1.0", b"one"))
         .await;
-    log.accept(&Entry::KeyRevocation(
-        KeyRevocation::by_key(
-            ORIGIN,
-            "alice",
-            alice.public_key(),
-            RevocationReason::Compromised,
-            &a2,
-        )
-        .unwrap(),
-    ))
-    .await;
+    log.accept(&compromised("alice", &alice, &a2)).await;
     let cp = log.checkpoint().await;
     assert_eq!(cp.size, 6);
     assert_eq!(
@@ -130,22 +117,9 @@ async fn key_answers_prove_the_record_at_the_size_asked_for() {
     let alice = new_key();
     log.accept(&claim("alice", &alice)).await;
     let a2 = new_key();
-    log.accept(&Entry::KeyRegistration(
-        sealwax_proto::entry::KeyRegistration::chain(ORIGIN, "alice", &a2, &alice).unwrap(),
-    ))
-    .await;
+    log.accept(&chain("alice", &a2, &alice)).await;
     let before = log.checkpoint().await.size;
-    log.accept(&Entry::KeyRevocation(
-        KeyRevocation::by_key(
-            ORIGIN,
-            "alice",
-            alice.public_key(),
-            RevocationReason::Compromised,
-            &a2,
-        )
-        .unwrap(),
-    ))
-    .await;
+    log.accept(&compromised("alice", &alice, &a2)).await;
     let now = log.checkpoint().await.size;
 
     let new = keys_at(&log, "alice", now).await;

@@ -17,7 +17,9 @@ use sealwax_log::sequencer::SequencerConfig;
 use sealwax_log::storage::{MemoryStorage, Storage};
 use sealwax_log::{app, AppOptions, AppState};
 use sealwax_proto::checkpoint::{open_checkpoint, Checkpoint};
-use sealwax_proto::entry::{Entry, KeyRegistration, Release, SignatureEntry};
+use sealwax_proto::entry::{
+    Entry, KeyRegistration, KeyRevocation, Release, RevocationReason, SignatureEntry,
+};
 use sealwax_proto::merkle::{self, leaf_hash};
 use sealwax_proto::minisign::{prehash, SecretKey};
 use sealwax_proto::Hash;
@@ -195,6 +197,25 @@ pub fn new_key() -> SecretKey {
 
 pub fn claim(publisher: &str, sk: &SecretKey) -> Entry {
     Entry::KeyRegistration(KeyRegistration::claim(ORIGIN, publisher, sk).unwrap())
+}
+
+/// `publisher` registers `key`, authorised by its key `by`.
+pub fn chain(publisher: &str, key: &SecretKey, by: &SecretKey) -> Entry {
+    Entry::KeyRegistration(KeyRegistration::chain(ORIGIN, publisher, key, by).unwrap())
+}
+
+/// `publisher` revokes `key` as compromised, authorised by its key `by`.
+pub fn compromised(publisher: &str, key: &SecretKey, by: &SecretKey) -> Entry {
+    Entry::KeyRevocation(
+        KeyRevocation::by_key(
+            ORIGIN,
+            publisher,
+            key.public_key(),
+            RevocationReason::Compromised,
+            by,
+        )
+        .unwrap(),
+    )
 }
 
 pub fn release(publisher: &str, package: &str, version: &str, data: &[u8]) -> Release {
