@@ -20,11 +20,37 @@ use std::path::PathBuf;
 use sealwax_proto::checkpoint::{
     consistency_needed, open_checkpoint, relate, Checkpoint, Relation,
 };
+use sealwax_proto::note::Note;
 
 use crate::api::LogClient;
 use crate::atomic::{read_optional, write_atomic, MODE_PUBLIC};
 use crate::error::{ClientError, Result};
 use crate::home::{Home, LogIdentity};
+
+/// Why a checkpoint from `url` was not opened: not the trusted log's, or
+/// the log's but without its quorum of cosignatures.
+pub fn refused(url: &str, text: &str, cause: sealwax_proto::Error) -> ClientError {
+    match cause {
+        sealwax_proto::Error::PolicyQuorumNotMet { .. } | sealwax_proto::Error::PolicyNoLog(_) => {
+            ClientError::NotCosigned {
+                url: url.to_string(),
+                tree_size: Note::parse(text)
+                    .and_then(|n| Checkpoint::parse(&n.text))
+                    .map_or(0, |cp| cp.size),
+                cause,
+            }
+        }
+        cause => ClientError::LogKeyMismatch {
+            url: url.to_string(),
+            cause,
+        },
+    }
+}
+
+/// How long a served view smaller than the baseline is waited on: several
+/// rounds of a witnessed log's cosigner (one a second).
+pub const LAG_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+const LAG_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Where a checkpoint came from, which decides whether it may be older.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +59,12 @@ pub enum Freshness {
     Current,
     /// Carried in a proof file: may be older, but must be a prefix.
     Historical,
+    /// The checkpoint of a write's answer. Without a witness policy it is
+    /// a current view like any other. Under one it carries the log's
+    /// signature alone (witnesses cosign later): it is proven consistent
+    /// with the baseline but does not become it, since only quorate
+    /// checkpoints do.
+    Answer,
 }
 
 /// Verifies checkpoints of one log against the remembered one.
@@ -67,6 +99,11 @@ impl CheckpointTracker {
         })
     }
 
+    /// The log whose checkpoints this tracks.
+    pub fn log(&self) -> &LogIdentity {
+        &self.log
+    }
+
     /// The newest checkpoint verified so far (this run or before).
     pub fn baseline(&self) -> Option<&Checkpoint> {
         match &self.newest {
@@ -80,10 +117,10 @@ impl CheckpointTracker {
         self.remembered.as_ref()
     }
 
-    /// Opens a checkpoint with the log key, without any consistency check
-    /// (for offline verification).
+    /// Opens a checkpoint with the log key (and the witness policy, if one
+    /// is configured), without any consistency check.
     pub fn open(&self, text: &str) -> std::result::Result<Checkpoint, sealwax_proto::Error> {
-        open_checkpoint(text, &self.log.origin, &self.log.verifier).map(|(cp, _)| cp)
+        self.log.open(text).map(|(cp, _)| cp)
     }
 
     /// Opens `text`, checks it against the baseline (asking `api` for a
@@ -96,14 +133,21 @@ impl CheckpointTracker {
         freshness: Freshness,
     ) -> Result<Checkpoint> {
         let url = api.url().to_string();
-        let cp = self
-            .open(text)
-            .map_err(|source| ClientError::LogKeyMismatch {
-                url: url.clone(),
-                cause: source,
-            })?;
+        let freshness = match (freshness, &self.log.policy) {
+            (Freshness::Answer, None) => Freshness::Current,
+            (f, _) => f,
+        };
+        let opened = match freshness {
+            Freshness::Answer => {
+                open_checkpoint(text, &self.log.origin, &self.log.verifier).map(|(cp, _)| cp)
+            }
+            _ => self.open(text),
+        };
+        let cp = opened.map_err(|cause| refused(&url, text, cause))?;
         let Some(base) = self.baseline().cloned() else {
-            self.newest = Some((cp.clone(), text.to_string()));
+            if freshness != Freshness::Answer {
+                self.newest = Some((cp.clone(), text.to_string()));
+            }
             return Ok(cp);
         };
         // A current view that went back is a rollback whatever a proof says:
@@ -115,7 +159,8 @@ impl CheckpointTracker {
         };
         match relate((base.size, base.root), (cp.size, cp.root), proof.as_deref()) {
             Relation::Same => Ok(cp),
-            Relation::Older if freshness == Freshness::Historical => Ok(cp),
+            Relation::Older if freshness != Freshness::Current => Ok(cp),
+            Relation::Extends if freshness == Freshness::Answer => Ok(cp),
             Relation::Extends => {
                 self.newest = Some((cp.clone(), text.to_string()));
                 Ok(cp)
@@ -132,6 +177,26 @@ impl CheckpointTracker {
                 reason: reason.to_string(),
             }),
             Relation::Unproven => unreachable!("a larger tree always comes with its proof"),
+        }
+    }
+
+    /// The log's current view (`GET /checkpoint`), accepted as
+    /// [`Freshness::Current`], with its text. A log with witnesses serves
+    /// its newest *cosigned* checkpoint, which lags the one its last write
+    /// answered with by a second or so; so a view smaller than the baseline
+    /// is asked for again for up to [`LAG_GRACE`] before it counts as a
+    /// rollback.
+    pub fn current(&mut self, api: &LogClient) -> Result<(Checkpoint, String)> {
+        let started = std::time::Instant::now();
+        loop {
+            let text = api.checkpoint()?;
+            match self.accept(api, &text, Freshness::Current) {
+                Ok(cp) => return Ok((cp, text)),
+                Err(ClientError::Rollback { .. }) if started.elapsed() < LAG_GRACE => {
+                    std::thread::sleep(LAG_POLL);
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 

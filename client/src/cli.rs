@@ -61,6 +61,26 @@ pub struct Cli {
     )]
     pub log_key: Option<String>,
 
+    /// Accept only checkpoints cosigned by a quorum of this witness policy (Sigsum syntax; saved by `sealwax init --policy`)
+    #[arg(
+        long,
+        global = true,
+        env = "SEALWAX_POLICY",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub policy: Option<PathBuf>,
+
+    /// With a witness policy: how long a write waits for a checkpoint cosigned by its quorum
+    #[arg(
+        long = "cosign-timeout",
+        global = true,
+        env = "SEALWAX_COSIGN_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 30
+    )]
+    pub cosign_timeout: u64,
+
     /// Directory for config, keys, trust store and checkpoints [default: the XDG directories]
     #[arg(
         long,

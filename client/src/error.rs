@@ -51,6 +51,22 @@ pub enum ClientError {
     /// The log URL does not parse.
     #[error("the log URL {0:?} is not an http:// or https:// URL")]
     BadLogUrl(String),
+    /// A witness policy file that does not parse.
+    #[error("the witness policy {path} is not valid: {cause}; fix the line it names (the syntax is in docs/WITNESS.md)")]
+    BadPolicy {
+        /// The file.
+        path: PathBuf,
+        /// Why (it names the line).
+        cause: sealwax_proto::Error,
+    },
+    /// A witness policy that does not list the log's key.
+    #[error("the witness policy {path} lists no log with the key {key}: add a `log` line with that key, or check --log-key")]
+    PolicyWithoutLog {
+        /// The file.
+        path: PathBuf,
+        /// The log's verifier key.
+        key: String,
+    },
     /// No home directory could be found.
     #[error("cannot find a home directory for sealwax: pass --home DIR or set SEALWAX_HOME")]
     NoHome,
@@ -469,6 +485,26 @@ pub enum ClientError {
         /// The checkpoint's tree size.
         tree_size: u64,
     },
+    /// The log's checkpoint is the log's, but not cosigned by a quorum of the policy's witnesses.
+    #[error("the checkpoint from {url} (tree size {tree_size}) is not cosigned by a quorum of your policy's witnesses ({cause}). The log may be showing you a history others do not see, or its witnesses are down: nothing was trusted; try again later, and ask the log's operator if it persists")]
+    NotCosigned {
+        /// The URL.
+        url: String,
+        /// The checkpoint's tree size.
+        tree_size: u64,
+        /// Which witnesses verified and which failed.
+        cause: sealwax_proto::Error,
+    },
+    /// A logged entry that no quorate checkpoint covered in time.
+    #[error("entry {index} is logged, but no checkpoint cosigned by a quorum of your policy's witnesses covered it within {secs} s (the newest cosigned one has {cosigned_size} entries): the log's witnesses may be down or slow. Nothing is lost: run the same command again later (`sealwax publish --resume` finishes a publish), or raise --cosign-timeout")]
+    CosignTimeout {
+        /// The entry's index.
+        index: u64,
+        /// How long it waited.
+        secs: u64,
+        /// The size of the newest quorate checkpoint seen.
+        cosigned_size: u64,
+    },
     /// The log's checkpoint is not signed by the trusted key.
     #[error("the log's checkpoint is not signed by the trusted log key ({cause}): is --log-key right for {url}? If it is, the log is not the one you trust")]
     LogKeyMismatch {
@@ -543,6 +579,8 @@ impl ClientError {
         use ClientError::*;
         match self {
             NoLogUrl
+            | BadPolicy { .. }
+            | PolicyWithoutLog { .. }
             | NoLogKey
             | BadLogKey { .. }
             | BadLogUrl(_)
@@ -597,6 +635,8 @@ impl ClientError {
             | NoDirectory { .. }
             | AnswerTooLarge { .. }
             | LogKeyMismatch { .. }
+            | NotCosigned { .. }
+            | CosignTimeout { .. }
             | ArtifactNotStored(_)
             | UrlHttp { .. }
             | UploadFailed { .. }

@@ -34,7 +34,7 @@ use sealwax_proto::wire::{KeyEventAnswer, PublisherKeysAnswer};
 use sealwax_proto::Hash;
 
 use crate::api::{decode_entry, LogClient};
-use crate::checkpoints::{CheckpointTracker, Freshness};
+use crate::checkpoints::CheckpointTracker;
 use crate::error::{ClientError, Result};
 use crate::home::LogIdentity;
 use crate::keystate::{KeyStateStore, Recorded};
@@ -72,7 +72,7 @@ pub fn fetch_history(
     store: &KeyStateStore,
     publisher: &str,
 ) -> Result<Option<VerifiedHistory>> {
-    let cp = tracker.accept(api, &api.checkpoint()?, Freshness::Current)?;
+    let (cp, _) = tracker.current(api)?;
     fetch_history_at(api, log, store, publisher, &cp, NeedDirectory::IfPresent)
 }
 

@@ -17,10 +17,13 @@
 //! key) never share state.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use sealwax_proto::note::NoteVerifier;
+use sealwax_proto::checkpoint::Checkpoint;
+use sealwax_proto::note::{Note, NoteVerifier};
+use sealwax_proto::policy::{open_accepted, Policy};
 
 use crate::atomic::{read_optional, write_atomic, MODE_PUBLIC};
 use crate::error::{ClientError, Result};
@@ -100,6 +103,9 @@ pub struct Config {
     /// The log's origin, if it is not the verifier key's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The witness policy file (Sigsum syntax) every checkpoint must meet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PathBuf>,
 }
 
 /// What identifies a log: the key that signs its checkpoints and its origin line.
@@ -109,6 +115,8 @@ pub struct LogIdentity {
     pub verifier: NoteVerifier,
     /// Its origin (first checkpoint line; also in every trusted comment).
     pub origin: String,
+    /// The witness policy its checkpoints must meet, if one is configured.
+    pub policy: Option<Arc<Policy>>,
 }
 
 impl LogIdentity {
@@ -120,7 +128,31 @@ impl LogIdentity {
                 cause: source,
             })?;
         let origin = origin.unwrap_or(verifier.name()).to_string();
-        Ok(LogIdentity { verifier, origin })
+        Ok(LogIdentity {
+            verifier,
+            origin,
+            policy: None,
+        })
+    }
+
+    /// Requires every checkpoint to meet the policy in `path`, which must
+    /// list this log's key.
+    pub fn with_policy_file(mut self, path: &Path) -> Result<LogIdentity> {
+        let policy = read_policy(path)?;
+        if !policy.lists_log(&self.verifier) {
+            return Err(ClientError::PolicyWithoutLog {
+                path: path.to_path_buf(),
+                key: self.verifier.to_string(),
+            });
+        }
+        self.policy = Some(Arc::new(policy));
+        Ok(self)
+    }
+
+    /// Opens a checkpoint of this log: signed by its key and, under a
+    /// policy, cosigned by a quorum (`sealwax_proto::policy::open_accepted`).
+    pub fn open(&self, text: &str) -> sealwax_proto::Result<(Checkpoint, Note)> {
+        open_accepted(text, &self.origin, &self.verifier, self.policy.as_deref())
     }
 
     /// A file-name-safe directory name: the origin's safe characters and the key ID.
@@ -138,6 +170,25 @@ impl LogIdentity {
             .collect();
         format!("{safe}-{}", hex::encode(self.verifier.key_id()))
     }
+}
+
+/// Reads and parses a witness policy file.
+pub fn read_policy(path: &Path) -> Result<Policy> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ClientError::NoSuchFile {
+                what: "witness policy",
+                path: path.to_path_buf(),
+                action: "read",
+            })
+        }
+        Err(e) => return Err(ClientError::io("read", path, e)),
+    };
+    Policy::parse(&text).map_err(|cause| ClientError::BadPolicy {
+        path: path.to_path_buf(),
+        cause,
+    })
 }
 
 /// Checks that a log URL is http(s) and drops a trailing slash.
@@ -162,6 +213,7 @@ mod tests {
             log: Some("http://127.0.0.1:1".into()),
             log_key: Some("k+01020304+AQ==".into()),
             origin: None,
+            policy: Some(dir.path().join("policy")),
         };
         home.save_config(&cfg).unwrap();
         assert_eq!(home.load_config().unwrap(), cfg);

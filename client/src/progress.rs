@@ -31,3 +31,16 @@ pub fn bytes_bar(enabled: bool, total: Option<u64>, what: &str) -> ProgressBar {
     bar.set_message(what.to_string());
     bar
 }
+
+/// A spinner for a wait of unknown length, hidden unless a person is watching.
+pub fn spinner(enabled: bool, what: &str) -> ProgressBar {
+    if !(enabled && std::io::stderr().is_terminal()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+    );
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar.set_message(what.to_string());
+    bar
+}

@@ -145,7 +145,7 @@ pub fn leaf_of(entry: &SignatureEntry) -> Hash {
 }
 
 /// Checks the `.tlog-proof` with `sealwax_proto` (its checkpoint signed by
-/// the trusted log key, `leaf` at its index in that tree); returns the
+/// the trusted log key and meeting the policy, `leaf` at its index in that tree); returns the
 /// checkpoint, or says which part failed.
 pub fn check_proof(
     proof_path: &Path,
@@ -153,10 +153,13 @@ pub fn check_proof(
     leaf: &Hash,
     log: &LogIdentity,
 ) -> Result<Checkpoint> {
-    let reason = match proof.verify(leaf, &log.origin, &log.verifier) {
+    let reason = match proof.verify(leaf, &log.origin, &log.verifier, log.policy.as_deref()) {
         Ok((cp, _)) => return Ok(cp),
         Err(ProofFailure::Checkpoint(e)) => format!(
             "its checkpoint is not signed by the trusted log key ({e}); check --log-key, or the proof was altered"
+        ),
+        Err(ProofFailure::Quorum(e)) => format!(
+            "its checkpoint is not cosigned by a quorum of your witness policy ({e}): it was written without witnesses, or by a log showing a history others do not see; re-fetch the proof with `sealwax verify --online`, or check --policy"
         ),
         Err(ProofFailure::Inclusion { index, cause }) => {
             format!("the signature's entry is not at index {index} of the logged tree: {cause}")

@@ -64,6 +64,8 @@ pub enum Problem {
     BadCheckpointSignature,
     /// The checkpoint carries no signature by the log key.
     CheckpointNotSigned,
+    /// The checkpoint is the log's, but not cosigned by a quorum of the `--policy` witnesses.
+    NotCosigned,
     /// The checkpoint is smaller than one already verified.
     Rollback,
     /// The checkpoint has another root for a size already verified.
@@ -102,6 +104,7 @@ impl Problem {
             Problem::WrongOrigin => "wrong-origin",
             Problem::BadCheckpointSignature => "bad-checkpoint-signature",
             Problem::CheckpointNotSigned => "checkpoint-not-signed",
+            Problem::NotCosigned => "not-cosigned",
             Problem::Rollback => "rollback",
             Problem::Fork => "fork",
             Problem::InconsistentTree => "inconsistent-tree",

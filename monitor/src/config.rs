@@ -44,6 +44,8 @@ use std::time::Duration;
 
 use sealwax_proto::entry::{validate_package, validate_publisher};
 use sealwax_proto::minisign::PublicKey;
+use sealwax_proto::note::NoteVerifier;
+use sealwax_proto::policy::Policy;
 use sealwax_proto::Hash;
 use serde::Deserialize;
 
@@ -149,6 +151,23 @@ pub struct Config {
     pub log: LogConfig,
 }
 
+/// Reads a witness policy for the log `verifier` checks: it must parse and
+/// list that log.
+pub fn load_policy(path: &Path, verifier: &NoteVerifier) -> Result<Policy, MonitorError> {
+    let bad = |reason: String| MonitorError::Policy {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let policy = Policy::parse(&text).map_err(|e| bad(format!("{e}; fix the line it names")))?;
+    if !policy.lists_log(verifier) {
+        return Err(bad(format!(
+            "it lists no log with the key {verifier}: add a `log` line with that key, or check --log-key"
+        )));
+    }
+    Ok(policy)
+}
+
 /// Which log to follow: `[log]` of the monitor's config, or the
 /// `config.toml` that `sealwax init` writes. Flags override both.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -160,6 +179,8 @@ pub struct LogConfig {
     pub key: Option<String>,
     /// The log's origin, if it is not the name in the key.
     pub origin: Option<String>,
+    /// The witness policy every checkpoint must meet.
+    pub policy: Option<PathBuf>,
 }
 
 /// The part of the client's `config.toml` the monitor reads.
@@ -168,6 +189,7 @@ struct ClientConfig {
     log: Option<String>,
     log_key: Option<String>,
     origin: Option<String>,
+    policy: Option<PathBuf>,
 }
 
 impl LogConfig {
@@ -195,6 +217,7 @@ impl LogConfig {
             url: c.log,
             key: c.log_key,
             origin: c.origin,
+            policy: c.policy,
         };
         Ok(Some((log, path)))
     }

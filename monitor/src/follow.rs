@@ -56,6 +56,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use sealwax_proto::checkpoint::{open_checkpoint, relate, Checkpoint, Relation};
 use sealwax_proto::merkle::{perfect_subtrees, root_from_leaves, CompactRange};
 use sealwax_proto::note::NoteVerifier;
+use sealwax_proto::policy::{open_accepted, Policy};
 use sealwax_proto::tile::{parse_bundle_exact, TileId, TileLevel, TILE_HEIGHT, TILE_WIDTH};
 use sealwax_proto::{Error as ProtoError, Hash};
 use sha2::{Digest, Sha256};
@@ -91,6 +92,8 @@ pub struct FollowerOptions {
     /// Recompute the key directory and check every checkpoint's
     /// `sealwax-directory` line; off only to measure its cost.
     pub directory_check: bool,
+    /// `--policy`: accept only checkpoints cosigned by a quorum of its witnesses.
+    pub policy: Option<Arc<Policy>>,
 }
 
 impl Default for FollowerOptions {
@@ -104,6 +107,7 @@ impl Default for FollowerOptions {
             save_progress: true,
             panic_in_bundle: None,
             directory_check: true,
+            policy: None,
         }
     }
 }
@@ -445,7 +449,8 @@ impl Follower {
             tracing::debug!("the log still serves a checkpoint already reported as bad");
             return self.end_poll(poll, Vec::new()).await;
         }
-        let alerts = match open_checkpoint(&text, &self.origin, &self.verifier) {
+        let policy = self.options.policy.as_deref();
+        let alerts = match open_accepted(&text, &self.origin, &self.verifier, policy) {
             Ok((cp, _)) => self.judge(&cp, &text, &mut poll).await?,
             Err(e) => vec![self.checkpoint_alert(&e, &text)],
         };
@@ -692,6 +697,10 @@ impl Follower {
             ProtoError::WrongOrigin { .. } => (
                 Problem::WrongOrigin,
                 "the URL serves another log, or --origin is wrong",
+            ),
+            ProtoError::PolicyQuorumNotMet { .. } | ProtoError::PolicyNoLog(_) => (
+                Problem::NotCosigned,
+                "a log with witnesses serves only checkpoints its quorum cosigned, so this one may be a view of the log that the witnesses never saw (a split view); or --policy names other witnesses than the log's",
             ),
             _ => (
                 Problem::MalformedCheckpoint,

@@ -93,6 +93,14 @@ pub enum MonitorError {
         /// The parse error.
         cause: sealwax_proto::Error,
     },
+    /// The witness policy file cannot be read or does not parse.
+    #[error("the witness policy {path} is not usable: {reason}")]
+    Policy {
+        /// The file.
+        path: PathBuf,
+        /// Why (for a parse error, the line).
+        reason: String,
+    },
     /// The `--log` URL does not parse.
     #[error("the log URL {url:?} is not a valid http(s) URL")]
     LogUrl {

@@ -1,7 +1,7 @@
 //! `sealwax-monitor`: follows a sealwax log, verifies it, and alerts on key events.
 //!
 //! ```text
-//! sealwax-monitor --state DIR --config FILE [--log URL --log-key VKEY] [--once] [--json] [--interval SECS]
+//! sealwax-monitor --state DIR --config FILE [--log URL --log-key VKEY] [--policy FILE] [--once] [--json] [--interval SECS]
 //! ```
 //!
 //! The log URL, key and origin come from the flags (or `SEALWAX_LOG`,
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use sealwax_monitor::config::{Config, LogConfig};
+use sealwax_monitor::config::{load_policy, Config, LogConfig};
 use sealwax_monitor::deliver::Dispatcher;
 use sealwax_monitor::follow::{Follower, FollowerOptions};
 use sealwax_monitor::source::LogSource;
@@ -60,6 +60,9 @@ struct Cli {
     /// The log's origin, if it is not the name in the log key [default: `origin` of [log] or the client config]
     #[arg(long)]
     origin: Option<String>,
+    /// Accept only checkpoints cosigned by a quorum of this witness policy (Sigsum syntax) [default: `policy` of [log], else the one `sealwax init` saved]
+    #[arg(long, env = "SEALWAX_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -107,6 +110,11 @@ fn settle_log(cli: &mut Cli, config: &Config) -> anyhow::Result<(String, String)
         flag.or_else(|| own.clone()).or(theirs)
     };
     cli.origin = pick(cli.origin.take(), &config.log.origin, from_client.origin);
+    cli.policy = cli
+        .policy
+        .take()
+        .or_else(|| config.log.policy.clone())
+        .or(from_client.policy);
     let url = pick(cli.log.take(), &config.log.url, from_client.url);
     let key = pick(cli.log_key.take(), &config.log.key, from_client.key);
     let missing = |flag: &str, key: &str| {
@@ -134,6 +142,10 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         vkey: log_key.clone(),
         cause,
     })?;
+    let policy = match &cli.policy {
+        Some(path) => Some(std::sync::Arc::new(load_policy(path, &verifier)?)),
+        None => None,
+    };
     let source = LogSource::new(&log_url)?;
     let state_dir = StateDir::open(&cli.state)?;
     let dispatcher = Dispatcher::new(&config.alerts, cli.json, Box::new(std::io::stdout()));
@@ -144,6 +156,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         crash_after_alert: cfg!(debug_assertions)
             && std::env::var_os("SEALWAX_MONITOR_CRASH_AFTER_ALERT").is_some_and(|v| v == "1"),
         origin: cli.origin.clone(),
+        policy,
         // Test hook (debug builds only): panic while parsing entry bundle N.
         panic_in_bundle: if cfg!(debug_assertions) {
             std::env::var("SEALWAX_MONITOR_PANIC_IN_BUNDLE")

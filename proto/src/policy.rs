@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{open_checkpoint, Checkpoint};
 use crate::note::{CosignatureVerifier, Note, NoteSignature, NoteVerifier};
 use crate::{Error, Result};
 
@@ -75,6 +75,23 @@ pub struct Policy {
     logs: Vec<PolicyLog>,
     witnesses: Vec<PolicyWitness>,
     quorum: Node,
+}
+
+/// Opens a checkpoint the way every reader accepts one: for `origin`, signed
+/// with the trusted log key and, under a policy, cosigned by a quorum of its
+/// witnesses. The client, the monitor and the `.tlog-proof` check all call
+/// this, so a checkpoint one of them accepts the others accept too.
+pub fn open_accepted(
+    text: &str,
+    origin: &str,
+    verifier: &NoteVerifier,
+    policy: Option<&Policy>,
+) -> Result<(Checkpoint, Note)> {
+    let opened = open_checkpoint(text, origin, verifier)?;
+    if let Some(policy) = policy {
+        policy.verify_checkpoint(text)?;
+    }
+    Ok(opened)
 }
 
 /// A checkpoint that met the quorum, from [`Policy::verify_checkpoint`].
@@ -287,6 +304,16 @@ impl Policy {
     /// The witnesses, in file order.
     pub fn witnesses(&self) -> &[PolicyWitness] {
         &self.witnesses
+    }
+
+    /// Whether one of the policy's logs has `verifier`'s key (a named key
+    /// must also have its name): a reader checks this once, when it loads
+    /// a policy for the log it follows.
+    pub fn lists_log(&self, verifier: &NoteVerifier) -> bool {
+        self.logs.iter().any(|l| match &l.key {
+            PolicyKey::Raw(k) => k == verifier.public_key(),
+            PolicyKey::Named(v) => v == verifier,
+        })
     }
 
     /// The index of the policy log that signed `note` (signed-note rules:

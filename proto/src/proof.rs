@@ -16,8 +16,9 @@ use std::str::FromStr;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use crate::checkpoint::{open_checkpoint, parse_decimal, parse_hash_b64, Checkpoint};
+use crate::checkpoint::{parse_decimal, parse_hash_b64, Checkpoint};
 use crate::note::{Note, NoteVerifier};
+use crate::policy::{open_accepted, Policy};
 use crate::{merkle, Error, Hash, Result};
 
 /// The first line of every tlog-proof.
@@ -98,15 +99,21 @@ impl TlogProof {
         })
     }
 
-    /// Verifies the log's signature on the checkpoint and that `leaf_hash` is at `index` in its tree; the failure says which part failed.
+    /// Verifies the checkpoint ([`open_accepted`]: the log's signature and,
+    /// under a policy, its quorum) and that `leaf_hash` is at `index` in its
+    /// tree; the failure says which part failed.
     pub fn verify(
         &self,
         leaf_hash: &Hash,
         origin: &str,
         verifier: &NoteVerifier,
+        policy: Option<&Policy>,
     ) -> Result<(Checkpoint, Note), ProofFailure> {
-        let (cp, note) = open_checkpoint(&self.checkpoint, origin, verifier)
-            .map_err(ProofFailure::Checkpoint)?;
+        let (cp, note) =
+            open_accepted(&self.checkpoint, origin, verifier, policy).map_err(|e| match e {
+                Error::PolicyQuorumNotMet { .. } | Error::PolicyNoLog(_) => ProofFailure::Quorum(e),
+                e => ProofFailure::Checkpoint(e),
+            })?;
         merkle::verify_inclusion(leaf_hash, self.index, cp.size, &self.inclusion, &cp.root)
             .map_err(|cause| ProofFailure::Inclusion {
                 index: self.index,
@@ -122,6 +129,9 @@ pub enum ProofFailure {
     /// The checkpoint is not for the log, or not signed by its key.
     #[error("its checkpoint does not verify with the log's key ({0})")]
     Checkpoint(Error),
+    /// The checkpoint is the log's, but the policy's witnesses did not cosign it.
+    #[error("its checkpoint is not cosigned by a quorum of the policy's witnesses ({0})")]
+    Quorum(Error),
     /// The entry is not at the proof's index in the checkpoint's tree.
     #[error("the entry is not at index {index} of the checkpoint's tree ({cause})")]
     Inclusion {

@@ -5,6 +5,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use sealwax_proto::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
 use sealwax_proto::note::{CosignatureVerifier, Note, NoteSignature, NoteSigner};
+use sealwax_proto::policy::{open_accepted, Policy};
 use sealwax_proto::proof::{ProofFailure, TlogProof};
 use sealwax_proto::{Error, Hash};
 use sha2::{Digest, Sha256};
@@ -373,7 +374,7 @@ fn tlog_proofs_round_trip() {
         assert_eq!(parsed.to_string(), text, "{desc}: byte-identical");
         let leaf_hash = l[proof.index as usize];
         parsed
-            .verify(&leaf_hash, ORIGIN, &log.verifier())
+            .verify(&leaf_hash, ORIGIN, &log.verifier(), None)
             .unwrap_or_else(|e| panic!("{desc}: {e}"));
     }
     // The text layout, line by line.
@@ -404,7 +405,7 @@ fn tlog_proof_verify_catches_wrong_leaf_index_path_and_key() {
         inclusion: vec![l[3], node(&l[0], &l[1])],
         checkpoint: signed,
     };
-    good.verify(&l[2], ORIGIN, &log.verifier())
+    good.verify(&l[2], ORIGIN, &log.verifier(), None)
         .expect("the good proof verifies");
     let mut wrong_index = good.clone();
     wrong_index.index = 3;
@@ -423,7 +424,7 @@ fn tlog_proof_verify_catches_wrong_leaf_index_path_and_key() {
     ];
     for (desc, proof, leaf_hash) in cases {
         let err = proof
-            .verify(&leaf_hash, ORIGIN, &log.verifier())
+            .verify(&leaf_hash, ORIGIN, &log.verifier(), None)
             .expect_err(desc);
         assert!(
             matches!(
@@ -437,14 +438,14 @@ fn tlog_proof_verify_catches_wrong_leaf_index_path_and_key() {
         );
     }
     let err = good
-        .verify(&l[2], ORIGIN, &signer(ORIGIN, 2).verifier())
+        .verify(&l[2], ORIGIN, &signer(ORIGIN, 2).verifier(), None)
         .unwrap_err();
     assert!(
         matches!(err, ProofFailure::Checkpoint(Error::NoteNotSigned(_))),
         "{err:?}"
     );
     let err = good
-        .verify(&l[2], "example.com/elsewhere", &log.verifier())
+        .verify(&l[2], "example.com/elsewhere", &log.verifier(), None)
         .unwrap_err();
     assert!(
         matches!(err, ProofFailure::Checkpoint(Error::WrongOrigin { .. })),
@@ -539,4 +540,61 @@ fn malformed_tlog_proofs_are_refused() {
     }
     // 64 hashes is the most a tree can need and is accepted.
     TlogProof::parse(&with_hash(&vec![h.clone(); 64].join("\n"))).expect("64 hashes");
+}
+
+#[test]
+fn tlog_proof_under_a_policy_needs_its_quorum_of_cosignatures() {
+    let log = signer(ORIGIN, 1);
+    let (l, root) = four_leaf_tree();
+    let cp = Checkpoint::new(ORIGIN, 4, root);
+    let body = cp.to_body();
+    let (w1, w2) = (
+        SigningKey::from_bytes(&[21; 32]),
+        SigningKey::from_bytes(&[22; 32]),
+    );
+    let policy = Policy::parse(&format!(
+        "log {}\nwitness w1 {}\nwitness w2 {}\ngroup both all w1 w2\nquorum both\n",
+        hex::encode(log.verifier().public_key().as_bytes()),
+        hex::encode(w1.verifying_key().as_bytes()),
+        hex::encode(w2.verifying_key().as_bytes()),
+    ))
+    .unwrap();
+    let log_only = sign_checkpoint(&cp, &log).unwrap();
+    let one = format!(
+        "{log_only}{}\n",
+        cosign(&w1, "w1.example", &body, 1_700_000_000)
+    );
+    let both = format!("{one}{}\n", cosign(&w2, "w2.example", &body, 1_700_000_001));
+    let proof = |checkpoint: &str| TlogProof {
+        extra: None,
+        index: 2,
+        inclusion: vec![l[3], node(&l[0], &l[1])],
+        checkpoint: checkpoint.to_string(),
+    };
+    for (desc, text) in [
+        ("the log's signature alone", &log_only),
+        ("one of two", &one),
+    ] {
+        let err = proof(text)
+            .verify(&l[2], ORIGIN, &log.verifier(), Some(&policy))
+            .expect_err(desc);
+        assert!(
+            matches!(err, ProofFailure::Quorum(Error::PolicyQuorumNotMet { .. })),
+            "{desc}: {err:?}"
+        );
+        proof(text)
+            .verify(&l[2], ORIGIN, &log.verifier(), None)
+            .unwrap_or_else(|e| panic!("{desc}: without a policy it verifies: {e}"));
+    }
+    proof(&both)
+        .verify(&l[2], ORIGIN, &log.verifier(), Some(&policy))
+        .expect("both cosignatures meet the quorum");
+    let (opened, _) = open_accepted(&both, ORIGIN, &log.verifier(), Some(&policy)).unwrap();
+    assert_eq!(opened, cp);
+    // The log key comes first: a quorum of cosignatures on a checkpoint the
+    // trusted key did not sign is refused as the log's.
+    let err = proof(&both)
+        .verify(&l[2], ORIGIN, &signer(ORIGIN, 2).verifier(), Some(&policy))
+        .unwrap_err();
+    assert!(matches!(err, ProofFailure::Checkpoint(_)), "{err:?}");
 }

@@ -1,10 +1,14 @@
 //! `sealwax init`: save the log URL and key in `config.toml`, once the log
 //! has shown that it signs its checkpoints with that key.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::json;
 
 use sealwax_proto::checkpoint::open_checkpoint;
 
+use crate::atomic::{write_atomic, MODE_PUBLIC};
+use crate::checkpoints::refused;
 use crate::cli::InitArgs;
 use crate::commands::Ctx;
 use crate::error::{ClientError, Result};
@@ -67,6 +71,26 @@ fn check_pinned(ctx: &Ctx, args: &InitArgs, log: &LogIdentity) -> Result<()> {
     Ok(())
 }
 
+/// Checks the policy at `path` (it parses, lists the log's key, and the
+/// log's checkpoint meets it), then keeps a copy beside `config.toml`, so
+/// the setting does not depend on where the original file stays.
+fn save_policy(ctx: &Ctx, url: &str, log: LogIdentity, path: &Path) -> Result<PathBuf> {
+    let log = log.with_policy_file(path)?;
+    let text = ctx.api()?.checkpoint()?;
+    log.open(&text)
+        .map_err(|cause| refused(url, &text, cause))?;
+    let copy = ctx
+        .home
+        .config_file
+        .parent()
+        .map_or_else(|| PathBuf::from("policy"), |d| d.join("policy"));
+    if copy != path {
+        let bytes = std::fs::read(path).map_err(|e| ClientError::io("read", path, e))?;
+        write_atomic(&copy, &bytes, MODE_PUBLIC)?;
+    }
+    Ok(copy)
+}
+
 /// Saves `--log` and `--log-key` (fetched from the log if not given), once
 /// the log's checkpoint verifies with the key and no other key is pinned.
 pub fn run(ctx: &Ctx, args: InitArgs) -> Result<serde_json::Value> {
@@ -76,9 +100,14 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<serde_json::Value> {
     check_pinned(ctx, &args, &log)?;
     check_against_log(ctx, &url, &log)?;
     let mut config = ctx.config.clone();
+    let policy = match ctx.policy_path() {
+        Some(path) => Some(save_policy(ctx, &url, log.clone(), &path)?),
+        None => None,
+    };
     config.log = Some(url.clone());
     config.log_key = Some(log.verifier.to_string());
     config.origin = args.origin.clone();
+    config.policy.clone_from(&policy);
     ctx.home.save_config(&config)?;
     ctx.say(format_args!(
         "Saved log {url} (origin {}, key {}) in {}",
@@ -86,10 +115,17 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<serde_json::Value> {
         log.verifier,
         ctx.home.config_file.display()
     ));
+    if let Some(p) = &policy {
+        ctx.say(format_args!(
+            "Saved the witness policy as {}: every checkpoint must now be cosigned by its quorum",
+            p.display()
+        ));
+    }
     Ok(json!({
         "config": ctx.home.config_file,
         "log": url,
         "log_key": log.verifier.to_string(),
         "origin": log.origin,
+        "policy": policy,
     }))
 }

@@ -215,8 +215,7 @@ impl Session {
         let log = ctx.log()?;
         let api = ctx.api()?.with_max_download(max_download);
         let mut tracker = ctx.tracker(&log)?;
-        let cp_text = api.checkpoint()?;
-        let cp = tracker.accept(&api, &cp_text, Freshness::Current)?;
+        let (cp, cp_text) = tracker.current(&api)?;
         tracker.commit()?;
         let states = ctx.key_states(&log);
         Ok(Session {
@@ -264,10 +263,7 @@ impl Session {
     /// A checkpoint at least as new as `index + 1` entries.
     fn covering(&mut self, index: u64) -> Result<()> {
         if index >= self.cp.size {
-            self.cp_text = self.api.checkpoint()?;
-            self.cp = self
-                .tracker
-                .accept(&self.api, &self.cp_text, Freshness::Current)?;
+            (self.cp, self.cp_text) = self.tracker.current(&self.api)?;
             self.tracker.commit()?;
         }
         Ok(())

@@ -253,6 +253,7 @@ fn register_key(
         _ => None,
     };
     let logged = submit_entry(
+        ctx,
         api,
         tracker,
         "key registration",
@@ -518,6 +519,7 @@ pub fn revoke(ctx: &Ctx, args: RevokeArgs) -> Result<serde_json::Value> {
     };
     let mut tracker = ctx.tracker(&log)?;
     let logged = submit_entry(
+        ctx,
         &api,
         &mut tracker,
         "key revocation",
@@ -606,6 +608,7 @@ pub fn rotate(ctx: &Ctx, args: RotateArgs) -> Result<serde_json::Value> {
         )
         .map_err(ClientError::InvalidName)?;
         let logged = submit_entry(
+            ctx,
             &api,
             &mut tracker,
             "key revocation",
@@ -740,6 +743,7 @@ pub fn vouch(ctx: &Ctx, args: VouchArgs) -> Result<serde_json::Value> {
     let (reg, token, by) = revouching(ctx, &log, &args, &own, &keys, &sk)?;
     let authorization = reg.authorization.kind();
     let logged = submit_entry(
+        ctx,
         &api,
         &mut tracker,
         "re-vouching",

@@ -10,6 +10,7 @@ use std::fmt::Display;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use sealwax_proto::checkpoint::Checkpoint;
 use sealwax_proto::display::escape_controls;
@@ -25,7 +26,7 @@ use crate::error::{ClientError, Result};
 use crate::home::{normalise_url, Config, Home, LogIdentity};
 use crate::keyring::OwnKeys;
 use crate::password::PasswordSource;
-use crate::progress::bytes_bar;
+use crate::progress::{bytes_bar, spinner};
 use crate::trust::TrustStore;
 
 /// What every command needs: the home, the output mode, where passwords
@@ -42,6 +43,9 @@ pub struct Ctx {
     pub config: Config,
     log_flag: Option<String>,
     log_key_flag: Option<String>,
+    policy_flag: Option<PathBuf>,
+    /// `--cosign-timeout`: how long a write waits for a cosigned checkpoint.
+    pub cosign_timeout: Duration,
 }
 
 /// The first failure to write the output for people (other than a closed pipe).
@@ -64,11 +68,30 @@ impl Ctx {
             config,
             log_flag: cli.log.clone(),
             log_key_flag: cli.log_key.clone(),
+            policy_flag: cli.policy.clone(),
+            cosign_timeout: Duration::from_secs(cli.cosign_timeout),
         })
     }
 
-    /// The log's identity (verifier key and origin), from flags or config.
+    /// The log's identity (verifier key, origin and witness policy), from
+    /// flags or config.
     pub fn log(&self) -> Result<LogIdentity> {
+        let log = self.log_key()?;
+        match self.policy_path() {
+            Some(path) => log.with_policy_file(&path),
+            None => Ok(log),
+        }
+    }
+
+    /// The witness policy file given by flag or config, if any.
+    pub fn policy_path(&self) -> Option<PathBuf> {
+        self.policy_flag
+            .clone()
+            .or_else(|| self.config.policy.clone())
+    }
+
+    /// The log's verifier key and origin, from flags or config.
+    fn log_key(&self) -> Result<LogIdentity> {
         match (&self.log_key_flag, &self.config.log_key) {
             (Some(k), Some(ck)) if k.trim() == ck.trim() => {
                 LogIdentity::new(k, self.config.origin.as_deref())
@@ -241,8 +264,12 @@ pub struct Logged {
 
 /// Submits `entry`, then verifies the log's answer: the leaf hash, the
 /// checkpoint (signed by the log key and consistent with the remembered
-/// one) and the inclusion proof. Saves the checkpoint as the newest seen.
+/// one: [`Freshness::Answer`]) and the inclusion proof. Under a witness
+/// policy the entry is then proven again in the first checkpoint cosigned
+/// by a quorum that covers it ([`wait_cosigned`]), which is saved as the
+/// newest seen.
 pub fn submit_entry(
+    ctx: &Ctx,
     api: &LogClient,
     tracker: &mut CheckpointTracker,
     what: &'static str,
@@ -259,23 +286,75 @@ pub fn submit_entry(
             hex::encode(leaf)
         )));
     }
-    let cp = tracker.accept(api, &answer.checkpoint, Freshness::Current)?;
-    let inclusion = &answer.inclusion_proof;
-    verify_inclusion(&leaf, answer.index, cp.size, inclusion, &cp.root).map_err(|e| {
-        api.misbehaving(format!(
-            "its inclusion proof for the {what} at index {} does not verify: {e}",
-            answer.index
-        ))
-    })?;
-    tracker.commit()?;
-    Ok(Logged {
+    let cp = tracker.accept(api, &answer.checkpoint, Freshness::Answer)?;
+    let check = |cp: &Checkpoint, inclusion: &[Hash]| {
+        verify_inclusion(&leaf, answer.index, cp.size, inclusion, &cp.root).map_err(|e| {
+            api.misbehaving(format!(
+                "its inclusion proof for the {what} at index {} in tree size {} does not verify: {e}",
+                answer.index, cp.size
+            ))
+        })
+    };
+    check(&cp, &answer.inclusion_proof)?;
+    let mut logged = Logged {
         index: answer.index,
         leaf_hash: leaf,
         checkpoint: cp,
         checkpoint_text: answer.checkpoint,
         inclusion: answer.inclusion_proof,
         duplicate: answer.duplicate,
-    })
+    };
+    if tracker.log().policy.is_some() {
+        let (cp, text) = wait_cosigned(ctx, api, tracker, logged.index)?;
+        let proof = api.inclusion_proof(logged.index, cp.size)?;
+        check(&cp, &proof.proof)?;
+        logged.checkpoint = cp;
+        logged.checkpoint_text = text;
+        logged.inclusion = proof.proof;
+    }
+    tracker.commit()?;
+    Ok(logged)
+}
+
+/// How often `/checkpoint` is asked while waiting for witnesses.
+const COSIGN_POLL: Duration = Duration::from_millis(200);
+
+/// Waits, up to `--cosign-timeout`, for the log to serve a checkpoint that
+/// meets the witness policy and covers entry `index`; it becomes the
+/// baseline like any checkpoint the client accepts.
+fn wait_cosigned(
+    ctx: &Ctx,
+    api: &LogClient,
+    tracker: &mut CheckpointTracker,
+    index: u64,
+) -> Result<(Checkpoint, String)> {
+    let started = Instant::now();
+    let bar = spinner(ctx.progress(), "waiting for the witnesses to cosign");
+    let mut cosigned_size = tracker.baseline().map_or(0, |cp| cp.size);
+    let result = loop {
+        match tracker.current(api) {
+            Ok((cp, text)) => {
+                cosigned_size = cp.size;
+                if cp.size > index {
+                    break Ok((cp, text));
+                }
+            }
+            // A log with witnesses answers 503 until it holds a quorate checkpoint.
+            Err(ClientError::LogHttp { status: 503, .. }) => {}
+            Err(e) => break Err(e),
+        }
+        if started.elapsed() >= ctx.cosign_timeout {
+            break Err(ClientError::CosignTimeout {
+                index,
+                secs: ctx.cosign_timeout.as_secs(),
+                cosigned_size,
+            });
+        }
+        bar.tick();
+        std::thread::sleep(COSIGN_POLL);
+    };
+    bar.finish_and_clear();
+    result
 }
 
 /// Reads an admin token file (its first line).

@@ -537,7 +537,7 @@ fn log_signature(
     store.save(marker)?;
     let mut tracker = ctx.tracker(log)?;
     let entry = Entry::Signature(sig.clone());
-    let logged = submit_entry(api, &mut tracker, "signature", &entry, None);
+    let logged = submit_entry(ctx, api, &mut tracker, "signature", &entry, None);
     if let Err(ClientError::LogRefused { .. }) = &logged {
         store.remove(&marker.name())?;
     }

@@ -182,7 +182,7 @@ fn decide_offline(
 fn check_online(ctx: &Ctx, log: &LogIdentity, c: &Companions) -> Result<u64> {
     let api = ctx.api()?;
     let mut tracker = ctx.tracker(log)?;
-    let cp = tracker.accept(&api, &api.checkpoint()?, Freshness::Current)?;
+    let (cp, _) = tracker.current(&api)?;
     tracker.accept(&api, &c.proof.checkpoint, Freshness::Historical)?;
     tracker.commit()?;
     let publisher = &c.sig.release.publisher;

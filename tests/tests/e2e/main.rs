@@ -15,6 +15,7 @@ mod keys_scale;
 mod monitor;
 mod scenarios;
 mod server;
+mod splitview;
 mod starve;
 mod witness;
 mod witnessing;

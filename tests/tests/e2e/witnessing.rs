@@ -13,19 +13,41 @@ use sealwax_tests::{
 };
 
 /// A running `sealwax-witness serve`, killed (SIGKILL) on drop.
-struct Witness {
+pub(crate) struct Witness {
     child: Child,
 }
 
 impl Witness {
-    fn start(data: &Path, name: &str, log_vkey: &str, port: u16) -> Witness {
+    /// Starts a witness of the log `log_vkey` on `port`, its log on our stderr.
+    pub(crate) fn start(data: &Path, name: &str, log_vkey: &str, port: u16) -> Witness {
+        Witness::start_logging(data, name, log_vkey, port, None)
+    }
+
+    /// Like [`Witness::start`], with its log appended to `log_file` if given.
+    pub(crate) fn start_logging(
+        data: &Path,
+        name: &str,
+        log_vkey: &str,
+        port: u16,
+        log_file: Option<&Path>,
+    ) -> Witness {
+        let stderr = match log_file {
+            Some(p) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .expect("open the witness log"),
+            ),
+            None => Stdio::inherit(),
+        };
         let child = Command::new(bin("sealwax-witness"))
             .args(["serve", "--data-dir", s(data), "--name", name])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--log-key", log_vkey])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("run sealwax-witness serve");
         let mut w = Witness { child };
@@ -42,7 +64,7 @@ impl Drop for Witness {
 }
 
 /// Creates a witness key in `data` and returns its verifier key line.
-fn witness_key(data: &Path, name: &str) -> String {
+pub(crate) fn witness_key(data: &Path, name: &str) -> String {
     let out = Command::new(bin("sealwax-witness"))
         .args(["key", "--data-dir", s(data), "--name", name])
         .output()
@@ -56,18 +78,18 @@ fn witness_key(data: &Path, name: &str) -> String {
 }
 
 /// `GET /checkpoint`: status and body.
-fn checkpoint(url: &str) -> (u16, String) {
+pub(crate) fn checkpoint(url: &str) -> (u16, String) {
     let r = reqwest::blocking::get(format!("{url}/checkpoint")).expect("GET /checkpoint");
     (r.status().as_u16(), r.text().unwrap())
 }
 
 /// The size line of a checkpoint note.
-fn size_of(note: &str) -> u64 {
+pub(crate) fn size_of(note: &str) -> u64 {
     note.lines().nth(1).unwrap().parse().unwrap()
 }
 
 /// Waits (at most 30 s) for `/checkpoint` to serve a note of size `size`.
-fn wait_for_size(url: &str, size: u64) -> String {
+pub(crate) fn wait_for_size(url: &str, size: u64) -> String {
     let start = Instant::now();
     loop {
         let (status, body) = checkpoint(url);
@@ -83,7 +105,7 @@ fn wait_for_size(url: &str, size: u64) -> String {
 }
 
 /// The log's own newest size (from `/healthz`, which witnessing does not change).
-fn log_size(url: &str) -> u64 {
+pub(crate) fn log_size(url: &str) -> u64 {
     let v: serde_json::Value = reqwest::blocking::get(format!("{url}/healthz"))
         .and_then(|r| r.json())
         .expect("GET /healthz");
