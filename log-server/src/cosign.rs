@@ -11,25 +11,15 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use sealwax_proto::note::NoteSignature;
-use sealwax_proto::policy::{Policy, PolicyKey};
+use sealwax_proto::policy::Policy;
 use sealwax_proto::witness_request::AddCheckpoint;
 
-use crate::datadir::LogKey;
 use crate::log::Log;
 
 /// How often the cosigner looks for a newer checkpoint.
 pub const COSIGN_INTERVAL: Duration = Duration::from_secs(1);
 /// Time limit of one request to a witness.
 pub const WITNESS_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Whether `policy` names `key` as one of its logs.
-pub fn names_log(policy: &Policy, key: &LogKey) -> bool {
-    let ours = key.verifier();
-    policy.logs().iter().any(|l| match &l.key {
-        PolicyKey::Raw(k) => k == ours.public_key(),
-        PolicyKey::Named(v) => v.public_key() == ours.public_key() && v.name() == ours.name(),
-    })
-}
 
 /// Request counts and latency of one witness.
 #[derive(Debug, Default)]
@@ -222,60 +212,93 @@ async fn ask(
     None
 }
 
-/// One round: asks every witness about the published checkpoint, concurrently.
-async fn round(w: &Arc<Witnessing>, log: &Arc<Log>, client: &reqwest::Client, olds: &[Mutex<u64>]) {
-    let p = log.published();
-    if w.cosigned_size() >= p.size && w.cosigned().is_some() {
-        return;
-    }
-    let asks = (0..olds.len()).map(|i| ask(w, log, client, i, &olds[i], p.size, &p.checkpoint));
-    let lines: Vec<String> = futures_join(asks).await.into_iter().flatten().collect();
-    let mut note = p.checkpoint.to_string();
-    for l in &lines {
-        note.push_str(l);
-        note.push('\n');
-    }
-    if !w.offer(p.size, note) {
-        tracing::debug!(
-            tree_size = p.size,
-            cosignatures = lines.len(),
-            "checkpoint not cosigned by a quorum yet"
-        );
+/// The checkpoint being cosigned, and the cosignature lines gathered for it
+/// (one slot per witness of the policy).
+#[derive(Debug)]
+struct Round {
+    size: u64,
+    checkpoint: Arc<str>,
+    lines: Vec<Option<String>>,
+    started: Instant,
+}
+
+/// How long a round that has not met the quorum keeps every witness on its
+/// checkpoint before a newer one replaces it: two request timeouts, so a
+/// slow witness's answer still counts, and a dead one stalls nothing.
+pub const ROUND_LIMIT: Duration = Duration::from_secs(2 * WITNESS_TIMEOUT.as_secs());
+/// The longest a failing witness waits before it is asked again.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The next back-off after a failure: 1 s, then doubling up to [`MAX_BACKOFF`].
+fn next_backoff(last: Duration) -> Duration {
+    (last * 2).clamp(Duration::from_secs(1), MAX_BACKOFF)
+}
+
+/// Adds witness `i`'s line to the round if it is still about `size`, and
+/// offers the note the round's lines make.
+fn gathered(w: &Witnessing, round: &Mutex<Option<Round>>, i: usize, size: u64, line: String) {
+    let note = {
+        let mut r = round.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = r.as_mut().filter(|r| r.size == size) else {
+            return;
+        };
+        r.lines[i] = Some(line);
+        let mut note = r.checkpoint.to_string();
+        for l in r.lines.iter().flatten() {
+            note.push_str(l);
+            note.push('\n');
+        }
+        note
+    };
+    if !w.offer(size, note) {
+        tracing::debug!(tree_size = size, "checkpoint not cosigned by a quorum yet");
     }
 }
 
-/// Awaits every future, concurrently.
-async fn futures_join<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in fs {
-        set.push(Box::pin(f));
+/// One witness's task: asks it about each round's checkpoint once, as soon
+/// as the round starts, and after a failure backs off (1 s doubling to
+/// 30 s) before asking again, so a witness that is down costs a request
+/// every half minute and never holds up the others.
+async fn witness_task(
+    w: Arc<Witnessing>,
+    log: Arc<Log>,
+    client: reqwest::Client,
+    i: usize,
+    mut rounds: tokio::sync::watch::Receiver<Option<(u64, Arc<str>)>>,
+    round: Arc<Mutex<Option<Round>>>,
+) {
+    let old = Mutex::new(0);
+    let mut done = None;
+    let mut backoff = Duration::ZERO;
+    loop {
+        let target = rounds.borrow_and_update().clone();
+        let Some((size, checkpoint)) = target.filter(|(size, _)| done.is_none_or(|d| *size > d))
+        else {
+            if rounds.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        match ask(&w, &log, &client, i, &old, size, &checkpoint).await {
+            Some(line) => {
+                backoff = Duration::ZERO;
+                done = Some(size);
+                gathered(&w, &round, i, size, line);
+            }
+            None => {
+                backoff = next_backoff(backoff);
+                tracing::debug!(witness = %w.policy.witnesses()[i].name, ?backoff, "witness failed; asking again later");
+                tokio::time::sleep(backoff).await;
+            }
+        }
     }
-    let mut out = Vec::with_capacity(set.len());
-    // Poll all together: each request has its own timeout, so this ends.
-    let joined = std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in set.iter_mut().enumerate() {
-            if out.len() <= i {
-                out.push(None);
-            }
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    });
-    joined.await;
-    out.into_iter().flatten().collect()
 }
 
-/// The cosigner task: a round about once a second, until the runtime stops.
+/// The cosigner: about once a second, when the log has a checkpoint newer
+/// than the cosigned one, starts a round for it (unless the current round
+/// is still gathering, for up to [`ROUND_LIMIT`]); each witness has its own
+/// task ([`witness_task`]), and a round is served as soon as its lines meet
+/// the quorum, however slow the other witnesses are.
 pub async fn run(w: Arc<Witnessing>, log: Arc<Log>) {
     let client = match reqwest::Client::builder().timeout(WITNESS_TIMEOUT).build() {
         Ok(c) => c,
@@ -284,18 +307,65 @@ pub async fn run(w: Arc<Witnessing>, log: Arc<Log>) {
             return;
         }
     };
-    let olds: Vec<Mutex<u64>> = w.policy.witnesses().iter().map(|_| Mutex::new(0)).collect();
+    let n = w.policy.witnesses().len();
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    let round = Arc::new(Mutex::new(None::<Round>));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            tokio::spawn(witness_task(
+                w.clone(),
+                log.clone(),
+                client.clone(),
+                i,
+                rx.clone(),
+                round.clone(),
+            ))
+        })
+        .collect();
     let mut tick = tokio::time::interval(COSIGN_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        round(&w, &log, &client, &olds).await;
+        let p = log.published();
+        if w.cosigned_size() >= p.size && w.cosigned().is_some() {
+            continue;
+        }
+        let mut r = round.lock().unwrap_or_else(|p| p.into_inner());
+        let busy = r.as_ref().is_some_and(|r| {
+            r.size >= p.size || (w.cosigned_size() < r.size && r.started.elapsed() < ROUND_LIMIT)
+        });
+        if busy {
+            continue;
+        }
+        *r = Some(Round {
+            size: p.size,
+            checkpoint: p.checkpoint.clone(),
+            lines: vec![None; n],
+            started: Instant::now(),
+        });
+        drop(r);
+        let _ = tx.send(Some((p.size, p.checkpoint.clone())));
+        if tasks.iter().all(|t| t.is_finished()) {
+            return;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn back_off_starts_at_a_second_and_doubles_to_its_limit() {
+        let mut b = Duration::ZERO;
+        let seen: Vec<u64> = (0..8)
+            .map(|_| {
+                b = next_backoff(b);
+                b.as_secs()
+            })
+            .collect();
+        assert_eq!(seen, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
 
     #[test]
     fn only_one_well_formed_signature_line_is_kept() {

@@ -243,7 +243,7 @@ fn load_policy(
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
     let policy = sealwax_proto::policy::Policy::parse(&text).map_err(|e| bad(e.to_string()))?;
-    if !crate::cosign::names_log(&policy, key) {
+    if !policy.lists_log(&key.verifier()) {
         return Err(ServeError::WitnessPolicyLog {
             path: shown.clone(),
             vkey: key.vkey(),
