@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use sealwax_proto::note::NoteSignature;
+use sealwax_proto::note::{Note, NoteSignature};
 use sealwax_proto::policy::Policy;
 use sealwax_proto::witness_request::AddCheckpoint;
 
@@ -74,6 +74,16 @@ impl Witnessing {
             *c = Some((size, note.into()));
         }
         true
+    }
+
+    /// Whether `line` is a valid cosignature of witness `i` on `checkpoint`
+    /// (a signed note): a witness that answers with someone else's or a
+    /// broken signature does not get it served.
+    fn verifies(&self, i: usize, checkpoint: &str, line: &str) -> bool {
+        let (Ok(note), Ok(sig)) = (Note::parse(checkpoint), NoteSignature::parse_line(line)) else {
+            return false;
+        };
+        self.policy.witness_cosigned(i, &note.text, &sig).is_some()
     }
 
     /// Records one request to witness `i`.
@@ -193,7 +203,12 @@ async fn ask(
             checkpoint: checkpoint.to_owned(),
         }
         .to_body();
-        let answer = send(client, url, body).await;
+        let answer = match send(client, url, body).await {
+            Answer::Cosigned(line) if !w.verifies(i, checkpoint, &line) => {
+                Answer::Failed("bad_cosignature")
+            }
+            a => a,
+        };
         let failure = match &answer {
             Answer::Failed(kind) => Some(*kind),
             Answer::AtSize(_) => Some("conflict"),

@@ -316,6 +316,21 @@ impl Policy {
         })
     }
 
+    /// The timestamp of witness `i`'s cosignature `sig` on `checkpoint_text`
+    /// (a note body), if it is that witness's and it verifies: how a log
+    /// decides whether a witness's answer is worth serving.
+    pub fn witness_cosigned(
+        &self,
+        i: usize,
+        checkpoint_text: &str,
+        sig: &NoteSignature,
+    ) -> Option<u64> {
+        let w = self.witnesses.get(i)?;
+        Policy::cosignature(w, checkpoint_text, std::slice::from_ref(sig))
+            .ok()
+            .flatten()
+    }
+
     /// The index of the policy log that signed `note` (signed-note rules:
     /// a matching signature that fails rejects the note).
     fn signing_log(&self, note: &Note, origin: &str) -> Result<usize> {

@@ -310,3 +310,120 @@ fn two_of_three_survives_one_witness_down_and_a_publish_without_quorum_times_out
         .expect("the resumed publish's proof meets the quorum");
     alice.ok(&["verify", s(&v2)]);
 }
+
+/// A "witness" on `listener` that never answers: it accepts connections
+/// and holds them open until the test ends.
+fn tarpit(listener: std::net::TcpListener) {
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+}
+
+/// A "witness" on `listener` that answers every add-checkpoint with a
+/// well-formed cosignature line under `vkey`'s name and key ID whose
+/// signature is garbage.
+fn liar(listener: std::net::TcpListener, vkey: &str) {
+    use base64::Engine as _;
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let mut parts = vkey.splitn(3, '+');
+    let (name, id) = (parts.next().unwrap().to_string(), parts.next().unwrap());
+    let mut raw = hex::decode(id).unwrap();
+    raw.extend(1_700_000_000u64.to_be_bytes());
+    raw.extend([7u8; 64]);
+    let line = format!(
+        "\u{2014} {name} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(&raw)
+    );
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let mut r = std::io::BufReader::new(conn);
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let _ = write!(
+                r.get_mut(),
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{line}",
+                line.len()
+            );
+        }
+    });
+}
+
+#[test]
+fn a_slow_witness_and_a_lying_witness_neither_stall_the_log_nor_get_served() {
+    let t = Setup::new();
+    // w3 never answers; later it answers with a forged cosignature.
+    let slow = std::net::TcpListener::bind(("127.0.0.1", t.ports[2])).unwrap();
+    tarpit(slow);
+    let policy = t.policy("policy", "2", &t.ports);
+    let _w: Vec<Witness> = (0..2)
+        .map(|i| t.witness(i, t.ports[i], &t.path(&format!("w{}", i + 1))))
+        .collect();
+    let log = t.log("log", &policy);
+    let alice = client_with_policy(&t.path("alice"), &log, &policy);
+    generate(&alice, "alice");
+    // Each write waits for the next round's quorum (a round a second); a
+    // round that waited for the silent witness would take its whole 3 s
+    // request timeout.
+    let mut took = Vec::new();
+    for v in 0..3 {
+        let f = write_artifact(&t.path(&format!("v{v}.tar")), 1000, v);
+        let started = Instant::now();
+        published(&alice, &f, &format!("1.0.{v}"), None);
+        took.push(started.elapsed());
+    }
+    took.sort();
+    assert!(
+        took[1] < Duration::from_millis(2500),
+        "publish waited for the silent witness: {took:?}"
+    );
+
+    // The same log, restarted with w3 a liar: its line is never served.
+    let mut log = log;
+    log.kill();
+    let lying = std::net::TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+    let liar_port = lying.local_addr().unwrap().port();
+    liar(lying, &t.keys[2]);
+    let policy = t.policy("policy-liar", "2", &[t.ports[0], t.ports[1], liar_port]);
+    let log = t.log("log", &policy);
+    let alice = Client::new(&t.path("alice"), &log);
+    let f = write_artifact(&t.path("v9.tar"), 1000, 9);
+    alice.ok(&[
+        "--policy",
+        s(&policy),
+        "publish",
+        s(&f),
+        "--publisher",
+        "alice",
+        "--package",
+        "hello",
+        "--release-version",
+        "1.0.9",
+    ]);
+    let (status, note) = checkpoint(&log.url);
+    assert_eq!(status, 200, "{note}");
+    assert!(
+        !note.contains("witness.test/w3"),
+        "the liar's cosignature is not served:\n{note}"
+    );
+    let metrics = reqwest::blocking::get(format!("{}/metrics", log.url))
+        .and_then(|r| r.text())
+        .unwrap();
+    assert!(
+        metrics.contains("sealwax_cosign_failures_total{witness=\"w3\",kind=\"bad_cosignature\"}"),
+        "{metrics}"
+    );
+}
