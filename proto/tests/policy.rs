@@ -249,3 +249,41 @@ fn a_checkpoint_needs_a_policy_logs_valid_signature() {
         Err(Error::MalformedNote(_))
     ));
 }
+
+#[test]
+fn one_witness_line_is_judged_against_that_witness_only() {
+    let p = policy("group all4 all W1 W2 W3 W4\nquorum all4\n");
+    let text = Checkpoint::new(ORIGIN, 5, [7; 32]).to_body();
+    let other = Checkpoint::new(ORIGIN, 6, [7; 32]).to_body();
+    let w1 = witness(1).cosign(&text, 42).unwrap();
+    assert_eq!(p.witness_cosigned(0, &text, &w1), Some(42));
+    assert_eq!(
+        p.witness_cosigned(1, &text, &w1),
+        None,
+        "W1's line is not W2's"
+    );
+    assert_eq!(
+        p.witness_cosigned(0, &other, &w1),
+        None,
+        "nor of another checkpoint"
+    );
+    assert_eq!(p.witness_cosigned(9, &text, &w1), None, "no such witness");
+    // W3 is given as hex: its line counts under any name.
+    let w3 = witness(3).cosign(&text, 7).unwrap();
+    assert_eq!(p.witness_cosigned(2, &text, &w3), Some(7));
+}
+
+#[test]
+fn a_policy_lists_a_log_by_its_key_and_a_named_key_by_its_name_too() {
+    let p = policy("quorum none\n");
+    assert!(p.lists_log(&log_signer().verifier()));
+    let other = NoteSigner::new(ORIGIN, SigningKey::from_bytes(&[2; 32])).unwrap();
+    assert!(!p.lists_log(&other.verifier()));
+    let named = Policy::parse(&format!("log {}\nquorum none\n", log_signer().verifier())).unwrap();
+    assert!(named.lists_log(&log_signer().verifier()));
+    let renamed = NoteSigner::new("example.com/other", SigningKey::from_bytes(&[1; 32])).unwrap();
+    assert!(
+        !named.lists_log(&renamed.verifier()),
+        "a verifier key line matches its own name only"
+    );
+}

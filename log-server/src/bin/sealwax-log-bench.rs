@@ -90,6 +90,11 @@ struct Args {
     /// Keys to register for `--heavy-publisher` during the second half.
     #[arg(long, default_value_t = 200)]
     heavy_writes: usize,
+    /// After the load, submit this many entries one at a time and time each
+    /// from its POST to the first `GET /checkpoint` that covers it: on a log
+    /// with `--witness-policy`, the time to a quorum-cosigned checkpoint.
+    #[arg(long, default_value_t = 0)]
+    cosign_latency: usize,
 }
 
 /// Largest response head or body this client reads.
@@ -402,6 +407,62 @@ async fn submitter(
     tally
 }
 
+/// Submits each body alone and times it from the POST to the first
+/// `GET /checkpoint` (polled every 10 ms) whose size covers its index.
+async fn time_to_checkpoint(
+    addr: SocketAddr,
+    host: &str,
+    prefix: &str,
+    bodies: Vec<Vec<u8>>,
+) -> anyhow::Result<()> {
+    let mut post = Conn::open(addr, host).await?;
+    let mut polled = 0u64;
+    let mut us = Vec::with_capacity(bodies.len());
+    for body in &bodies {
+        let started = Instant::now();
+        let a = post
+            .request("POST", &format!("{prefix}/v1/entries"), body)
+            .await?;
+        if a.status != 200 {
+            bail!(
+                "POST /v1/entries answered {}: {}",
+                a.status,
+                String::from_utf8_lossy(&a.body)
+            );
+        }
+        let v: serde_json::Value = serde_json::from_slice(&a.body)?;
+        let index = v["index"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("the answer has no index"))?;
+        loop {
+            polled += 1;
+            if let Ok((_, size)) = checkpoint(addr, host, prefix).await {
+                if size > index {
+                    break;
+                }
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("no checkpoint covered entry {index} within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        us.push(started.elapsed().as_micros() as u64);
+    }
+    us.sort_unstable();
+    let ms = |p| percentile(&us, p).as_secs_f64() * 1e3;
+    println!(
+        "to a checkpoint:      {} entries one at a time, POST to the first /checkpoint covering it ({polled} polls)",
+        us.len()
+    );
+    println!(
+        "  p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(50.0),
+        ms(99.0),
+        ms(100.0)
+    );
+    Ok(())
+}
+
 /// The log's checkpoint: (origin, size).
 /// `connections` submitters sharing one cursor over `bodies`, each on its
 /// own connection; their merged tally.
@@ -609,8 +670,8 @@ fn main() -> anyhow::Result<()> {
     if args.concurrency == 0 || args.publishers == 0 {
         bail!("--concurrency and --publishers must be at least 1");
     }
-    if args.entries == 0 && args.proofs == 0 {
-        bail!("nothing to do: give --entries or --proofs (or both)");
+    if args.entries == 0 && args.proofs == 0 && args.cosign_latency == 0 {
+        bail!("nothing to do: give --entries, --proofs or --cosign-latency");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -632,7 +693,7 @@ fn main() -> anyhow::Result<()> {
             args.proofs,
             args.concurrency,
         ))?;
-        if args.entries == 0 {
+        if args.entries == 0 && args.cosign_latency == 0 {
             return Ok(());
         }
     }
@@ -730,6 +791,15 @@ fn main() -> anyhow::Result<()> {
     let wall = started.elapsed();
     let client_cpu = own_cpu().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
     let (_, size_after) = runtime.block_on(checkpoint(addr, &host, &prefix))?;
+    if args.cosign_latency > 0 {
+        let bodies = build_signatures(
+            &origin,
+            &format!("{run}c"),
+            &publishers,
+            args.cosign_latency,
+        )?;
+        runtime.block_on(time_to_checkpoint(addr, &host, &prefix, bodies))?;
+    }
     drop(runtime);
 
     let accepted = tally.by_status.get("200").copied().unwrap_or(0);
