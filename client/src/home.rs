@@ -149,6 +149,13 @@ impl LogIdentity {
         Ok(self)
     }
 
+    /// Under a policy, the policy's witnesses whose cosignatures on
+    /// `checkpoint` verify (for output; the decision is [`LogIdentity::open`]).
+    pub fn cosigners(&self, checkpoint: &str) -> Option<Vec<String>> {
+        let q = self.policy.as_ref()?.verify_checkpoint(checkpoint).ok()?;
+        Some(q.cosigned.into_iter().map(|(name, _)| name).collect())
+    }
+
     /// Opens a checkpoint of this log: signed by its key and, under a
     /// policy, cosigned by a quorum (`sealwax_proto::policy::open_accepted`).
     pub fn open(&self, text: &str) -> sealwax_proto::Result<(Checkpoint, Note)> {

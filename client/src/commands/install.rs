@@ -1015,6 +1015,7 @@ fn install_into(
         "key_hash": hex::encode(key_hash),
         "index": checked.index,
         "tree_size": session.cp.size,
+        "cosigned_by": session.log.cosigners(&session.cp_text),
         "key_authorization": checked.history.keys.key(&key_hash).map(|r| r.voucher().kind()),
         "trust": trusted.as_str(),
     }))

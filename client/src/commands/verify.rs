@@ -225,8 +225,17 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
         log.origin,
         cp.size
     ));
+    let cosigned_by = log.cosigners(&c.proof.checkpoint);
+    if let Some(names) = &cosigned_by {
+        ctx.say(format_args!(
+            "  checkpoint cosigned by {} of your policy's witnesses: {}",
+            names.len(),
+            names.join(", ")
+        ));
+    }
     Ok(json!({
         "verified": true,
+        "cosigned_by": cosigned_by,
         "file": args.file,
         "publisher": release.publisher,
         "package": release.package,

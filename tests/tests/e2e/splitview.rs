@@ -308,7 +308,12 @@ fn two_of_three_survives_one_witness_down_and_a_publish_without_quorum_times_out
         .unwrap()
         .verify_checkpoint(&proof.checkpoint)
         .expect("the resumed publish's proof meets the quorum");
-    alice.ok(&["verify", s(&v2)]);
+    let v: serde_json::Value =
+        serde_json::from_str(&alice.ok(&["--json", "verify", s(&v2)])).unwrap();
+    let names = v["cosigned_by"]
+        .as_array()
+        .expect("cosigned_by under a policy");
+    assert_eq!(names.len(), 2, "{v}");
 }
 
 /// A "witness" on `listener` that never answers: it accepts connections
