@@ -110,11 +110,16 @@ fn settle_log(cli: &mut Cli, config: &Config) -> anyhow::Result<(String, String)
         flag.or_else(|| own.clone()).or(theirs)
     };
     cli.origin = pick(cli.origin.take(), &config.log.origin, from_client.origin);
-    cli.policy = cli
+    // A relative `policy` in the config is relative to the config file.
+    let own_policy = config
+        .log
         .policy
-        .take()
-        .or_else(|| config.log.policy.clone())
-        .or(from_client.policy);
+        .as_ref()
+        .map(|p| match cli.config.parent() {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.clone(),
+        });
+    cli.policy = cli.policy.take().or(own_policy).or(from_client.policy);
     let url = pick(cli.log.take(), &config.log.url, from_client.url);
     let key = pick(cli.log_key.take(), &config.log.key, from_client.key);
     let missing = |flag: &str, key: &str| {
