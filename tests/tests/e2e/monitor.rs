@@ -1091,6 +1091,13 @@ fn a_log_signing_a_wrong_directory_root_is_caught_within_one_poll() {
         .find(|a| a["problem"] == "directory-mismatch")
         .unwrap();
     assert_eq!(alert["tree_size"].as_u64(), Some(size), "{alert}");
+    // The probe asked the log's API (through the front-end) for the changed
+    // leaves' proofs: they lead to the honest root, so the line was replaced.
+    let said = alert.to_string();
+    assert!(
+        said.contains("directory line was replaced") && said.contains("alice"),
+        "the alert names the leaf and what its proof shows: {alert}"
+    );
     // The lie was not accepted: the honest log verifies after it.
     m.log = server.url.clone();
     let r = m.run();
