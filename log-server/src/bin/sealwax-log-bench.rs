@@ -678,7 +678,16 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let (addr, host, prefix) = runtime.block_on(parse_url(&args.url))?;
-    let (origin, size_before) = runtime.block_on(checkpoint(addr, &host, &prefix))?;
+    // A log with witnesses answers 503 until its first cosigned checkpoint.
+    let waited = Instant::now();
+    let (origin, size_before) = loop {
+        match runtime.block_on(checkpoint(addr, &host, &prefix)) {
+            Err(_) if waited.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => break other?,
+        }
+    };
     if let Some(o) = &args.origin {
         if *o != origin {
             bail!("the log at {} has origin {origin:?}, not {o:?}: pass the log's own origin (or omit --origin)", args.url);
