@@ -1,6 +1,15 @@
-//! End-to-end tests: the real `sealwax-witness` cosigns the real
-//! `sealwax-log`'s checkpoints, with the log's own consistency proofs, and
-//! keeps what it cosigned through kill -9.
+//! End-to-end tests of the real `sealwax-witness`:
+//!
+//! - it cosigns the real `sealwax-log`'s checkpoints, with the log's own
+//!   consistency proofs, and keeps what it cosigned through kill -9;
+//! - a conformance table: every status C2SP tlog-witness gives
+//!   add-checkpoint (200, 400, 403, 404, 409, 422), each from a crafted
+//!   request, and malformed bodies, with the witness's state read back
+//!   after each refusal; a fork is logged with both roots and counted;
+//! - concurrent requests for sizes N and N+K never leave it at N, and a
+//!   kill -9 under load never loses a size it answered 200 for;
+//! - its cosignatures verify with `scripts/verify-cosignature.go`, an
+//!   independent implementation of cosignature/v1 (Go standard library).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
