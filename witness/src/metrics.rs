@@ -11,6 +11,7 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<u16, u64>>,
     cosignatures: AtomicU64,
     sizes: Mutex<BTreeMap<String, u64>>,
+    inconsistent: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 /// A Prometheus label value with `\`, `"` and newlines escaped.
@@ -37,6 +38,15 @@ impl Metrics {
     pub fn cosigned(&self, origin: &str, size: u64) {
         self.cosignatures.fetch_add(1, Ordering::Relaxed);
         self.set_size(origin, size);
+    }
+
+    /// Counts one signed checkpoint refused as inconsistent (422) for `origin`, by `reason`.
+    pub fn inconsistent(&self, origin: &str, reason: &'static str) {
+        let mut m = self
+            .inconsistent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *m.entry((origin.to_owned(), reason)).or_default() += 1;
     }
 
     /// The number of cosignatures issued.
@@ -78,6 +88,20 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "sealwax_witness_tree_size{{origin=\"{}\"}} {size}",
+                label(origin)
+            );
+        }
+        out.push_str("# HELP sealwax_witness_inconsistent_total Signed checkpoints refused as inconsistent with the one cosigned (422), by log origin and reason; same_size_other_root and bad_proof are evidence of a fork.\n");
+        out.push_str("# TYPE sealwax_witness_inconsistent_total counter\n");
+        for ((origin, reason), n) in self
+            .inconsistent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "sealwax_witness_inconsistent_total{{origin=\"{}\",reason=\"{reason}\"}} {n}",
                 label(origin)
             );
         }

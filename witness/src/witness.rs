@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sealwax_proto::checkpoint::{consistency_needed, relate, Checkpoint, Relation};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use sealwax_proto::checkpoint::{consistency_needed, relate, Checkpoint, ForkReason, Relation};
 use sealwax_proto::merkle::EMPTY_ROOT;
 use sealwax_proto::note::{CosignatureSigner, CosignatureVerifier, Note, NoteVerifier};
 use sealwax_proto::Hash;
@@ -47,22 +49,56 @@ pub struct Witness {
     metrics: Arc<Metrics>,
 }
 
+/// Why a signed checkpoint was refused as inconsistent (a 422).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inconsistency {
+    /// A short label for metrics: `same_size_other_root` (a fork: two roots
+    /// for one size, both signed by the log), `bad_proof` (the proof does
+    /// not link the two tree heads: a fork or a broken client), or
+    /// `unexpected_proof` (proof lines where no proof exists).
+    pub reason: &'static str,
+    /// What was wrong, in words.
+    pub detail: String,
+}
+
 /// Whether the new tree head `new` may be cosigned after `stored`, given
 /// the request's consistency proof (from `stored.size`, which the caller
 /// checked is the request's old size).
-pub fn check_consistency(stored: Stored, new: (u64, Hash), proof: &[Hash]) -> Result<(), String> {
+pub fn check_consistency(
+    stored: Stored,
+    new: (u64, Hash),
+    proof: &[Hash],
+) -> Result<(), Inconsistency> {
     if consistency_needed(stored.size, new.0).is_none() && !proof.is_empty() {
-        return Err(format!(
-            "no consistency proof exists from size {} to size {}, but {} proof lines were sent",
-            stored.size,
-            new.0,
-            proof.len()
-        ));
+        return Err(Inconsistency {
+            reason: "unexpected_proof",
+            detail: format!(
+                "no consistency proof exists from size {} to size {}, but {} proof lines were sent",
+                stored.size,
+                new.0,
+                proof.len()
+            ),
+        });
     }
     match relate((stored.size, stored.root), new, Some(proof)) {
         Relation::Same | Relation::Extends => Ok(()),
-        Relation::Fork(reason) => Err(format!("{reason}")),
-        other => Err(format!("the new tree head relates as {other:?}")),
+        Relation::Fork(reason @ ForkReason::SameSizeOtherRoot) => Err(Inconsistency {
+            reason: "same_size_other_root",
+            detail: format!(
+                "{reason}: this witness cosigned size {} with root {}, the checkpoint has root {}",
+                stored.size,
+                BASE64.encode(stored.root),
+                BASE64.encode(new.1)
+            ),
+        }),
+        Relation::Fork(reason) => Err(Inconsistency {
+            reason: "bad_proof",
+            detail: format!("{reason}"),
+        }),
+        other => Err(Inconsistency {
+            reason: "bad_proof",
+            detail: format!("the new tree head relates as {other:?}"),
+        }),
     }
 }
 
@@ -189,8 +225,23 @@ impl Witness {
                 stored: stored.size,
             });
         }
-        check_consistency(*stored, (cp.size, cp.root), &req.proof)
-            .map_err(WitnessError::Inconsistent)?;
+        if let Err(e) = check_consistency(*stored, (cp.size, cp.root), &req.proof) {
+            // The checkpoint carries a valid signature of the log: it may be
+            // the proof of a fork, so the operator sees it whole.
+            tracing::warn!(
+                origin = %cp.origin,
+                size = stored.size,
+                root = %BASE64.encode(stored.root),
+                new_size = cp.size,
+                new_root = %BASE64.encode(cp.root),
+                reason = e.reason,
+                detail = %e.detail,
+                checkpoint = ?note.to_string(),
+                "refused a signed checkpoint inconsistent with the one this witness cosigned: the log may have forked"
+            );
+            self.metrics.inconsistent(&cp.origin, e.reason);
+            return Err(WitnessError::Inconsistent(e.detail));
+        }
         let cosig = self
             .signer
             .cosign(&note.text, now_seconds())

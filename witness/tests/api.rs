@@ -356,6 +356,15 @@ async fn inconsistent_checkpoints_are_422_and_change_nothing() {
         );
     }
     assert_eq!(w.stored().await.root, tree_root(&w.tree, 5).unwrap());
+    // Each is counted by reason: two roots for one size is a fork for sure.
+    let m = w.get("/metrics").await.body;
+    for line in [
+        "sealwax_witness_inconsistent_total{origin=\"example.com/log\",reason=\"bad_proof\"} 3",
+        "sealwax_witness_inconsistent_total{origin=\"example.com/log\",reason=\"same_size_other_root\"} 1",
+        "sealwax_witness_inconsistent_total{origin=\"example.com/log\",reason=\"unexpected_proof\"} 1",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} in\n{m}");
+    }
 
     // From size 0: no proof may be sent, and the empty tree has one root.
     let fresh = TestWitness::new();

@@ -6,6 +6,11 @@
 //!   cached.
 //! - `deploy/systemd/*.service` checked by the real `systemd-analyze verify`,
 //!   and their `ExecStart=` lines run against the built binaries.
+//! - `deploy/compose.yaml`: every flag of every sealwax command exists, and
+//!   its witness wiring (the key and policy script, two witnesses, the log
+//!   with `--witness-policy`) run here without containers ends in a
+//!   checkpoint meeting the 2-of-2 quorum.
+//! - `deploy/examples/*.policy` parse with `Policy::parse`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -639,5 +644,331 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+// ----- compose and the example policies -----
+
+/// What one compose service runs: its `entrypoint` and `command`, each a
+/// list of words, read from the two forms `deploy/compose.yaml` uses (a
+/// flow list of quoted strings, or a block list whose items may be folded
+/// `>` scalars). Another form fails the test, so the reader grows with the file.
+#[derive(Debug, Default, Clone)]
+struct ComposeService {
+    /// Built from `deploy/Dockerfile` (not another image).
+    ours: bool,
+    entrypoint: Vec<String>,
+    command: Vec<String>,
+}
+
+/// The services of `deploy/compose.yaml`, by name.
+fn compose_services() -> BTreeMap<String, ComposeService> {
+    let text = fs::read_to_string(deploy_dir().join("compose.yaml")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut services = BTreeMap::new();
+    let mut in_services = false;
+    let mut current: Option<String> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim();
+        i += 1;
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if indent(line) == 0 {
+            in_services = trimmed == "services:";
+            continue;
+        }
+        if !in_services {
+            continue;
+        }
+        if indent(line) == 2 {
+            let name = trimmed.strip_suffix(':').expect("a service name");
+            services.insert(name.to_string(), ComposeService::default());
+            current = Some(name.to_string());
+            continue;
+        }
+        let Some(name) = &current else { continue };
+        if indent(line) == 4 && trimmed.starts_with("build:") {
+            services.get_mut(name).unwrap().ours = true;
+        }
+        let (key, rest) = match trimmed.split_once(':') {
+            Some((k, r)) if indent(line) == 4 && (k == "entrypoint" || k == "command") => {
+                (k, r.trim())
+            }
+            _ => continue,
+        };
+        let words = if rest.starts_with('[') {
+            // A flow list of double-quoted strings is JSON.
+            let mut flow = rest.to_string();
+            while !flow.trim_end().ends_with(']') {
+                flow.push(' ');
+                flow.push_str(lines[i].trim());
+                i += 1;
+            }
+            serde_json::from_str::<Vec<String>>(&flow)
+                .unwrap_or_else(|e| panic!("{name}.{key}: {flow}: {e}"))
+        } else {
+            assert!(rest.is_empty(), "{name}.{key}: an unknown form `{rest}`");
+            let mut items = Vec::new();
+            while i < lines.len() && indent(lines[i]) > 4 {
+                let item = lines[i].trim();
+                i += 1;
+                let value = item.strip_prefix("- ").expect("a block list item");
+                if value == ">" {
+                    let mut folded = Vec::new();
+                    while i < lines.len() && indent(lines[i]) > 6 {
+                        folded.push(lines[i].trim());
+                        i += 1;
+                    }
+                    items.push(folded.join(" "));
+                } else {
+                    items.push(value.to_string());
+                }
+            }
+            items
+        };
+        let svc = services.get_mut(name).unwrap();
+        match key {
+            "entrypoint" => svc.entrypoint = words,
+            _ => svc.command = words,
+        }
+    }
+    services
+}
+
+/// The sealwax binaries a service of our image runs, each with its
+/// arguments: the image's entrypoint (`sealwax-log`) with `command`, or each invocation
+/// inside a `/bin/sh -c` script.
+fn invocations(svc: &ComposeService) -> Vec<Vec<String>> {
+    const BINARIES: [&str; 4] = [
+        "sealwax-log",
+        "sealwax-witness",
+        "sealwax-monitor",
+        "sealwax",
+    ];
+    if !svc.ours {
+        return Vec::new();
+    }
+    if svc.entrypoint.is_empty() {
+        let mut argv = vec!["sealwax-log".to_string()];
+        argv.extend(svc.command.iter().cloned());
+        return vec![argv];
+    }
+    assert_eq!(svc.entrypoint, ["/bin/sh", "-c"], "{svc:?}");
+    let script = svc.command.join(" ");
+    let mut out = Vec::new();
+    for simple in script.split([';', '&', '|', '{', '}', '(', ')']) {
+        let words: Vec<&str> = simple.split_whitespace().collect();
+        let Some(start) = words.iter().position(|w| BINARIES.contains(w)) else {
+            continue;
+        };
+        out.push(words[start..].iter().map(|w| w.to_string()).collect());
+    }
+    out
+}
+
+/// `BINARY [SUBCOMMAND] --help` (none when `sub` is a flag).
+fn help_of(binary: &str, sub: &str) -> String {
+    let mut cmd = Command::new(bin(binary));
+    if !sub.starts_with("--") {
+        cmd.arg(sub);
+    }
+    let out = cmd.arg("--help").output().expect("run --help");
+    assert!(out.status.success(), "{binary} {sub} --help");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_example_policy_parses_and_names_its_witnesses() {
+    use sealwax_proto::policy::Policy;
+    let mut seen = 0;
+    for entry in fs::read_dir(deploy_dir().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "policy") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).unwrap();
+        let policy = Policy::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(policy.logs().len(), 1, "{}", path.display());
+        assert!(
+            policy.witnesses().iter().all(|w| w.url.is_some()),
+            "{}: every witness has a URL for the log",
+            path.display()
+        );
+        assert!(text.contains("\n# "), "{}: commented", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 2, "the 2-of-2 and the nested 2-of-3 examples");
+}
+
+#[test]
+fn compose_runs_two_witnesses_and_the_log_with_a_two_of_two_policy() {
+    use sealwax_proto::policy::Policy;
+    let services = compose_services();
+    for name in ["witness-keys", "witness-1", "witness-2", "log"] {
+        assert!(services.contains_key(name), "compose has {name}");
+    }
+    // Every flag of every sealwax command in the file exists in that binary.
+    for (name, svc) in &services {
+        for argv in invocations(svc) {
+            let (binary, sub) = (&argv[0], &argv[1]);
+            let help = help_of(binary, sub);
+            for flag in argv.iter().filter(|w| w.starts_with("--")) {
+                assert!(
+                    help.contains(&format!("{flag} ")),
+                    "{name}: `{binary} {sub}` has no {flag}:\n{help}"
+                );
+            }
+        }
+    }
+    let witness_serves: Vec<&String> = services
+        .iter()
+        .filter(|(_, s)| {
+            invocations(s)
+                .iter()
+                .any(|a| a[0] == "sealwax-witness" && a[1] == "serve")
+        })
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(witness_serves, ["witness-1", "witness-2"]);
+
+    // Run the compose wiring here, without containers: the init script with
+    // its paths in a temporary directory, then the witnesses and the log
+    // with the commands compose gives them, on free ports.
+    let dir = tempfile::tempdir().unwrap();
+    let paths = [
+        ("/var/lib/sealwax-witness-1", dir.path().join("w1")),
+        ("/var/lib/sealwax-witness-2", dir.path().join("w2")),
+        ("/var/lib/sealwax", dir.path().join("log")),
+        ("/etc/sealwax/witnessing", dir.path().join("witnessing")),
+        ("/tmp/first-start", dir.path().join("first-start")),
+    ];
+    fs::create_dir_all(dir.path().join("witnessing")).unwrap();
+    fs::create_dir_all(dir.path().join("log")).unwrap();
+    let local = |text: &str| {
+        let mut t = text.replace("$$", "$");
+        for (from, to) in &paths {
+            t = t.replace(from, s(to));
+        }
+        t
+    };
+    let bin_dir = bin("sealwax-witness").parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", s(&bin_dir), std::env::var("PATH").unwrap());
+    let sh = |what: &str, script: &str| {
+        let out = Command::new("/bin/sh")
+            .args(["-c", script])
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{what}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(
+        "admin-token",
+        &local(&services["admin-token"].command.join(" ")),
+    );
+    let init = &services["witness-keys"];
+    let script = local(&init.command.join(" "));
+    let script = replace_once(
+        &script,
+        "chown -R sealwax:sealwax",
+        "true",
+        "compose.yaml witness-keys",
+    );
+    let script = replace_once(
+        &script,
+        "127.0.0.1:7389",
+        &format!("127.0.0.1:{}", free_port()),
+        "compose.yaml witness-keys",
+    );
+    // A second run (a restart of the stack) keeps the keys and the policy.
+    sh("witness-keys", &script);
+    let keys = fs::read_to_string(dir.path().join("witnessing/policy")).unwrap();
+    sh("witness-keys, again", &script);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("witnessing/policy")).unwrap(),
+        keys
+    );
+    let policy_file = dir.path().join("witnessing/policy");
+    let policy_text = fs::read_to_string(&policy_file).unwrap();
+    let policy = Policy::parse(&policy_text).unwrap();
+    let urls: Vec<Option<&str>> = policy
+        .witnesses()
+        .iter()
+        .map(|w| w.url.as_deref())
+        .collect();
+    assert_eq!(
+        urls,
+        [Some("http://witness-1:7381"), Some("http://witness-2:7381")]
+    );
+    assert!(policy_text.contains("group both all w1 w2\nquorum both\n"));
+
+    // The witnesses, each on a free port in place of 7381.
+    let mut children = Vec::new();
+    let mut policy_local = policy_text.clone();
+    for name in ["witness-1", "witness-2"] {
+        let port = free_port();
+        let svc = &services[name];
+        let script = local(&svc.command.join(" "));
+        let script = replace_once(&script, "0.0.0.0:7381", &format!("127.0.0.1:{port}"), name);
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        sealwax_tests::wait_healthy(&format!("http://127.0.0.1:{port}"), &mut child);
+        children.push(KillOnDrop(child));
+        policy_local = replace_once(
+            &policy_local,
+            &format!("http://{name}:7381"),
+            &format!("http://127.0.0.1:{port}"),
+            "the generated policy",
+        );
+    }
+    fs::write(&policy_file, &policy_local).unwrap();
+    // The log, with the command compose gives it, on a free port.
+    let port = free_port();
+    let argv: Vec<String> = invocations(&services["log"])
+        .remove(0)
+        .iter()
+        .map(|w| local(w).replace("0.0.0.0:7380", &format!("127.0.0.1:{port}")))
+        .collect();
+    let mut log = Command::new(bin(&argv[0]))
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    sealwax_tests::wait_healthy(&url, &mut log);
+    let _log = KillOnDrop(log);
+    let vkey = fs::read_to_string(dir.path().join("witnessing/log.vkey")).unwrap();
+    let origin = vkey.split('+').next().unwrap().to_string();
+    fill_log(&url, &origin, "alice", 2);
+    // /checkpoint serves a checkpoint both witnesses cosigned.
+    let policy = Policy::parse(&policy_local).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _, _, body) = get(&format!("{url}/checkpoint"));
+        let body = String::from_utf8(body).unwrap();
+        if status == 200 && policy.verify_checkpoint(&body).is_ok() && !body.contains("\n0\n") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint meeting the 2-of-2 quorum within 30 s: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
