@@ -255,10 +255,9 @@
   // ----- one page -----
 
   async function fetchRecord(url) {
-    const r = await fetch(url, { credentials: 'omit', headers: { accept: 'application/json' } });
+    const r = await fetch(url, { credentials: 'omit' });
     if (!r.ok) throw new Error(`cannot fetch the key-state record (${r.status})`);
-    const body = await r.json();
-    return body.record ? b64decode(body.record) : null;
+    return new Uint8Array(await r.arrayBuffer());
   }
 
   /**

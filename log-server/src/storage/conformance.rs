@@ -510,13 +510,20 @@ pub(crate) fn publisher_releases_are_paged_once_each(b: &mut impl Backend) {
     let want = |p: &str, v: &str, i: u64| (p.to_string(), v.to_string(), i);
     assert_eq!(
         all,
-        vec![want("ab", "9", 3), want("tool", "1.0", 0), want("tool", "2.0", 2)]
+        vec![
+            want("ab", "9", 3),
+            want("tool", "1.0", 0),
+            want("tool", "2.0", 2)
+        ]
     );
     let page = names(s.publisher_releases("pub", None, 1).unwrap());
     assert_eq!(page, vec![want("ab", "9", 3)]);
     let page = names(s.publisher_releases("pub", Some(("ab", "9")), 1).unwrap());
     assert_eq!(page, vec![want("tool", "1.0", 0)]);
-    let page = names(s.publisher_releases("pub", Some(("tool", "1.0")), 5).unwrap());
+    let page = names(
+        s.publisher_releases("pub", Some(("tool", "1.0")), 5)
+            .unwrap(),
+    );
     assert_eq!(page, vec![want("tool", "2.0", 2)]);
     assert!(s
         .publisher_releases("pub", Some(("tool", "2.0")), 5)

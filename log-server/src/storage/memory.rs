@@ -271,7 +271,11 @@ impl Storage for MemoryStorage {
         let start = after.map(|(p, v)| order(p, v));
         Ok(all
             .into_iter()
-            .filter(|r| start.as_ref().is_none_or(|s| order(&r.package, &r.version) > *s))
+            .filter(|r| {
+                start
+                    .as_ref()
+                    .is_none_or(|s| order(&r.package, &r.version) > *s)
+            })
             .take(limit)
             .collect())
     }

@@ -51,8 +51,8 @@ use sealwax_proto::directory::NodePath;
 use sealwax_proto::Hash;
 
 use super::{
-    check_batch, decode_state, encode_state, Batch, PublisherRelease, Storage, StorageError, StorageResult, Subtree,
-    TreeState,
+    check_batch, decode_state, encode_state, Batch, PublisherRelease, Storage, StorageError,
+    StorageResult, Subtree, TreeState,
 };
 use sealwax_proto::tile::TILE_HEIGHT;
 
