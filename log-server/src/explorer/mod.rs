@@ -79,6 +79,8 @@ pub fn routes() -> Router<AppState> {
         .route("/explore/search", get(search))
         .route("/explore/verify.js", get(verify_js))
         .route("/explore/style.css", get(style_css))
+        // Browsers ask for it; an empty answer keeps their consoles clean.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
 // ----- what a page embeds for verify.js -----

@@ -155,7 +155,7 @@ pub(super) fn publisher(p: &PublisherPage, material: &str) -> Markup {
                     h2 #keys-h { "Keys" }
                     p { "Each key's chain reads from the key that claimed the name (or an operator registration, marked \u{2691}) down to it." }
                     div.scroll {
-                        table {
+                        table.stack {
                             thead { tr {
                                 th scope="col" { "Key ID" }
                                 th scope="col" { "State" }
@@ -166,16 +166,16 @@ pub(super) fn publisher(p: &PublisherPage, material: &str) -> Markup {
                             tbody {
                                 @for k in &p.keys {
                                     tr id={ "key-" (k.key_hash) } class={ "state-" (k.standing) } {
-                                        td { code title=(k.key_hash) { (k.key_id) } }
-                                        td { strong { (k.standing) } }
-                                        td {
+                                        td data-label="Key ID" { code title=(k.key_hash) { (k.key_id) } }
+                                        td data-label="State" { strong { (k.standing) } }
+                                        td data-label="Vouched for by" {
                                             @match (&k.vouched_by, k.vouched) {
                                                 (Some((id, hash)), _) => { "chain: " a href={ "#key-" (hash) } { code { (id) } } },
                                                 (None, "operator") => { span.operator { "\u{2691} operator" } },
                                                 (None, v) => { (v) },
                                             }
                                         }
-                                        td {
+                                        td data-label="Chain" {
                                             ol.chain {
                                                 @for (id, how) in &k.chain {
                                                     @if how.is_empty() { li { (id) } } @else {
@@ -185,7 +185,7 @@ pub(super) fn publisher(p: &PublisherPage, material: &str) -> Markup {
                                                 }
                                             }
                                         }
-                                        td {
+                                        td data-label="History" {
                                             ul.history {
                                                 @for (what, at) in &k.history {
                                                     li { (what) " at " a href={ "/explore/entries/" (at) } { "#" (at) } }
@@ -203,15 +203,15 @@ pub(super) fn publisher(p: &PublisherPage, material: &str) -> Markup {
                     h2 #ev-h { "Key events" }
                     p { "Registrations and revocations from log index " (p.events_from) ", each with its inclusion proof (checked by this page)." }
                     div.scroll {
-                        table {
+                        table.stack {
                             thead { tr { th scope="col" { "Index" } th scope="col" { "Event" } th scope="col" { "Key ID" } th scope="col" { "Authorised by" } } }
                             tbody {
                                 @for e in &p.events {
                                     tr {
-                                        td { a href={ "/explore/entries/" (e.index) } { (e.index) } }
-                                        td { (e.kind) @if let Some(r) = &e.reason { " (" (r) ")" } }
-                                        td { code { (e.key_id) } }
-                                        td { @if e.authorization == "operator" { span.operator { "\u{2691} operator" } } @else { (e.authorization) } }
+                                        td data-label="Index" { a href={ "/explore/entries/" (e.index) } { (e.index) } }
+                                        td data-label="Event" { (e.kind) @if let Some(r) = &e.reason { " (" (r) ")" } }
+                                        td data-label="Key ID" { code { (e.key_id) } }
+                                        td data-label="Authorised by" { @if e.authorization == "operator" { span.operator { "\u{2691} operator" } } @else { (e.authorization) } }
                                     }
                                 }
                             }

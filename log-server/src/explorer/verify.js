@@ -297,6 +297,8 @@
   }
 
   function show(main, ok, message) {
+    // For the browser tests: milliseconds from navigation start to the verdict.
+    if (root.performance) main.setAttribute('data-verified-ms', String(Math.round(root.performance.now())));
     main.setAttribute('data-verified', ok ? 'true' : 'false');
     const badge = document.getElementById('verify-badge');
     if (badge) {
