@@ -65,6 +65,10 @@ test('key directory vectors: keys, values and proofs verify; edits are refused',
       if (leaf.publisher) {
         assert.equal(v.hex(await v.publisherKey(leaf.publisher)), leaf.key, `${f} ${leaf.publisher}`);
         assert.equal(v.hex(await v.recordHash(v.unhex(leaf.record))), leaf.value);
+        const rec = await v.decodeRecord(v.unhex(leaf.record));
+        assert.equal(rec.publisher, leaf.publisher);
+        assert.ok(rec.keys.length > 0 && rec.keys.every((k) => /^[0-9A-F]{16}$/.test(k.keyId)));
+        await assert.rejects(v.decodeRecord(v.unhex(leaf.record + '00')), /trailing/);
       }
       if (leaf.release) {
         assert.equal(v.hex(await v.releaseKey(leaf.release)), leaf.key, `${f} ${leaf.release}`);
@@ -90,4 +94,12 @@ test('key directory vectors: keys, values and proofs verify; edits are refused',
     }
   }
   assert.ok(proofs > 5, `${proofs} proofs`);
+  // The vectors' histories: a compromised claim key, two keys suspended through it, a retired key.
+  const t = JSON.parse(readFileSync(join(repo, 'proto/tests/vectors/directory/publishers-and-releases.json'), 'utf8'));
+  const states = [];
+  for (const leaf of t.leaves.filter((l) => l.record)) {
+    states.push(...(await v.decodeRecord(v.unhex(leaf.record))).keys.map((k) => k.standing));
+  }
+  const n = (s) => states.filter((x) => x === s).length;
+  assert.deepEqual([n('compromised'), n('suspended'), n('retired')], [1, 2, 1], states.join(' '));
 });

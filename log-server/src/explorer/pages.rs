@@ -147,7 +147,7 @@ pub(super) fn publisher(p: &PublisherPage, material: &str) -> Markup {
             h1 { "Publisher " code { (p.publisher) } }
             @match p.key_count {
                 None => p { "This publisher has no keys in this log: the key directory proves its absence at tree size " (p.checkpoint.size) "." },
-                Some(n) => p { (n) " key(s), " (p.active) " active. "
+                Some(n) => p #key-count { (n) " key(s), " (p.active) " active. "
                     @if !p.record_embedded { "The key-state record is too large to embed; the verifier fetches it from this log." } },
             }
             @if let Some(n) = p.key_count {

@@ -252,6 +252,76 @@
     if (!equal(h, rootHash)) throw new Error('the directory proof does not lead to the checkpoint\'s directory root');
   }
 
+  // ----- the key-state record (docs/FORMATS.md, "Key state record") -----
+
+  /** Decodes a key-state record: { publisher, keys: [{ keyHash, keyId, standing, voucher }] }. */
+  async function decodeRecord(bytes) {
+    let at = 0;
+    const need = (n) => { if (at + n > bytes.length) throw new Error('the key-state record is truncated'); const b = bytes.subarray(at, at + n); at += n; return b; };
+    const u8 = () => need(1)[0];
+    const u32 = () => new DataView(need(4).slice().buffer).getUint32(0);
+    const u64 = () => new DataView(need(8).slice().buffer).getBigUint64(0);
+    const auth = () => {
+      const t = u8();
+      if (t === 0) return 'claim';
+      if (t === 1) return hex(need(32));
+      if (t === 2) return 'operator';
+      throw new Error('the key-state record has an unknown authorization');
+    };
+    const opt = () => {
+      const t = u8();
+      if (t === 0) return null;
+      if (t === 1) return u64();
+      throw new Error('the key-state record has a malformed index');
+    };
+    if (u8() !== 1) throw new Error('the key-state record has an unknown version');
+    const publisher = new TextDecoder().decode(need(u8()));
+    const count = u32();
+    const keys = [];
+    for (let i = 0; i < count; i++) {
+      const key = need(40);
+      u64(); // registered_at
+      let voucher = auth();
+      const vouchings = u32();
+      for (let v = 0; v < vouchings; v++) { u64(); voucher = auth(); }
+      const retired = opt();
+      const compromised = opt();
+      const suspended = u8();
+      if (suspended > 1) throw new Error('the key-state record has a malformed standing');
+      const standing = compromised !== null ? 'compromised' : suspended ? 'suspended' : retired !== null ? 'retired' : 'active';
+      const keyId = hex(key.slice(0, 8).reverse()).toUpperCase();
+      keys.push({ keyHash: hex(await sha256(enc.encode('Ed'), key)), keyId, standing, voucher });
+    }
+    if (at !== bytes.length) throw new Error('the key-state record has trailing bytes');
+    return { publisher, keys };
+  }
+
+  /**
+   * Checks the key table a publisher page shows against the verified
+   * record: the count, and each row's key ID, state and voucher.
+   */
+  function checkKeyTable(doc, record) {
+    const count = doc.getElementById('key-count');
+    if (count && !count.textContent.trim().startsWith(`${record.keys.length} key(s)`)) {
+      throw new Error(`the page shows another number of keys than the key-state record (${record.keys.length})`);
+    }
+    const byHash = new Map(record.keys.map((k) => [k.keyHash, k]));
+    let rows = 0;
+    for (const row of doc.querySelectorAll('tr[id^="key-"]')) {
+      const k = byHash.get(row.id.slice(4));
+      if (!k) throw new Error('the key table shows a key the key-state record does not hold');
+      const text = (label, sel) => { const e = row.querySelector(`td[data-label="${label}"] ${sel}`); return e ? e.textContent.trim() : null; };
+      if (text('Key ID', 'code') !== k.keyId) throw new Error(`the key table shows the wrong key ID for key ${k.keyId}`);
+      if (text('State', 'strong') !== k.standing) throw new Error(`the key table shows key ${k.keyId} as ${text('State', 'strong')}, the record as ${k.standing}`);
+      const cell = row.querySelector('td[data-label="Vouched for by"]');
+      const link = cell && cell.querySelector('a');
+      const shown = link ? link.getAttribute('href').replace(/^#key-/, '') : cell ? (cell.textContent.includes('operator') ? 'operator' : cell.textContent.trim()) : null;
+      if (shown !== k.voucher) throw new Error(`the key table shows the wrong voucher for key ${k.keyId}`);
+      rows++;
+    }
+    return rows;
+  }
+
   // ----- one page -----
 
   async function fetchRecord(url) {
@@ -264,7 +334,8 @@
    * Verifies a page's material; resolves to a summary of what was checked,
    * rejects with the reason something does not hold.
    */
-  async function verifyMaterial(m) {
+  async function verifyMaterial(m, doc) {
+    let keyRows = 0;
     const cp = await verifyCheckpoint(m.log_key, m.checkpoint);
     let inclusion = 0;
     for (const item of m.inclusion || []) {
@@ -283,7 +354,12 @@
         let record = item.record ? b64decode(item.record) : null;
         if (!record && item.record_url) record = await fetchRecord(item.record_url);
         if (item.present && !record) throw new Error('the page lists keys but carries no key-state record');
-        if (record) value = await recordHash(record);
+        if (record) {
+          value = await recordHash(record);
+          const decoded = await decodeRecord(record);
+          if (decoded.publisher !== item.name) throw new Error('the key-state record is another publisher\'s');
+          if (doc) keyRows += checkKeyTable(doc, decoded);
+        }
       } else if (item.kind === 'release') {
         key = await releaseKey(item.name);
         if (item.index !== undefined && item.index !== null) value = await releaseValue(item.index, unhex(item.sha256));
@@ -293,7 +369,7 @@
       await verifyDirectory(cp.directoryRoot, key, value, b64decode(item.proof));
       directory++;
     }
-    return { size: cp.size.toString(), inclusion, directory, cosigners: cp.cosigners };
+    return { size: cp.size.toString(), inclusion, directory, keyRows, cosigners: cp.cosigners };
   }
 
   function show(main, ok, message) {
@@ -313,8 +389,9 @@
     if (!main || !data) return;
     try {
       const m = JSON.parse(data.textContent);
-      const s = await verifyMaterial(m);
+      const s = await verifyMaterial(m, document);
       show(main, true, `checkpoint signature at tree size ${s.size}, ${s.inclusion} inclusion proof(s), ${s.directory} key directory proof(s)` +
+        (s.keyRows ? `, ${s.keyRows} key(s) shown match the proven key state` : '') +
         (s.cosigners.length ? ` (cosignatures by ${s.cosigners.join(', ')} not checked: no witness keys on this page)` : ''));
     } catch (e) {
       show(main, false, e && e.message ? e.message : String(e));
@@ -324,7 +401,7 @@
   const api = {
     b64decode, hex, unhex, sha256, leafHash, nodeHash, rootFromInclusion, verifyInclusion,
     parseVerifierKey, parseNote, verifyCheckpoint, publisherKey, releaseKey, recordHash,
-    releaseValue, decodeDirectoryProof, verifyDirectory, verifyMaterial,
+    releaseValue, decodeDirectoryProof, verifyDirectory, decodeRecord, checkKeyTable, verifyMaterial,
   };
   if (typeof module === 'object' && module.exports) {
     module.exports = api;

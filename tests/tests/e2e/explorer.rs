@@ -77,6 +77,8 @@ enum Tamper {
     CheckpointSignature,
     /// One bit of the last byte of the first key directory proof.
     DirectoryProof,
+    /// Not the material: the key table shows a compromised key as active.
+    KeyState,
 }
 
 #[derive(Clone)]
@@ -96,6 +98,7 @@ fn tamper(m: &mut Value, t: Tamper) {
     match t {
         Tamper::InclusionProof => flip_b64(&mut m["inclusion"][0]["proof"][0], false),
         Tamper::DirectoryProof => flip_b64(&mut m["directory"][0]["proof"], true),
+        Tamper::KeyState => {}
         Tamper::CheckpointSignature => {
             let note = m["checkpoint"].as_str().unwrap().to_string();
             let (head, sig) = note.trim_end().rsplit_once(' ').unwrap();
@@ -123,7 +126,10 @@ async fn proxy(State(p): State<Proxy>, uri: Uri) -> axum::response::Response {
     let mut body = resp.bytes().await.unwrap_or_default().to_vec();
     let open = r#"<script id="sealwax-material" type="application/json">"#;
     let text = String::from_utf8_lossy(&body).into_owned();
-    if let Some(start) = text.find(open) {
+    if let Tamper::KeyState = p.tamper {
+        let lie = text.replace("<strong>compromised</strong>", "<strong>active</strong>");
+        body = lie.into_bytes();
+    } else if let Some(start) = text.find(open) {
         let start = start + open.len();
         let end = start + text[start..].find("</script>").unwrap();
         let mut m: Value = serde_json::from_str(&text[start..end]).unwrap();
@@ -246,6 +252,11 @@ fn explorer_pages_verify_in_chromium_and_a_flipped_byte_is_caught() {
             Tamper::DirectoryProof,
             "/explore/publishers/alice".to_string(),
             "directory proof",
+        ),
+        (
+            Tamper::KeyState,
+            "/explore/publishers/alice".to_string(),
+            "the record as compromised",
         ),
     ];
     for (t, page, why) in cases {
