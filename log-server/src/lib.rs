@@ -13,6 +13,7 @@ pub mod cosign;
 pub mod datadir;
 pub mod directory_store;
 pub mod error;
+pub mod explorer;
 pub mod log;
 pub mod log_error;
 pub mod metrics;

@@ -769,6 +769,14 @@ impl Storage for GatedStorage {
         self.inner
             .signatures_by_release(publisher, package, version)
     }
+    fn publisher_releases(
+        &self,
+        publisher: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> StorageResult<Vec<sealwax_log::storage::PublisherRelease>> {
+        self.inner.publisher_releases(publisher, after, limit)
+    }
 }
 
 #[tokio::test]

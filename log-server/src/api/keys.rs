@@ -110,7 +110,7 @@ pub(crate) async fn publisher_keys(
 }
 
 /// The checkpoint to answer at: the one signed for `tree_size`, or the newest.
-pub(super) fn signed_at(log: &Log, tree_size: Option<u64>) -> Result<SignedAt, AppError> {
+pub(crate) fn signed_at(log: &Log, tree_size: Option<u64>) -> Result<SignedAt, AppError> {
     match tree_size {
         Some(n) => Ok(log.signed_at(n)?),
         None => {
@@ -129,7 +129,7 @@ pub(super) fn signed_at(log: &Log, tree_size: Option<u64>) -> Result<SignedAt, A
 /// key events is the log's own failure. The record the sequencer stored is
 /// used when the directory shows its hash (at the newest size, as a rule);
 /// otherwise, at an older size, the key events below it are replayed.
-fn proven_record(
+pub(crate) fn proven_record(
     log: &Log,
     at: &SignedAt,
     publisher: &str,
@@ -171,7 +171,7 @@ fn stored_record(log: &Log, publisher: &str) -> Result<Option<Vec<u8>>, AppError
 
 /// The key event logged at `index` as `bytes`, with its inclusion proof in
 /// the tree of `size` read from `reader`.
-fn key_event(
+pub(crate) fn key_event(
     reader: &StorageHashReader<'_>,
     size: u64,
     index: u64,

@@ -205,6 +205,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/v1/openapi.json", get(crate::openapi::openapi_json))
+        .merge(crate::explorer::routes())
         .layer(from_fn_with_state(
             state.0.request_timeout,
             middleware::time_limit,

@@ -38,6 +38,7 @@ macro_rules! storage_conformance_tests {
             a_log_without_every_level_has_no_subtrees,
             key_records_are_per_publisher_and_overwritten,
             key_event_pages_start_where_asked,
+            publisher_releases_are_paged_once_each,
             directory_nodes_are_read_as_of_a_size,
             directory_versions_below_the_horizon_are_dropped,
         );
@@ -485,6 +486,50 @@ pub(crate) fn key_event_pages_start_where_asked(b: &mut impl Backend) {
     assert!(s.key_events_page("pub", 0, 0).unwrap().is_empty());
     assert_eq!(s.key_events_page("pu", 0, 10).unwrap(), vec![1]);
     assert_eq!(s.key_events("pub").unwrap(), vec![0, 3, 256, 257, 299]);
+}
+
+pub(crate) fn publisher_releases_are_paged_once_each(b: &mut impl Backend) {
+    let mut range = CompactRange::new();
+    let mut batch = make_batch(&mut range, "r", 10);
+    batch.signatures = vec![
+        sig(0, 1, "pub", "tool", "1.0"),
+        sig(1, 1, "pub", "tool", "1.0"),
+        sig(2, 2, "pub", "tool", "2.0"),
+        sig(3, 3, "pub", "ab", "9"),
+        sig(4, 4, "pu", "tool", "1.0"),
+        sig(5, 5, "pubs", "tool", "1.0"),
+    ];
+    b.storage().commit(&batch).unwrap();
+    let s = b.storage();
+    let names = |v: Vec<super::PublisherRelease>| -> Vec<(String, String, u64)> {
+        v.into_iter()
+            .map(|r| (r.package, r.version, r.first_index))
+            .collect()
+    };
+    let all = names(s.publisher_releases("pub", None, 10).unwrap());
+    let want = |p: &str, v: &str, i: u64| (p.to_string(), v.to_string(), i);
+    assert_eq!(
+        all,
+        vec![
+            want("ab", "9", 3),
+            want("tool", "1.0", 0),
+            want("tool", "2.0", 2)
+        ]
+    );
+    let page = names(s.publisher_releases("pub", None, 1).unwrap());
+    assert_eq!(page, vec![want("ab", "9", 3)]);
+    let page = names(s.publisher_releases("pub", Some(("ab", "9")), 1).unwrap());
+    assert_eq!(page, vec![want("tool", "1.0", 0)]);
+    let page = names(
+        s.publisher_releases("pub", Some(("tool", "1.0")), 5)
+            .unwrap(),
+    );
+    assert_eq!(page, vec![want("tool", "2.0", 2)]);
+    assert!(s
+        .publisher_releases("pub", Some(("tool", "2.0")), 5)
+        .unwrap()
+        .is_empty());
+    assert!(s.publisher_releases("nobody", None, 5).unwrap().is_empty());
 }
 
 pub(crate) fn directory_nodes_are_read_as_of_a_size(b: &mut impl Backend) {

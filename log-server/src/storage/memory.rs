@@ -6,7 +6,9 @@ use std::sync::RwLock;
 use sealwax_proto::directory::NodePath;
 use sealwax_proto::Hash;
 
-use super::{check_batch, Batch, Storage, StorageError, StorageResult, TreeState};
+use super::{
+    check_batch, Batch, PublisherRelease, Storage, StorageError, StorageResult, TreeState,
+};
 
 #[derive(Default)]
 struct Inner {
@@ -240,6 +242,42 @@ impl Storage for MemoryStorage {
         };
         out.sort_unstable();
         Ok(out)
+    }
+
+    fn publisher_releases(
+        &self,
+        publisher: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> StorageResult<Vec<PublisherRelease>> {
+        let g = self.read()?;
+        // The order RocksDB's length-prefixed keys give.
+        let order = |p: &str, v: &str| (p.len(), p.to_string(), v.len(), v.to_string());
+        let mut all: Vec<PublisherRelease> = g
+            .by_release
+            .iter()
+            .filter(|((p, _), _)| p == publisher)
+            .flat_map(|((_, package), versions)| {
+                versions.iter().filter_map(move |(version, idx)| {
+                    Some(PublisherRelease {
+                        package: package.clone(),
+                        version: version.clone(),
+                        first_index: *idx.first()?,
+                    })
+                })
+            })
+            .collect();
+        all.sort_by_key(|r| order(&r.package, &r.version));
+        let start = after.map(|(p, v)| order(p, v));
+        Ok(all
+            .into_iter()
+            .filter(|r| {
+                start
+                    .as_ref()
+                    .is_none_or(|s| order(&r.package, &r.version) > *s)
+            })
+            .take(limit)
+            .collect())
     }
 }
 

@@ -317,6 +317,28 @@ pub trait Storage: Send + Sync + 'static {
         package: &str,
         version: Option<&str>,
     ) -> StorageResult<Vec<u64>>;
+
+    /// One page of a publisher's releases, ordered by package then version
+    /// (each name compared by length, then bytes): at most `limit` of them,
+    /// starting after the release `after` (package, version). Each is
+    /// (package, version, index of its first signature).
+    fn publisher_releases(
+        &self,
+        publisher: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> StorageResult<Vec<PublisherRelease>>;
+}
+
+/// One release of a publisher, as [`Storage::publisher_releases`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublisherRelease {
+    /// The package.
+    pub package: String,
+    /// The version.
+    pub version: String,
+    /// The index of its first signature entry.
+    pub first_index: u64,
 }
 
 /// Checks the parts of a batch that do not depend on the stored data

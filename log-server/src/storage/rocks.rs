@@ -51,8 +51,8 @@ use sealwax_proto::directory::NodePath;
 use sealwax_proto::Hash;
 
 use super::{
-    check_batch, decode_state, encode_state, Batch, Storage, StorageError, StorageResult, Subtree,
-    TreeState,
+    check_batch, decode_state, encode_state, Batch, PublisherRelease, Storage, StorageError,
+    StorageResult, Subtree, TreeState,
 };
 use sealwax_proto::tile::TILE_HEIGHT;
 
@@ -198,6 +198,23 @@ fn release_prefix(publisher: &str, package: &str, version: Option<&str>) -> Vec<
         str16(&mut k, v);
     }
     k
+}
+
+/// Splits the rest of a release key after its publisher: package, version, index.
+fn decode_release_key(rest: &[u8]) -> StorageResult<(String, String, u64)> {
+    const BAD: StorageError = StorageError::Corrupt("a release index key is malformed");
+    fn take16<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let n = u16::from_be_bytes(b.get(..2)?.try_into().ok()?) as usize;
+        let s = b.get(2..2 + n)?;
+        *b = &b[2 + n..];
+        Some(s)
+    }
+    let mut b = rest;
+    let package = take16(&mut b).ok_or(BAD)?;
+    let version = take16(&mut b).ok_or(BAD)?;
+    let index: [u8; 8] = b.try_into().map_err(|_| BAD)?;
+    let text = |s: &[u8]| String::from_utf8(s.to_vec()).map_err(|_| BAD);
+    Ok((text(package)?, text(version)?, u64::from_be_bytes(index)))
 }
 
 fn index_suffix(key: &[u8]) -> StorageResult<u64> {
@@ -646,6 +663,51 @@ impl Storage for RocksStorage {
         let mut out = self.indexes_with_prefix(CF_SIG_RELEASE, &prefix)?;
         // Without a version the keys are ordered by version first.
         out.sort_unstable();
+        Ok(out)
+    }
+
+    fn publisher_releases(
+        &self,
+        publisher: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> StorageResult<Vec<PublisherRelease>> {
+        let mut prefix = Vec::new();
+        str16(&mut prefix, publisher);
+        let start = match after {
+            Some((package, version)) => release_prefix(publisher, package, Some(version)),
+            None => prefix.clone(),
+        };
+        let cf = self.cf(CF_SIG_RELEASE)?;
+        let mut out: Vec<PublisherRelease> = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let (package, version, index) = decode_release_key(&k[prefix.len()..])?;
+            if after == Some((package.as_str(), version.as_str())) {
+                continue;
+            }
+            // A release's signatures sort by index: its first one comes first.
+            if out
+                .last()
+                .is_some_and(|r| r.package == package && r.version == version)
+            {
+                continue;
+            }
+            if out.len() == limit {
+                break;
+            }
+            out.push(PublisherRelease {
+                package,
+                version,
+                first_index: index,
+            });
+        }
         Ok(out)
     }
 }

@@ -11,6 +11,7 @@ mod crashloop;
 mod deploy;
 mod directory_client;
 mod downloads;
+mod explorer;
 mod keys_scale;
 mod monitor;
 mod scenarios;
