@@ -16,6 +16,7 @@ pub mod error;
 pub mod log;
 pub mod log_error;
 pub mod metrics;
+pub mod mirror;
 pub mod openapi;
 pub mod ratelimit;
 pub mod sequencer;

@@ -12,6 +12,7 @@ mod deploy;
 mod directory_client;
 mod downloads;
 mod keys_scale;
+mod mirror;
 mod monitor;
 mod scenarios;
 mod server;
