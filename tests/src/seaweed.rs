@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-/// The venv `scripts/seaweedfs` installs into, when `SEALWAX_WEED_VENV` is unset.
+/// The venv `scripts/seaweedfs` installs into: `SEALWAX_WEED_VENV`, else
+/// `seaweedfs-venv` in the target directory this test was built in.
 pub fn default_venv() -> Option<PathBuf> {
     if let Some(v) = std::env::var_os("SEALWAX_WEED_VENV") {
         return Some(PathBuf::from(v));
     }
-    let home = std::env::var_os("HOME")?;
-    Some(PathBuf::from(home).join(".cache/sealwax/seaweedfs-venv"))
+    // The test binary is target/<profile>/deps/<name>.
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.parent()?.join("seaweedfs-venv"))
 }
 
 /// The `weed` binary: `SEALWAX_WEED`, else the venv of `scripts/seaweedfs`, else `PATH`.
