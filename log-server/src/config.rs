@@ -231,6 +231,17 @@ pub struct ServeArgs {
     /// to cosign, and /checkpoint serves the newest checkpoint that meets the quorum.
     #[arg(long, env = "SEALWAX_LOG_WITNESS_POLICY", value_name = "FILE")]
     pub witness_policy: Option<PathBuf>,
+
+    /// Copy every tile, entry bundle and then the checkpoint to this S3 location
+    /// (s3://BUCKET or s3://BUCKET/PREFIX), for readers and CDNs. The endpoint and credentials
+    /// come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION.
+    #[arg(long, env = "SEALWAX_LOG_MIRROR", value_name = "S3_URL")]
+    pub mirror: Option<String>,
+
+    /// /healthz fails when the --mirror's checkpoint has been behind the log's for longer than
+    /// this [default: 300].
+    #[arg(long, env = "SEALWAX_LOG_MIRROR_STUCK_SECS", value_name = "SECS")]
+    pub mirror_stuck_secs: Option<u64>,
 }
 
 /// The TOML config file: the same settings as the `serve` flags.
@@ -289,6 +300,10 @@ pub struct FileConfig {
     pub cache_mib: Option<usize>,
     /// See `--witness-policy`.
     pub witness_policy: Option<PathBuf>,
+    /// See `--mirror`.
+    pub mirror: Option<String>,
+    /// See `--mirror-stuck-secs`.
+    pub mirror_stuck_secs: Option<u64>,
 }
 
 /// The settings of a running server, all resolved.
@@ -342,6 +357,10 @@ pub struct ServeConfig {
     pub cache_bytes: usize,
     /// The witness policy file, if witnessing is on.
     pub witness_policy: Option<PathBuf>,
+    /// The object storage mirror, if on.
+    pub mirror: Option<crate::mirror::MirrorTarget>,
+    /// How long the mirror may lag before /healthz fails.
+    pub mirror_stuck: Duration,
 }
 
 /// A configuration that cannot be used.
@@ -350,6 +369,9 @@ pub struct ServeConfig {
 /// anyhow's "Caused by" print it once.
 #[derive(Debug, Error)]
 pub enum ConfigError {
+    /// `--mirror` is not an S3 location.
+    #[error("--mirror: {0}")]
+    Mirror(String),
     /// The config file could not be read.
     #[error("cannot read config file {path}: {cause}")]
     Read {
@@ -444,6 +466,8 @@ impl ServeArgs {
             client_ip_header,
             cache_mib,
             witness_policy,
+            mirror,
+            mirror_stuck_secs,
         )
     }
 }
@@ -527,6 +551,16 @@ impl FileConfig {
             client_ip_header: self.client_ip_header.map(header_name).transpose()?,
             cache_bytes: cache_bytes(self.cache_mib.unwrap_or(DEFAULT_CACHE_MIB))?,
             witness_policy: self.witness_policy,
+            mirror: self
+                .mirror
+                .map(|m| crate::mirror::MirrorTarget::parse(&m))
+                .transpose()
+                .map_err(ConfigError::Mirror)?,
+            mirror_stuck: seconds(
+                self.mirror_stuck_secs,
+                crate::mirror::DEFAULT_MIRROR_STUCK_SECS,
+                "mirror_stuck_secs",
+            )?,
         })
     }
 }

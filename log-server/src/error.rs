@@ -50,6 +50,9 @@ pub enum AppError {
     /// The server cannot take the request now.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The `--mirror` stopped on a conflict or is stuck; the message says which.
+    #[error("{0}")]
+    MirrorStuck(String),
     /// With a witness policy, no checkpoint has met the quorum yet.
     #[error("no checkpoint has been cosigned by a quorum of this log's witnesses yet; retry in a moment, and tell the log's operator if it lasts (its witnesses may be down)")]
     NotCosignedYet,
@@ -91,6 +94,7 @@ impl AppError {
             AppError::QueueFull
             | AppError::Unavailable(_)
             | AppError::NotCosignedYet
+            | AppError::MirrorStuck(_)
             | AppError::WriteFailed
             | AppError::TooManyTransfers(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyWrites { .. } => StatusCode::TOO_MANY_REQUESTS,

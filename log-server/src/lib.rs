@@ -17,6 +17,7 @@ pub mod explorer;
 pub mod log;
 pub mod log_error;
 pub mod metrics;
+pub mod mirror;
 pub mod openapi;
 pub mod ratelimit;
 pub mod sequencer;

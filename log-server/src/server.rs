@@ -47,6 +47,14 @@ use crate::storage::{RocksStorage, StorageError};
 /// anyhow's "Caused by" print it once.
 #[derive(Debug, Error)]
 pub enum ServeError {
+    /// The `--mirror` client could not be set up.
+    #[error("cannot set up the mirror to {url}: {cause} (check AWS_ENDPOINT_URL, AWS_REGION and the credentials)")]
+    Mirror {
+        /// The mirror location.
+        url: String,
+        /// Why.
+        cause: String,
+    },
     /// The data directory or key.
     #[error(transparent)]
     DataDir(#[from] DataDirError),
@@ -182,6 +190,17 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
         Some(path) => Some(Arc::new(load_policy(path, &key)?)),
         None => None,
     };
+    let mirror = match &config.mirror {
+        Some(t) => Some(Arc::new(
+            crate::mirror::Mirror::from_env(t.clone(), config.mirror_stuck).map_err(|cause| {
+                ServeError::Mirror {
+                    url: t.url(),
+                    cause: cause.to_string(),
+                }
+            })?,
+        )),
+        None => None,
+    };
     let db_path = dir.db_path();
     let storage = RocksStorage::open_with_cache(&db_path, config.cache_bytes).map_err(|cause| {
         ServeError::Database {
@@ -226,6 +245,7 @@ pub fn open(config: &ServeConfig) -> Result<AppState, ServeError> {
             write_limit: config.write_limit,
             client_ip_header: config.client_ip_header.clone(),
             witnessing,
+            mirror,
         },
     )?;
     Ok(state)
@@ -281,6 +301,13 @@ pub async fn run(
         })?;
     if let Some(w) = state.witnessing() {
         tokio::spawn(crate::cosign::run(w.clone(), state.log().clone()));
+    }
+    if let Some(m) = state.mirror() {
+        tokio::spawn(crate::mirror::run(
+            m.clone(),
+            state.log().clone(),
+            state.witnessing().cloned(),
+        ));
     }
     let published = state.log().published();
     // The address bound, so `--listen 127.0.0.1:0` says which port it got.

@@ -15,6 +15,7 @@ use anyhow::{bail, Context};
 pub mod mixed_order;
 pub mod padlog;
 pub mod proxy;
+pub mod seaweed;
 pub mod slow;
 
 /// Path of a workspace binary, next to the test executable's `deps/` folder,
@@ -75,6 +76,8 @@ pub struct ServerOptions {
     /// Listen on this loopback port instead of a free one (to serve another
     /// data directory at the same URL).
     pub port: Option<u16>,
+    /// Extra environment variables for the server (such as the `AWS_*` of a mirror).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl LogServer {
@@ -99,6 +102,7 @@ impl LogServer {
             .arg("--origin")
             .arg(&origin)
             .args(&opts.extra_args)
+            .envs(opts.env.iter().map(|(k, v)| (*k, v.as_str())))
             // Tests put load on the log from one address; a test of the
             // per-client limit passes `--write-rate`, which wins over this.
             .env("SEALWAX_LOG_WRITE_RATE", "0")

@@ -44,6 +44,7 @@ use crate::datadir::LogKey;
 use crate::error::AppError;
 use crate::log::{Log, OpenError};
 use crate::metrics::Metrics;
+use crate::mirror::Mirror;
 use crate::ratelimit::{limit_writes, WriteLimit, WriteLimiter};
 use crate::sequencer::{SequencerConfig, SequencerHandle};
 use crate::storage::Storage;
@@ -84,6 +85,8 @@ pub struct AppOptions {
     pub client_ip_header: Option<HeaderName>,
     /// Witnessing under a policy (`/checkpoint` serves cosigned checkpoints).
     pub witnessing: Option<Arc<Witnessing>>,
+    /// The object storage mirror, if any (its task is spawned by the caller).
+    pub mirror: Option<Arc<Mirror>>,
 }
 
 impl Default for AppOptions {
@@ -107,6 +110,7 @@ impl Default for AppOptions {
             },
             client_ip_header: None,
             witnessing: None,
+            mirror: None,
         }
     }
 }
@@ -127,6 +131,7 @@ struct Shared {
     artifact_timeout: Duration,
     write_limiter: Option<Arc<WriteLimiter>>,
     witnessing: Option<Arc<Witnessing>>,
+    mirror: Option<Arc<Mirror>>,
 }
 
 impl AppState {
@@ -161,6 +166,7 @@ impl AppState {
             request_timeout: options.request_timeout,
             artifact_timeout: options.artifact_timeout,
             witnessing: options.witnessing,
+            mirror: options.mirror,
         })))
     }
 
@@ -172,6 +178,11 @@ impl AppState {
     /// The witnessing state, when the log runs with a witness policy.
     pub fn witnessing(&self) -> Option<&Arc<Witnessing>> {
         self.0.witnessing.as_ref()
+    }
+
+    /// The object storage mirror, when the log runs with `--mirror`.
+    pub fn mirror(&self) -> Option<&Arc<Mirror>> {
+        self.0.mirror.as_ref()
     }
 
     /// The metrics.
@@ -288,8 +299,10 @@ fn with_headers(
     r
 }
 
-const CACHE_SHORT: &str = "public, max-age=1";
-const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of what changes: the checkpoint and partial tiles (the mirror uses it too).
+pub(crate) const CACHE_SHORT: &str = "public, max-age=1";
+/// `Cache-Control` of full tiles and entry bundles (the mirror uses it too).
+pub(crate) const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const CACHE_NONE: &str = "no-store";
 
 fn parse_index(s: &str, what: &str) -> Result<u64, AppError> {

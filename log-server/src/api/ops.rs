@@ -34,7 +34,8 @@ pub(crate) async fn log_key(State(st): State<AppState>) -> Response {
     responses(
         (status = 200, body = Health, description = "The log is up"),
         (status = 503, body = ErrorBody,
-         description = "The log is shutting down or cannot write to its storage"),
+         description = "The log is shutting down or cannot write to its storage, or its \
+                        --mirror stopped on a conflict or is stuck past --mirror-stuck-secs"),
     )
 )]
 pub(crate) async fn healthz(State(st): State<AppState>) -> Result<Response, AppError> {
@@ -42,6 +43,9 @@ pub(crate) async fn healthz(State(st): State<AppState>) -> Result<Response, AppE
         return Err(AppError::Unavailable(
             "the log is shutting down or cannot write to its storage",
         ));
+    }
+    if let Some(m) = &st.0.mirror {
+        m.health().map_err(AppError::MirrorStuck)?;
     }
     Ok(with_headers(
         Json(Health {
@@ -67,6 +71,9 @@ pub(crate) async fn metrics(State(st): State<AppState>) -> Response {
     let mut text = st.0.metrics.render();
     if let Some(w) = &st.0.witnessing {
         w.render(&mut text);
+    }
+    if let Some(m) = &st.0.mirror {
+        m.render(&mut text);
     }
     with_headers(text, "text/plain; version=0.0.4; charset=utf-8", CACHE_NONE)
 }

@@ -25,10 +25,9 @@ use crate::openapi::Binary;
     )
 )]
 pub(crate) async fn checkpoint(State(st): State<AppState>) -> Result<Response, AppError> {
-    let note = match &st.0.witnessing {
-        None => st.0.log.published().checkpoint.to_string(),
-        Some(w) => w.cosigned().ok_or(AppError::NotCosignedYet)?.to_string(),
-    };
+    let note = crate::mirror::served_checkpoint(&st.0.log, st.0.witnessing.as_deref())
+        .ok_or(AppError::NotCosignedYet)?
+        .to_string();
     Ok(with_headers(note, "text/plain; charset=utf-8", CACHE_SHORT))
 }
 

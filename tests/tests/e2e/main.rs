@@ -13,6 +13,7 @@ mod directory_client;
 mod downloads;
 mod explorer;
 mod keys_scale;
+mod mirror;
 mod monitor;
 mod scenarios;
 mod server;
