@@ -22,5 +22,5 @@ fuzz_target!(|data: &[u8]| {
     );
     assert_eq!(TlogProof::parse(&printed).as_ref(), Ok(&proof));
     let verifier = NoteVerifier::parse(LOG_VKEY).expect("the example key parses");
-    let _ = proof.verify(&[0u8; 32], "example.com/foo", &verifier);
+    let _ = proof.verify(&[0u8; 32], "example.com/foo", &verifier, None);
 });
