@@ -30,20 +30,18 @@ use crate::home::{Home, LogIdentity};
 /// Why a checkpoint from `url` was not opened: not the trusted log's, or
 /// the log's but without its quorum of cosignatures.
 pub fn refused(url: &str, text: &str, cause: sealwax_proto::Error) -> ClientError {
-    match cause {
-        sealwax_proto::Error::PolicyQuorumNotMet { .. } | sealwax_proto::Error::PolicyNoLog(_) => {
-            ClientError::NotCosigned {
-                url: url.to_string(),
-                tree_size: Note::parse(text)
-                    .and_then(|n| Checkpoint::parse(&n.text))
-                    .map_or(0, |cp| cp.size),
-                cause,
-            }
-        }
-        cause => ClientError::LogKeyMismatch {
+    if !cause.is_not_cosigned() {
+        return ClientError::LogKeyMismatch {
             url: url.to_string(),
             cause,
-        },
+        };
+    }
+    ClientError::NotCosigned {
+        url: url.to_string(),
+        tree_size: Note::parse(text)
+            .and_then(|n| Checkpoint::parse(&n.text))
+            .map_or(0, |cp| cp.size),
+        cause,
     }
 }
 

@@ -698,7 +698,7 @@ impl Follower {
                 Problem::WrongOrigin,
                 "the URL serves another log, or --origin is wrong",
             ),
-            ProtoError::PolicyQuorumNotMet { .. } | ProtoError::PolicyNoLog(_) => (
+            e if e.is_not_cosigned() => (
                 Problem::NotCosigned,
                 "a log with witnesses serves only checkpoints its quorum cosigned, so this one may be a view of the log that the witnesses never saw (a split view); or --policy names other witnesses than the log's",
             ),

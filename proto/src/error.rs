@@ -236,6 +236,18 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether this is a checkpoint refused for its witnesses, not its log
+    /// signature: the policy's quorum is not met, or no policy log signed
+    /// it ([`crate::policy::open_accepted`]).
+    pub fn is_not_cosigned(&self) -> bool {
+        matches!(
+            self,
+            Error::PolicyQuorumNotMet { .. } | Error::PolicyNoLog(_)
+        )
+    }
+}
+
 /// Why a well-formed entry is refused, given the current key state.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -110,9 +110,12 @@ impl TlogProof {
         policy: Option<&Policy>,
     ) -> Result<(Checkpoint, Note), ProofFailure> {
         let (cp, note) =
-            open_accepted(&self.checkpoint, origin, verifier, policy).map_err(|e| match e {
-                Error::PolicyQuorumNotMet { .. } | Error::PolicyNoLog(_) => ProofFailure::Quorum(e),
-                e => ProofFailure::Checkpoint(e),
+            open_accepted(&self.checkpoint, origin, verifier, policy).map_err(|e| {
+                if e.is_not_cosigned() {
+                    ProofFailure::Quorum(e)
+                } else {
+                    ProofFailure::Checkpoint(e)
+                }
             })?;
         merkle::verify_inclusion(leaf_hash, self.index, cp.size, &self.inclusion, &cp.root)
             .map_err(|cause| ProofFailure::Inclusion {
