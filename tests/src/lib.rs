@@ -270,6 +270,31 @@ impl Client {
     }
 }
 
+/// `go build -o OUT TARGET` in `dir`, offline (no proxy, no workspace, its
+/// caches in `dir`), with `GOFLAGS` set to `goflags`; panics with Go's
+/// output if the build fails.
+pub fn go_build_offline(dir: &Path, target: &Path, out_bin: &Path, goflags: &str) {
+    let out = Command::new("go")
+        .args(["build", "-o"])
+        .arg(out_bin)
+        .arg(target)
+        .current_dir(dir)
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", goflags)
+        .env("GOWORK", "off")
+        .env("GO111MODULE", "on")
+        .env("GOCACHE", dir.join("gocache"))
+        .env("GOPATH", dir.join("gopath"))
+        .output()
+        .expect("run go build");
+    assert!(
+        out.status.success(),
+        "go build {} failed (is golang-go, and for modules golang-golang-x-mod-dev, installed?):\n{}",
+        target.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Whether an external tool is on PATH; prints why a test is skipped if not.
 pub fn have_tool(name: &str) -> bool {
     let found = Command::new("sh")

@@ -166,24 +166,7 @@ fn go_interop(dir: &Path) -> Option<PathBuf> {
         std::fs::copy(src.join(file), dir.join(file)).expect("copy the Go program");
     }
     let out_bin = dir.join("go-interop");
-    let out = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out_bin)
-        .arg(".")
-        .current_dir(dir)
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOWORK", "off")
-        .env("GO111MODULE", "on")
-        .env("GOCACHE", dir.join("gocache"))
-        .env("GOPATH", dir.join("gopath"))
-        .output()
-        .expect("run go build");
-    assert!(
-        out.status.success(),
-        "go build failed (is golang-golang-x-mod-dev installed?):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sealwax_tests::go_build_offline(dir, Path::new("."), &out_bin, "-mod=mod");
     Some(out_bin)
 }
 

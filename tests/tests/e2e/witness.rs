@@ -809,24 +809,7 @@ fn kill_9_under_load_never_loses_a_cosigned_size() {
 fn build_go_verifier(dir: &Path) -> std::path::PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/verify-cosignature.go");
     let out_bin = dir.join("verify-cosignature");
-    let out = Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&out_bin)
-        .arg(&src)
-        .current_dir(dir)
-        .env("GOPROXY", "off")
-        .env("GOWORK", "off")
-        .env("GOFLAGS", "")
-        .env("GOCACHE", dir.join("gocache"))
-        .env("GOPATH", dir.join("gopath"))
-        .output()
-        .expect("run go build");
-    assert!(
-        out.status.success(),
-        "go build scripts/verify-cosignature.go:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sealwax_tests::go_build_offline(dir, &src, &out_bin, "");
     out_bin
 }
 
