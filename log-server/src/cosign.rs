@@ -52,6 +52,11 @@ impl Witnessing {
         }
     }
 
+    /// The witness policy the log serves checkpoints under.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// The newest checkpoint that met the quorum, with its cosignature lines.
     pub fn cosigned(&self) -> Option<Arc<str>> {
         let c = self.cosigned.read().unwrap_or_else(|p| p.into_inner());

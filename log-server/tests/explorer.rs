@@ -227,10 +227,17 @@ async fn the_publisher_page_shows_the_key_graph_states_and_releases_all_proven()
         body.contains("\u{2691} operator"),
         "the operator key is marked"
     );
-    assert!(body.contains("<th scope=\"row\">tool</th>") && body.contains("<td>2.0</td>"));
+    assert!(
+        body.contains("<th scope=\"row\">tool</th>")
+            && body.contains("<td class=\"version\">2.0</td>")
+    );
     assert!(body.contains("<th scope=\"row\">lib</th>"));
     let m = material(&body);
-    assert_eq!(verify(&log, &m), (6, 1), "6 key events, the key state");
+    assert_eq!(
+        verify(&log, &m),
+        (6, 4),
+        "6 key events, the key state, 3 releases"
+    );
     assert!(
         m["directory"][0]["record"].is_string(),
         "a small record is embedded"
@@ -280,11 +287,13 @@ async fn keys_events_and_releases_are_paged() {
         "a second page of keys"
     );
     let m = material(&body);
-    assert_eq!(verify(&log, &m), (25, 1));
-    assert_eq!(body.matches("<td>1.").count(), 100);
+    // The key state, and each of the 25 releases shown.
+    assert_eq!(verify(&log, &m), (25, 26));
+    assert_eq!(body.matches(r#"<td class="version">1."#).count(), 25);
+    assert_eq!(body.matches("<tr data-release=\"big/pkg@1.").count(), 25);
     assert!(body.contains("?events_from=25#ev-h"), "later events");
-    // Versions sort by length, then bytes: 1.0 to 1.9, then 1.10 to 1.99.
-    let next = "/explore/publishers/big?after_package=pkg&after_version=1.99";
+    // Versions sort by length, then bytes: 1.0 to 1.9, then 1.10 to 1.24.
+    let next = "/explore/publishers/big?after_package=pkg&after_version=1.24";
     assert!(body.contains(&next.replace('&', "&amp;")), "more releases");
 
     let body = page(
@@ -293,9 +302,17 @@ async fn keys_events_and_releases_are_paged() {
         StatusCode::OK,
     );
     assert_eq!(body.matches(r#"<tr id="key-"#).count(), 11);
-    assert_eq!(verify(&log, &material(&body)), (25, 1));
-    let body = page(&log.get(next).await, StatusCode::OK);
-    assert_eq!(body.matches("<td>1.").count(), 30);
+    assert_eq!(verify(&log, &material(&body)), (25, 26));
+    // The last page: 1.100 to 1.129 sort after 1.99.
+    let last = "/explore/publishers/big?after_package=pkg&after_version=1.99";
+    let body = page(&log.get(last).await, StatusCode::OK);
+    assert_eq!(body.matches(r#"<td class="version">1."#).count(), 25);
+    let body = page(
+        &log.get("/explore/publishers/big?after_package=pkg&after_version=1.124")
+            .await,
+        StatusCode::OK,
+    );
+    assert_eq!(body.matches(r#"<td class="version">1."#).count(), 5);
     assert!(!body.contains("More releases"));
 }
 

@@ -64,9 +64,16 @@ pub struct PolicyWitness {
 
 /// A node of the quorum: a witness (by index) or a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
+pub enum Node {
+    /// Witness `i` of [`Policy::witnesses`] cosigned.
     Witness(usize),
-    Group { k: usize, members: Vec<Node> },
+    /// At least `k` of `members` are met.
+    Group {
+        /// How many members must be met.
+        k: usize,
+        /// The members.
+        members: Vec<Node>,
+    },
 }
 
 /// A parsed policy.
@@ -304,6 +311,12 @@ impl Policy {
     /// The witnesses, in file order.
     pub fn witnesses(&self) -> &[PolicyWitness] {
         &self.witnesses
+    }
+
+    /// The quorum a checkpoint's cosignatures must meet: what a reader in
+    /// another language (the explorer's script) evaluates.
+    pub fn quorum(&self) -> &Node {
+        &self.quorum
     }
 
     /// Whether one of the policy's logs has `verifier`'s key (a named key

@@ -1,6 +1,8 @@
 //! Witness policies (Sigsum's policy syntax): parsing, errors with line
 //! numbers, and the quorum check on real signed and cosigned checkpoints.
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use sealwax_proto::checkpoint::{sign_checkpoint, Checkpoint};
 use sealwax_proto::note::{CosignatureSigner, NoteSignature, NoteSigner};
@@ -286,4 +288,192 @@ fn a_policy_lists_a_log_by_its_key_and_a_named_key_by_its_name_too() {
         !named.lists_log(&renamed.verifier()),
         "a verifier key line matches its own name only"
     );
+}
+
+// ----- vectors: proto/tests/vectors/cosignature/quorum.json -----
+//
+// The same cases the explorer's script checks (tests/browser): proto and
+// the browser must accept and refuse exactly the same cosigned checkpoints.
+
+const COSIG_VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/vectors/cosignature/quorum.json"
+);
+
+/// The vector file's policy: W1, W2 named, W3, W4 bare keys; 2 of W1..W3 and W4.
+fn vector_policy_text() -> String {
+    format!(
+        "{}group majority 2 W1 W2 W3\ngroup top all majority W4\nquorum top\n",
+        header()
+    )
+}
+
+/// `{"witness": i}` or `{"k": n, "members": [...]}`, as the explorer embeds it.
+fn quorum_json(node: &sealwax_proto::policy::Node) -> serde_json::Value {
+    use sealwax_proto::policy::Node;
+    match node {
+        Node::Witness(i) => serde_json::json!({ "witness": i }),
+        Node::Group { k, members } => serde_json::json!({
+            "k": k,
+            "members": members.iter().map(quorum_json).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// The vector cases: (description, note) pairs, each for the size-5 checkpoint.
+fn vector_cases() -> Vec<(String, String, bool)> {
+    let cp = Checkpoint::new(ORIGIN, 5, [7; 32]);
+    let log_note = sign_checkpoint(&cp, &log_signer()).unwrap();
+    let text = cp.to_body();
+    let line = |i: u8, ts: u64| witness(i).cosign(&text, ts).unwrap().to_string();
+    let with = |lines: &[String]| {
+        let mut n = log_note.clone();
+        for l in lines {
+            n.push_str(l);
+            n.push('\n');
+        }
+        n
+    };
+    let flip_last = |l: String| {
+        let (head, sig) = l.rsplit_once(' ').unwrap();
+        let mut raw = B64.decode(sig).unwrap();
+        *raw.last_mut().unwrap() ^= 1;
+        format!("{head} {}", B64.encode(raw))
+    };
+    // A line whose timestamp is not the one signed.
+    let retimed = |l: String| {
+        let (head, sig) = l.rsplit_once(' ').unwrap();
+        let mut raw = B64.decode(sig).unwrap();
+        raw[11] ^= 1;
+        format!("{head} {}", B64.encode(raw))
+    };
+    // W4 is a bare key: its line may carry any key name.
+    let renamed_w4 = {
+        let other = CosignatureSigner::new("other.example", SigningKey::from_bytes(&[14; 32]));
+        other
+            .unwrap()
+            .cosign(&text, 1_700_000_004)
+            .unwrap()
+            .to_string()
+    };
+    let t = |i: u8| 1_700_000_000 + u64::from(i);
+    vec![
+        (
+            "W1, W2 and W4".into(),
+            with(&[line(1, t(1)), line(2, t(2)), line(4, t(4))]),
+            true,
+        ),
+        (
+            "all four".into(),
+            with(&[line(1, t(1)), line(2, t(2)), line(3, t(3)), line(4, t(4))]),
+            true,
+        ),
+        (
+            "W2, W3 (bare key) and W4".into(),
+            with(&[line(2, t(2)), line(3, t(3)), line(4, t(4))]),
+            true,
+        ),
+        (
+            "W1, W2 and W4 under another key name".into(),
+            with(&[line(1, t(1)), line(2, t(2)), renamed_w4]),
+            true,
+        ),
+        (
+            "W1 and W2, no W4".into(),
+            with(&[line(1, t(1)), line(2, t(2))]),
+            false,
+        ),
+        (
+            "W1 and W4: no majority".into(),
+            with(&[line(1, t(1)), line(4, t(4))]),
+            false,
+        ),
+        ("the log's signature only".into(), log_note.clone(), false),
+        (
+            "W1, W2 with a flipped signature bit, W4".into(),
+            with(&[line(1, t(1)), flip_last(line(2, t(2))), line(4, t(4))]),
+            false,
+        ),
+        (
+            "W1, W2 with another timestamp than signed, W4".into(),
+            with(&[line(1, t(1)), retimed(line(2, t(2))), line(4, t(4))]),
+            false,
+        ),
+        (
+            "W1 twice and W4".into(),
+            with(&[line(1, t(1)), line(1, t(1) + 9), line(4, t(4))]),
+            false,
+        ),
+    ]
+}
+
+/// The vector file's content, from the cases above.
+fn vector_file() -> serde_json::Value {
+    let policy = Policy::parse(&vector_policy_text()).unwrap();
+    let witnesses: Vec<_> = policy
+        .witnesses()
+        .iter()
+        .map(|w| {
+            let (key_name, key) = match &w.key {
+                PolicyKey::Raw(k) => (None, *k),
+                PolicyKey::Named(v) => (Some(v.name().to_string()), *v.public_key()),
+            };
+            serde_json::json!({ "name": w.name, "key_name": key_name, "key": B64.encode(key.as_bytes()) })
+        })
+        .collect();
+    let cases: Vec<_> = vector_cases()
+        .into_iter()
+        .map(|(desc, note, accepted)| serde_json::json!({ "desc": desc, "note": note, "accepted": accepted }))
+        .collect();
+    serde_json::json!({
+        "desc": "cosignature/v1 lines against a witness policy: 2 of W1..W3, and W4",
+        "log_key": log_signer().verifier().to_string(),
+        "policy": vector_policy_text(),
+        "witnesses": witnesses,
+        "quorum": quorum_json(policy.quorum()),
+        "cases": cases,
+    })
+}
+
+#[test]
+fn the_cosignature_vectors_hold() {
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(COSIG_VECTORS).unwrap()).unwrap();
+    assert_eq!(
+        file,
+        vector_file(),
+        "the committed vectors are what proto makes; rewrite them with SEALWAX_WRITE_VECTORS=1"
+    );
+    let policy = Policy::parse(file["policy"].as_str().unwrap()).unwrap();
+    let cases = file["cases"].as_array().unwrap();
+    assert!(cases.len() >= 8);
+    let (mut yes, mut no) = (0, 0);
+    for c in cases {
+        let got = policy.verify_checkpoint(c["note"].as_str().unwrap());
+        assert_eq!(
+            got.is_ok(),
+            c["accepted"].as_bool().unwrap(),
+            "{}: {got:?}",
+            c["desc"]
+        );
+        if got.is_ok() {
+            yes += 1
+        } else {
+            no += 1
+        }
+    }
+    assert!(
+        yes >= 3 && no >= 4,
+        "both kinds of case: {yes} accepted, {no} refused"
+    );
+}
+
+#[test]
+fn the_cosignature_vector_writer() {
+    if std::env::var_os("SEALWAX_WRITE_VECTORS").is_none() {
+        return;
+    }
+    let text = serde_json::to_string_pretty(&vector_file()).unwrap() + "\n";
+    std::fs::create_dir_all(std::path::Path::new(COSIG_VECTORS).parent().unwrap()).unwrap();
+    std::fs::write(COSIG_VECTORS, text).unwrap();
 }

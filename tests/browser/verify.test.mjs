@@ -2,7 +2,8 @@
 // against the project's vectors: RFC 9162 inclusion proofs (testdata/merkle,
 // from transparency-dev/merkle), the C2SP signed-note example
 // (testdata/signed-note) and the key directory vectors
-// (proto/tests/vectors/directory). Run: node --test tests/browser/
+// (proto/tests/vectors/directory) and the cosignature quorum vectors
+// (proto/tests/vectors/cosignature). Run: node --test tests/browser/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -102,4 +103,29 @@ test('key directory vectors: keys, values and proofs verify; edits are refused',
   }
   const n = (s) => states.filter((x) => x === s).length;
   assert.deepEqual([n('compromised'), n('suspended'), n('retired')], [1, 2, 1], states.join(' '));
+});
+
+test('cosignature quorum vectors: proto\'s accepted cases verify here, its refused ones do not', async () => {
+  const f = JSON.parse(readFileSync(join(repo, 'proto/tests/vectors/cosignature/quorum.json'), 'utf8'));
+  const policy = { witnesses: f.witnesses, quorum: f.quorum };
+  let yes = 0;
+  let no = 0;
+  for (const c of f.cases) {
+    const cp = await v.verifyCheckpoint(f.log_key, c.note);
+    let ok = true;
+    let why = '';
+    try {
+      await v.verifyQuorum(cp, policy);
+    } catch (e) {
+      ok = false;
+      why = e.message;
+    }
+    assert.equal(ok, c.accepted, `${c.desc}: ${why}`);
+    if (ok) yes++; else { no++; assert.match(why, /not cosigned by a quorum/); }
+  }
+  assert.ok(yes >= 3 && no >= 4, `${yes} accepted, ${no} refused`);
+  // The flipped-bit case names the witness whose line failed.
+  const flipped = f.cases.find((c) => c.desc.includes('flipped'));
+  const cp = await v.verifyCheckpoint(f.log_key, flipped.note);
+  await assert.rejects(v.verifyQuorum(cp, policy), /failed: W2/);
 });

@@ -32,6 +32,7 @@ use sealwax_proto::entry::{validate_package, validate_publisher, validate_versio
 use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle;
 use sealwax_proto::note::Note;
+use sealwax_proto::policy::{Node, Policy, PolicyKey};
 use sealwax_proto::rules::ReleaseName;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +49,7 @@ pub const KEYS_PER_PAGE: usize = 50;
 /// Key events (with their inclusion proofs) on one page of a publisher.
 pub const EVENTS_PER_PAGE: usize = 25;
 /// Releases listed on one page of a publisher.
-pub const RELEASES_PER_PAGE: usize = 100;
+pub const RELEASES_PER_PAGE: usize = 25;
 /// Most links of a key's chain shown (the root, then the last ones).
 pub const MAX_CHAIN_SHOWN: usize = 4;
 /// Newest entries on the front page.
@@ -96,6 +97,79 @@ pub(crate) struct Material {
     inclusion: Vec<InclusionItem>,
     /// Key directory proofs of the key state and releases shown.
     directory: Vec<DirectoryItem>,
+    /// The log's witness policy, when it has one: the page checks the
+    /// checkpoint's cosignatures against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    witnesses: Option<WitnessMaterial>,
+}
+
+/// A witness policy as `verify.js` evaluates it.
+#[derive(Serialize)]
+pub(crate) struct WitnessMaterial {
+    /// The witnesses, in policy order.
+    witnesses: Vec<WitnessKey>,
+    /// The quorum: `{"witness": i}` or `{"k": n, "members": [...]}`.
+    quorum: QuorumItem,
+}
+
+/// One witness of the policy.
+#[derive(Serialize)]
+pub(crate) struct WitnessKey {
+    /// Its name in the policy file.
+    name: String,
+    /// The key name its cosignature lines carry, when the policy gives one
+    /// (a bare key accepts the name of the line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_name: Option<String>,
+    /// The Ed25519 public key, base64.
+    key: String,
+}
+
+/// A node of the quorum.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum QuorumItem {
+    /// A witness, by index.
+    Witness { witness: usize },
+    /// At least `k` of `members`.
+    Group { k: usize, members: Vec<QuorumItem> },
+}
+
+impl QuorumItem {
+    fn of(node: &Node) -> QuorumItem {
+        match node {
+            Node::Witness(i) => QuorumItem::Witness { witness: *i },
+            Node::Group { k, members } => QuorumItem::Group {
+                k: *k,
+                members: members.iter().map(QuorumItem::of).collect(),
+            },
+        }
+    }
+}
+
+impl WitnessMaterial {
+    /// What a page embeds of `policy`.
+    pub(crate) fn of(policy: &Policy) -> WitnessMaterial {
+        let witnesses = policy
+            .witnesses()
+            .iter()
+            .map(|w| {
+                let (key_name, key) = match &w.key {
+                    PolicyKey::Raw(k) => (None, *k),
+                    PolicyKey::Named(v) => (Some(v.name().to_string()), *v.public_key()),
+                };
+                WitnessKey {
+                    name: w.name.clone(),
+                    key_name,
+                    key: B64.encode(key.as_bytes()),
+                }
+            })
+            .collect();
+        WitnessMaterial {
+            witnesses,
+            quorum: QuorumItem::of(policy.quorum()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -134,12 +208,13 @@ pub(crate) struct DirectoryItem {
 }
 
 impl Material {
-    fn new(log: &Log, at: &SignedAt) -> Material {
+    fn new(st: &AppState, at: &SignedAt) -> Material {
         Material {
-            log_key: log.key().vkey(),
+            log_key: st.log().key().vkey(),
             checkpoint: at.checkpoint.clone(),
             inclusion: Vec::new(),
             directory: Vec::new(),
+            witnesses: st.witnessing().map(|w| WitnessMaterial::of(w.policy())),
         }
     }
 
@@ -179,6 +254,51 @@ pub(crate) struct IndexPage {
     vkey: String,
     checkpoint: CheckpointView,
     newest: Vec<EntryRow>,
+    policy: Option<PolicyView>,
+}
+
+/// The log's witness policy, for display beside its key.
+pub(crate) struct PolicyView {
+    /// Each witness: its policy name and its key (verifier key line or hex).
+    witnesses: Vec<(String, String)>,
+    /// The quorum in words.
+    quorum: String,
+}
+
+impl PolicyView {
+    fn of(policy: &Policy) -> PolicyView {
+        let witnesses = policy
+            .witnesses()
+            .iter()
+            .map(|w| {
+                let key = match &w.key {
+                    PolicyKey::Raw(k) => hex::encode(k.as_bytes()),
+                    PolicyKey::Named(v) => v.to_string(),
+                };
+                (w.name.clone(), key)
+            })
+            .collect();
+        PolicyView {
+            witnesses,
+            quorum: describe_quorum(policy, policy.quorum()),
+        }
+    }
+}
+
+/// A quorum node in words: a witness's name, or "k of (…)".
+fn describe_quorum(policy: &Policy, node: &Node) -> String {
+    match node {
+        Node::Witness(i) => policy.witnesses()[*i].name.clone(),
+        Node::Group { k, members } if members.is_empty() => format!("{k} of none"),
+        Node::Group { k, members } => format!(
+            "{k} of ({})",
+            members
+                .iter()
+                .map(|m| describe_quorum(policy, m))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// One key of a publisher, for the key table.
@@ -430,7 +550,7 @@ async fn index(State(st): State<AppState>) -> PageResult {
     let st2 = st.clone();
     let (page, material) = blocking(&st, move |log| {
         let at = current(&st2)?;
-        let mut material = Material::new(log, &at);
+        let mut material = Material::new(&st2, &at);
         let from = at.size.saturating_sub(NEWEST_ENTRIES);
         let indexes: Vec<u64> = (from..at.size).rev().collect();
         let newest = list_entries(log, &at, &indexes, &mut material)?;
@@ -440,6 +560,7 @@ async fn index(State(st): State<AppState>) -> PageResult {
                 vkey: log.key().vkey(),
                 checkpoint: checkpoint_view(log, &at),
                 newest,
+                policy: st2.witnessing().map(|w| PolicyView::of(w.policy())),
             },
             material,
         ))
@@ -492,7 +613,7 @@ async fn publisher(
     let st2 = st.clone();
     let (page, material) = blocking(&st, move |log| {
         let at = current(&st2)?;
-        let mut material = Material::new(log, &at);
+        let mut material = Material::new(&st2, &at);
         let (record_b64, proof) = proven_record(log, &at, &publisher)?;
         let Some(proof) = proof else {
             return Err(AppError::NotFound(format!(
@@ -571,6 +692,35 @@ async fn publisher(
             .collect();
         let releases_more = releases.len() > RELEASES_PER_PAGE;
         releases.truncate(RELEASES_PER_PAGE);
+        // Each release shown, proven bound (by the key directory) to the
+        // first signature the row links to.
+        for r in &releases {
+            let name = ReleaseName {
+                publisher: publisher.clone(),
+                package: r.package.clone(),
+                version: r.version.clone(),
+            };
+            let bound = bound_release(log.storage(), &name)?.filter(|b| b.index < at.size);
+            let Some((value, dproof)) = log.prove_directory(&at, &release_key(&name))? else {
+                break;
+            };
+            if value != bound.map(|b| b.record_hash()) {
+                return Err(AppError::internal(
+                    "the key directory disagrees with the release index",
+                    &name,
+                ));
+            }
+            material.directory.push(DirectoryItem {
+                kind: "release",
+                name: name.to_string(),
+                present: None,
+                record: None,
+                record_url: None,
+                index: bound.map(|b| b.index),
+                sha256: bound.map(|b| hex::encode(b.sha256)),
+                proof: dproof.to_base64(),
+            });
+        }
         Ok((
             PublisherPage {
                 checkpoint: checkpoint_view(log, &at),
@@ -728,7 +878,7 @@ async fn entry(
                 at.size
             )));
         }
-        let mut material = Material::new(log, &at);
+        let mut material = Material::new(&st2, &at);
         let bytes = entry_bytes(log, index)?;
         let entry = parse_entry(&bytes, index)?;
         let item = inclusion_item(log, &at, index, &bytes)?;
@@ -863,7 +1013,7 @@ async fn search(
     let st2 = st.clone();
     let (page, material) = blocking(&st, move |log| {
         let at = current(&st2)?;
-        let mut material = Material::new(log, &at);
+        let mut material = Material::new(&st2, &at);
         let (what, mut indexes) = match &lookup {
             Lookup::Sha(h) => (
                 format!("signatures of the artifact with SHA-256 {}", hex::encode(h)),
@@ -935,6 +1085,7 @@ mod tests {
             checkpoint: "a & b <!--".into(),
             inclusion: Vec::new(),
             directory: Vec::new(),
+            witnesses: None,
         };
         let json = m.to_script_json();
         assert!(
@@ -944,5 +1095,30 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["log_key"], "</script><script>alert(1)</script>");
         assert_eq!(back["checkpoint"], "a & b <!--");
+    }
+
+    #[test]
+    fn a_policy_is_embedded_as_keys_and_a_quorum_tree() {
+        let key = |i: u8| {
+            let k = ed25519_dalek::SigningKey::from_bytes(&[i; 32]).verifying_key();
+            hex::encode(k.as_bytes())
+        };
+        let text = format!(
+            "witness w1 {}\nwitness w2 {}\nwitness w3 {}\ngroup g 2 w1 w2 w3\nquorum g\n",
+            key(1),
+            key(2),
+            key(3)
+        );
+        let policy = Policy::parse(&text).unwrap();
+        let m = serde_json::to_value(WitnessMaterial::of(&policy)).unwrap();
+        assert_eq!(m["witnesses"].as_array().unwrap().len(), 3);
+        assert_eq!(m["witnesses"][1]["name"], "w2");
+        assert!(m["witnesses"][1].get("key_name").is_none());
+        let raw = B64
+            .decode(m["witnesses"][1]["key"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(hex::encode(raw), key(2));
+        assert_eq!(m["quorum"]["k"], 2);
+        assert_eq!(m["quorum"]["members"][2]["witness"], 2);
     }
 }

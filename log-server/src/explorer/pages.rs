@@ -128,6 +128,18 @@ pub(super) fn index(p: &IndexPage, material: &str) -> Markup {
                 p { "Pin this key (e.g. " code { "sealwax log add" } ") from a source you trust; "
                     "this page checks the checkpoint against it." }
             }
+            @if let Some(policy) = &p.policy {
+                section aria-labelledby="policy-h" {
+                    h2 #policy-h { "Witness policy" }
+                    p { "Every page checks that the checkpoint is cosigned by " strong { (policy.quorum) } ". "
+                        "Compare these keys with your own policy file (" code { "sealwax --policy" } ")." }
+                    ul {
+                        @for (name, key) in &policy.witnesses {
+                            li { code { (name) } ": " code.wrap { (key) } }
+                        }
+                    }
+                }
+            }
             (checkpoint(&p.checkpoint))
             section aria-labelledby="new-h" {
                 h2 #new-h { "Newest entries" }
@@ -232,14 +244,14 @@ pub(super) fn publisher(p: &PublisherPage, material: &str) -> Markup {
                             thead { tr { th scope="col" { "Package" } th scope="col" { "Version" } th scope="col" { "First signature" } } }
                             tbody {
                                 @for (i, r) in p.releases.iter().enumerate() {
-                                    tr {
+                                    tr data-release={ (p.publisher) "/" (r.package) "@" (r.version) } {
                                         @if i == 0 || p.releases[i - 1].package != r.package {
                                             th scope="row" { (r.package) }
                                         } @else {
                                             td {}
                                         }
-                                        td { (r.version) }
-                                        td { a href={ "/explore/entries/" (r.first_index) } { "#" (r.first_index) } }
+                                        td.version { (r.version) }
+                                        td { a data-index=(r.first_index) href={ "/explore/entries/" (r.first_index) } { "#" (r.first_index) } }
                                     }
                                 }
                             }

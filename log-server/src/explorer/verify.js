@@ -170,7 +170,60 @@
       directoryRoot = b64decode(m[1]);
     }
     const cosigners = signatures.filter((s) => s.name !== key.name).map((s) => s.name);
-    return { origin: lines[0], size: BigInt(lines[1]), root: rootHash, directoryRoot, cosigners };
+    return { origin: lines[0], size: BigInt(lines[1]), root: rootHash, directoryRoot, cosigners, text, signatures };
+  }
+
+  // ----- C2SP tlog-cosignature and the witness policy -----
+
+  /**
+   * The timestamp (BigInt) of witness w's valid cosignature/v1 among a
+   * note's signature lines; null when none names it; 'failed' when one names
+   * it (name and key ID) but does not verify. w: { key (base64), key_name? }.
+   */
+  async function witnessCosigned(w, text, signatures) {
+    const pub = b64decode(w.key);
+    if (pub.length !== 32) throw new Error('a witness key of the policy is not 32 bytes');
+    let failed = false;
+    for (const s of signatures) {
+      if (w.key_name !== undefined && w.key_name !== null && s.name !== w.key_name) continue;
+      const id = (await sha256(enc.encode(s.name), Uint8Array.of(0x0a, 0x04), pub)).slice(0, 4);
+      if (s.bytes.length < 4 || !equal(id, s.bytes.slice(0, 4))) continue;
+      if (s.bytes.length !== 4 + 8 + 64) { failed = true; continue; }
+      const ts = new DataView(s.bytes.slice(4, 12).buffer).getBigUint64(0);
+      if (ts > 0x7fffffffffffffffn) { failed = true; continue; }
+      const msg = enc.encode(`cosignature/v1\ntime ${ts}\n${text}`);
+      if (await ed25519Verify(pub, s.bytes.slice(12), msg)) return ts;
+      failed = true;
+    }
+    return failed ? 'failed' : null;
+  }
+
+  /** Whether a quorum node ({witness: i} or {k, members}) is met by the cosigned flags. */
+  function quorumMet(node, ok) {
+    if (typeof node.witness === 'number') return ok[node.witness] === true;
+    if (typeof node.k !== 'number' || !Array.isArray(node.members)) throw new Error('the witness policy\'s quorum is malformed');
+    return node.members.filter((m) => quorumMet(m, ok)).length >= node.k;
+  }
+
+  /**
+   * Checks that a verified checkpoint's cosignatures meet the witness
+   * policy's quorum; resolves to the names of the witnesses that cosigned.
+   */
+  async function verifyQuorum(cp, policy) {
+    const ok = [];
+    const names = [];
+    const failed = [];
+    for (const w of policy.witnesses) {
+      const r = await witnessCosigned(w, cp.text, cp.signatures);
+      ok.push(typeof r === 'bigint');
+      if (typeof r === 'bigint') names.push(w.name);
+      if (r === 'failed') failed.push(w.name);
+    }
+    if (!quorumMet(policy.quorum, ok)) {
+      throw new Error('the checkpoint is not cosigned by a quorum of the log\'s witnesses' +
+        ` (verified: ${names.join(', ') || 'none'}` + (failed.length ? `; failed: ${failed.join(', ')}` : '') + ')');
+    }
+    return names;
   }
 
   // ----- the sealwax key directory -----
@@ -322,6 +375,36 @@
     return rows;
   }
 
+  /**
+   * Checks the release table a publisher page shows against the verified
+   * release proofs: every row names (in its cells) the release it is
+   * proven for, and links to the first signature the proof binds it to.
+   */
+  function checkReleaseTable(doc, items) {
+    const proven = new Map(items.filter((i) => i.kind === 'release').map((i) => [i.name, i]));
+    let rows = 0;
+    let pkg = null;
+    for (const row of doc.querySelectorAll('tr[data-release]')) {
+      const name = row.getAttribute('data-release');
+      const th = row.querySelector('th[scope="row"]');
+      if (th) pkg = th.textContent.trim();
+      const version = row.querySelector('td.version');
+      const at = name.indexOf('/');
+      if (pkg === null || !version || name.slice(at + 1) !== `${pkg}@${version.textContent.trim()}`) {
+        throw new Error(`the release table shows another release in the row proven for ${name}`);
+      }
+      const item = proven.get(name);
+      if (!item) throw new Error(`the release table shows ${name} without a key directory proof`);
+      const link = row.querySelector('a[data-index]');
+      if (item.index === undefined || item.index === null || !link ||
+          link.getAttribute('data-index') !== String(item.index) || link.textContent.trim() !== `#${item.index}`) {
+        throw new Error(`the release table links ${name} to another signature than its proof binds it to`);
+      }
+      rows++;
+    }
+    return rows;
+  }
+
   // ----- one page -----
 
   async function fetchRecord(url) {
@@ -337,6 +420,7 @@
   async function verifyMaterial(m, doc) {
     let keyRows = 0;
     const cp = await verifyCheckpoint(m.log_key, m.checkpoint);
+    const cosignedBy = m.witnesses ? await verifyQuorum(cp, m.witnesses) : null;
     let inclusion = 0;
     for (const item of m.inclusion || []) {
       if (BigInt(item.tree_size) !== cp.size) throw new Error(`the inclusion proof of entry ${item.index} is for another tree size than the checkpoint's`);
@@ -369,7 +453,8 @@
       await verifyDirectory(cp.directoryRoot, key, value, b64decode(item.proof));
       directory++;
     }
-    return { size: cp.size.toString(), inclusion, directory, keyRows, cosigners: cp.cosigners };
+    const releaseRows = doc ? checkReleaseTable(doc, m.directory || []) : 0;
+    return { size: cp.size.toString(), inclusion, directory, keyRows, releaseRows, cosigners: cp.cosigners, cosignedBy };
   }
 
   function show(main, ok, message) {
@@ -392,7 +477,9 @@
       const s = await verifyMaterial(m, document);
       show(main, true, `checkpoint signature at tree size ${s.size}, ${s.inclusion} inclusion proof(s), ${s.directory} key directory proof(s)` +
         (s.keyRows ? `, ${s.keyRows} key(s) shown match the proven key state` : '') +
-        (s.cosigners.length ? ` (cosignatures by ${s.cosigners.join(', ')} not checked: no witness keys on this page)` : ''));
+        (s.releaseRows ? `, ${s.releaseRows} release(s) shown match their proofs` : '') +
+        (s.cosignedBy ? `, cosigned by a quorum of the witness policy shown on the front page (${s.cosignedBy.join(', ')})`
+          : s.cosigners.length ? ` (cosignatures by ${s.cosigners.join(', ')} not checked: the log has no witness policy)` : ''));
     } catch (e) {
       show(main, false, e && e.message ? e.message : String(e));
     }
@@ -400,8 +487,8 @@
 
   const api = {
     b64decode, hex, unhex, sha256, leafHash, nodeHash, rootFromInclusion, verifyInclusion,
-    parseVerifierKey, parseNote, verifyCheckpoint, publisherKey, releaseKey, recordHash,
-    releaseValue, decodeDirectoryProof, verifyDirectory, decodeRecord, checkKeyTable, verifyMaterial,
+    parseVerifierKey, parseNote, verifyCheckpoint, witnessCosigned, quorumMet, verifyQuorum, publisherKey, releaseKey, recordHash,
+    releaseValue, decodeDirectoryProof, verifyDirectory, decodeRecord, checkKeyTable, checkReleaseTable, verifyMaterial,
   };
   if (typeof module === 'object' && module.exports) {
     module.exports = api;

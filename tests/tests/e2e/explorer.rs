@@ -21,6 +21,7 @@ use sealwax_tests::{generated_pub, path_str as s};
 use serde_json::Value;
 
 use crate::scenarios::{generate, published, Story};
+use crate::splitview::{client_with_policy, wait_cosigned, Setup};
 
 /// The browser test package, when chromium, node and its node_modules are there.
 fn browser() -> Option<PathBuf> {
@@ -79,6 +80,10 @@ enum Tamper {
     DirectoryProof,
     /// Not the material: the key table shows a compromised key as active.
     KeyState,
+    /// One bit of every witness cosignature of the checkpoint.
+    Cosignatures,
+    /// Not the material: the release table shows another version.
+    ReleaseRow,
 }
 
 #[derive(Clone)]
@@ -98,7 +103,21 @@ fn tamper(m: &mut Value, t: Tamper) {
     match t {
         Tamper::InclusionProof => flip_b64(&mut m["inclusion"][0]["proof"][0], false),
         Tamper::DirectoryProof => flip_b64(&mut m["directory"][0]["proof"], true),
-        Tamper::KeyState => {}
+        Tamper::KeyState | Tamper::ReleaseRow => {}
+        Tamper::Cosignatures => {
+            let note = m["checkpoint"].as_str().unwrap().to_string();
+            let (text, sigs) = note.split_once("\n\n").unwrap();
+            let mut out = format!("{text}\n\n");
+            for line in sigs.lines() {
+                let (head, sig) = line.rsplit_once(' ').unwrap();
+                let mut sig = Value::String(sig.to_string());
+                if head.contains("witness.test/") {
+                    flip_b64(&mut sig, true);
+                }
+                out.push_str(&format!("{head} {}\n", sig.as_str().unwrap()));
+            }
+            m["checkpoint"] = Value::String(out);
+        }
         Tamper::CheckpointSignature => {
             let note = m["checkpoint"].as_str().unwrap().to_string();
             let (head, sig) = note.trim_end().rsplit_once(' ').unwrap();
@@ -128,6 +147,13 @@ async fn proxy(State(p): State<Proxy>, uri: Uri) -> axum::response::Response {
     let text = String::from_utf8_lossy(&body).into_owned();
     if let Tamper::KeyState = p.tamper {
         let lie = text.replace("<strong>compromised</strong>", "<strong>active</strong>");
+        body = lie.into_bytes();
+    } else if let Tamper::ReleaseRow = p.tamper {
+        let lie = text.replacen(
+            r#"<td class="version">2.0.0</td>"#,
+            r#"<td class="version">2.0.1</td>"#,
+            1,
+        );
         body = lie.into_bytes();
     } else if let Some(start) = text.find(open) {
         let start = start + open.len();
@@ -216,13 +242,11 @@ fn explorer_pages_verify_in_chromium_and_a_flipped_byte_is_caught() {
             r["url"], r["ms"], r["bytes"]
         );
     }
-    let publisher = &results[1]["reason"];
+    let publisher = results[1]["reason"].as_str().unwrap();
     assert!(
-        publisher
-            .as_str()
-            .unwrap()
-            .contains("1 key directory proof(s)"),
-        "{publisher}"
+        publisher.contains("4 key directory proof(s)")
+            && publisher.contains("3 release(s) shown match their proofs"),
+        "the key state and each of the three releases: {publisher}"
     );
     eprintln!("explorer: screenshots in {}", shots.display());
 
@@ -258,6 +282,11 @@ fn explorer_pages_verify_in_chromium_and_a_flipped_byte_is_caught() {
             "/explore/publishers/alice".to_string(),
             "the record as compromised",
         ),
+        (
+            Tamper::ReleaseRow,
+            "/explore/publishers/alice".to_string(),
+            "shows another release in the row proven for alice/hello@2.0.0",
+        ),
     ];
     for (t, page, why) in cases {
         let bad = serve(
@@ -273,6 +302,69 @@ fn explorer_pages_verify_in_chromium_and_a_flipped_byte_is_caught() {
         assert!(
             reason.starts_with("\u{2718} Verification failed") && reason.contains(why),
             "{t:?} on {page}: {reason}"
+        );
+    }
+}
+
+/// A witnessed log (three witnesses, 2-of-3): every page checks the
+/// cosignatures against the policy the front page shows, and a proxy that
+/// spoils them gets "false".
+#[test]
+fn explorer_pages_check_the_cosignatures_against_the_witness_policy() {
+    let Some(dir) = browser() else { return };
+    let t = Setup::new();
+    let policy = t.policy("policy", "2", &t.ports);
+    let _witnesses: Vec<_> = (0..3)
+        .map(|i| t.witness(i, t.ports[i], &t.path(&format!("w{}", i + 1))))
+        .collect();
+    let log = t.log("log", &policy);
+    let alice = client_with_policy(&t.path("alice"), &log, &policy);
+    generate(&alice, "alice");
+    let v1 = sealwax_tests::write_artifact(&t.path("one.tar"), 2000, 1);
+    published(&alice, &v1, "1.0.0", None);
+    wait_cosigned(&log);
+
+    let front = reqwest::blocking::get(format!("{}/", log.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(front.contains("Witness policy"), "{front}");
+    assert!(front.contains("2 of (w1, w2, w3)"), "{front}");
+    for key in &t.keys {
+        assert!(front.contains(key.as_str()), "the front page shows {key}");
+    }
+
+    let pages = ["/", "/explore/publishers/alice", "/explore/entries/1"];
+    let urls: Vec<String> = pages.iter().map(|p| format!("{}{p}", log.url)).collect();
+    for r in open(&dir, &urls, None) {
+        assert_eq!(r["verified"], "true", "{r:#}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("cosigned by a quorum of the witness policy"),
+            "{reason}"
+        );
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bad = serve(
+        &rt,
+        axum::Router::new().fallback(proxy).with_state(Proxy {
+            upstream: log.url.clone(),
+            tamper: Tamper::Cosignatures,
+        }),
+    );
+    for page in ["/", "/explore/publishers/alice"] {
+        let r = &open(&dir, &[format!("{bad}{page}")], None)[0];
+        assert_eq!(r["verified"], "false", "{page}: {r:#}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("not cosigned by a quorum of the log's witnesses")
+                && reason.contains("failed: w"),
+            "{page}: {reason}"
         );
     }
 }

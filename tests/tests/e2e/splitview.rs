@@ -23,16 +23,16 @@ use crate::scenarios::{generate, install, published, refs};
 use crate::witnessing::{checkpoint, log_size, size_of, witness_key, Witness};
 
 /// The witnesses' names and the log's key: what a policy is made of.
-struct Setup {
+pub(crate) struct Setup {
     dir: tempfile::TempDir,
-    vkey: String,
-    keys: Vec<String>,
-    ports: Vec<u16>,
+    pub(crate) vkey: String,
+    pub(crate) keys: Vec<String>,
+    pub(crate) ports: Vec<u16>,
 }
 
 impl Setup {
     /// Makes the log's key (a first start) and three witness keys.
-    fn new() -> Setup {
+    pub(crate) fn new() -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let mut first = LogServer::start(&dir.path().join("log"), &ServerOptions::default());
         first.kill();
@@ -52,13 +52,13 @@ impl Setup {
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Writes a policy: the log, the three witnesses at `urls` (their
     /// ports), and `group q K w1 w2 w3` as the quorum.
-    fn policy(&self, name: &str, k: &str, ports: &[u16]) -> PathBuf {
+    pub(crate) fn policy(&self, name: &str, k: &str, ports: &[u16]) -> PathBuf {
         let mut text = format!("# {name}\nlog {}\n", self.vkey);
         for (i, (key, port)) in self.keys.iter().zip(ports).enumerate() {
             text.push_str(&format!(
@@ -73,7 +73,7 @@ impl Setup {
         p
     }
 
-    fn witness(&self, i: usize, port: u16, data: &Path) -> Witness {
+    pub(crate) fn witness(&self, i: usize, port: u16, data: &Path) -> Witness {
         Witness::start_logging(
             data,
             &format!("witness.test/w{}", i + 1),
@@ -83,7 +83,7 @@ impl Setup {
         )
     }
 
-    fn log(&self, data: &str, policy: &Path) -> LogServer {
+    pub(crate) fn log(&self, data: &str, policy: &Path) -> LogServer {
         let opts = ServerOptions {
             extra_args: vec!["--witness-policy".into(), s(policy).into()],
             ..ServerOptions::default()
@@ -93,7 +93,7 @@ impl Setup {
 }
 
 /// A client of `log` whose home saved `policy` with `sealwax init --policy`.
-fn client_with_policy(home: &Path, log: &LogServer, policy: &Path) -> Client {
+pub(crate) fn client_with_policy(home: &Path, log: &LogServer, policy: &Path) -> Client {
     let c = Client::new(home, log);
     let out = c.ok(&["init", "--policy", s(policy)]);
     assert!(out.contains("witness policy"), "{out}");
@@ -102,7 +102,7 @@ fn client_with_policy(home: &Path, log: &LogServer, policy: &Path) -> Client {
 
 /// Waits (at most 30 s) until `/checkpoint` serves a cosigned checkpoint
 /// covering the whole log.
-fn wait_cosigned(log: &LogServer) {
+pub(crate) fn wait_cosigned(log: &LogServer) {
     let want = log_size(&log.url);
     let start = Instant::now();
     while !matches!(checkpoint(&log.url), (200, note) if size_of(&note) >= want) {
