@@ -11,7 +11,9 @@
 # and stops it with SIGTERM. Extra sealwax-log-bench flags can be given in
 # BENCH_ARGS, extra server flags in SERVE_ARGS. DATA_DIR runs the server on
 # an existing data directory (kept) instead of a temporary one, e.g. one
-# grown by `sealwax-log-fill` (see scripts/bench-scale.sh).
+# grown by `sealwax-log-fill` (see scripts/bench-scale.sh). SAMPLE_METRICS=FILE
+# appends the server's /metrics every 200 ms during the run to FILE (each
+# sample headed by a `# sample <unix ms>` line), as scripts/bench-mirror.sh uses.
 set -euo pipefail
 
 ENTRIES=${1:-20000}
@@ -62,11 +64,21 @@ server_cpu() {
 
 echo "sealwax-log pid $SERVER_PID on $URL; cores: $(nproc); load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 STATUS=0
+SAMPLER=
+if [ -n "${SAMPLE_METRICS:-}" ]; then
+    (while :; do
+        echo "# sample $(date +%s%3N)"
+        curl -fs "$URL/metrics" || true
+        sleep 0.2
+    done >>"$SAMPLE_METRICS") &
+    SAMPLER=$!
+fi
 CPU_BEFORE=$(server_cpu)
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of flags
 "$BENCH" --url "$URL" --origin "$ORIGIN" --concurrency "$CONCURRENCY" --entries "$ENTRIES" \
     ${BENCH_ARGS:-} || STATUS=$?
 CPU_AFTER=$(server_cpu)
+if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; fi
 
 echo
 echo "server (sealwax-log serve, fsync on):"

@@ -14,6 +14,10 @@ use reqwest::blocking::{Body, Client, RequestBuilder, Response};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
+use sealwax_proto::merkle::{self, HashReader as _};
+use sealwax_proto::tile::{
+    cut_tile, max_tile_bytes, TileHashReader, TileId, TileLevel, TileReader, TILE_WIDTH,
+};
 use sealwax_proto::wire::{
     self, ConsistencyAnswer, ErrorBody, InclusionAnswer, LimitsAnswer, PublisherKeysAnswer,
     ReleaseAnswer, SignatureAnswer, SignaturesAnswer, SubmitAnswer, SubmitBody,
@@ -21,6 +25,29 @@ use sealwax_proto::wire::{
 use sealwax_proto::Hash;
 
 use crate::error::{ClientError, Result};
+
+/// The hash tiles of a mirror, read over the client's HTTP connection. The
+/// first failed read is kept, so the command reports it rather than the
+/// proof's "hash unavailable".
+struct MirrorTiles<'a> {
+    client: &'a LogClient,
+    base: &'a str,
+    failed: std::cell::RefCell<Option<ClientError>>,
+}
+
+impl TileReader for MirrorTiles<'_> {
+    fn read_tile(&self, level: u8, index: u64, width: u16) -> sealwax_proto::Result<Vec<u8>> {
+        self.client
+            .mirror_tile(self.base, level, index, width)
+            .map_err(|e| {
+                self.failed.borrow_mut().get_or_insert(e);
+                sealwax_proto::Error::HashUnavailable {
+                    level: level * 8,
+                    index,
+                }
+            })
+    }
+}
 
 /// Largest JSON answer read from a log: a page of key events, a list of
 /// signatures, a proof. A log that sends more is misbehaving.
@@ -37,6 +64,9 @@ pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 4 << 30;
 #[derive(Debug, Clone)]
 pub struct LogClient {
     base: String,
+    /// A static mirror of the log's checkpoint and tiles (`--tiles`): the
+    /// checkpoint is read there and proofs are computed from its tiles.
+    tiles: Option<String>,
     http: Client,
     max_download: u64,
 }
@@ -132,6 +162,7 @@ impl LogClient {
             .map_err(|e| ClientError::unreachable(base, e))?;
         Ok(LogClient {
             base: base.to_string(),
+            tiles: None,
             http,
             max_download: DEFAULT_MAX_DOWNLOAD_BYTES,
         })
@@ -143,9 +174,29 @@ impl LogClient {
         self
     }
 
+    /// The same client reading the checkpoint and hash tiles from the
+    /// mirror at `url` (no trailing slash), and computing inclusion and
+    /// consistency proofs from those tiles, as Go's sumdb client does. The
+    /// log is still asked for what has no static form: lookups by name or
+    /// digest, key directory proofs and artifacts.
+    pub fn with_tiles(mut self, url: &str) -> LogClient {
+        self.tiles = Some(url.trim_end_matches('/').to_string());
+        self
+    }
+
     /// The log's base URL.
     pub fn url(&self) -> &str {
         &self.base
+    }
+
+    /// Whether the checkpoint and tiles come from a mirror (`--tiles`).
+    pub fn reads_mirror(&self) -> bool {
+        self.tiles.is_some()
+    }
+
+    /// Where the checkpoint is read: the mirror, if any, else the log.
+    pub fn checkpoint_url(&self) -> &str {
+        self.tiles.as_deref().unwrap_or(&self.base)
     }
 
     fn endpoint(&self, path: &str) -> String {
@@ -242,9 +293,10 @@ impl LogClient {
         })
     }
 
-    /// `GET /checkpoint`: the newest signed checkpoint (not verified here).
+    /// `GET /checkpoint`: the newest signed checkpoint (not verified here),
+    /// from the mirror when there is one.
     pub fn checkpoint(&self) -> Result<String> {
-        let url = self.endpoint("/checkpoint");
+        let url = format!("{}/checkpoint", self.checkpoint_url());
         let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
         let resp = self.check(resp, &url)?;
         self.read_text(resp, MAX_TEXT_BYTES, &url)
@@ -288,15 +340,91 @@ impl LogClient {
         self.decode(resp, &url)
     }
 
-    /// `GET /v1/proof/inclusion?index=I&tree_size=N`.
+    /// `GET /v1/proof/inclusion?index=I&tree_size=N`; with a mirror, the
+    /// proof computed from its tiles (not verified here either).
     pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<InclusionAnswer> {
+        if let Some(tiles) = &self.tiles {
+            return self.prove_from_tiles(tiles, tree_size, |r| {
+                Ok(InclusionAnswer {
+                    index,
+                    tree_size,
+                    leaf_hash: r.read_hash(0, index)?,
+                    proof: merkle::prove_inclusion(r, index, tree_size)?,
+                })
+            });
+        }
         self.get_json(&format!(
             "/v1/proof/inclusion?index={index}&tree_size={tree_size}"
         ))
     }
 
-    /// `GET /v1/proof/consistency?from=M&to=N`, decoded.
+    /// Runs `prove` over the hash tiles of the tree of `size` leaves at the
+    /// mirror `tiles`: a tile that cannot be read is that read's error, and
+    /// a proof that cannot be made from what was read is the mirror's fault.
+    fn prove_from_tiles<T>(
+        &self,
+        tiles: &str,
+        size: u64,
+        prove: impl FnOnce(&TileHashReader<&MirrorTiles<'_>>) -> sealwax_proto::Result<T>,
+    ) -> Result<T> {
+        let source = MirrorTiles {
+            client: self,
+            base: tiles,
+            failed: std::cell::RefCell::new(None),
+        };
+        let reader = TileHashReader::new(&source, size);
+        prove(&reader).map_err(|e| {
+            source
+                .failed
+                .take()
+                .unwrap_or_else(|| ClientError::LogMisbehaving {
+                    url: tiles.to_string(),
+                    reason: format!("its tiles for tree size {size} do not make a proof: {e}"),
+                })
+        })
+    }
+
+    /// `GET <mirror>/tile/<L>/<N>[.p/<W>]`: a hash tile; a missing partial
+    /// tile is read from the full one and cut (C2SP tlog-tiles lets a log
+    /// delete partial tiles once the full one exists).
+    fn mirror_tile(&self, tiles: &str, level: u8, index: u64, width: u16) -> Result<Vec<u8>> {
+        let id = TileId {
+            level: TileLevel::Hashes(level),
+            index,
+            width,
+        };
+        let full = TileId {
+            width: TILE_WIDTH as u16,
+            ..id
+        };
+        let mut tried = Vec::new();
+        for (which, cut) in [(id, false), (full, true)] {
+            if cut && id.is_full() {
+                break;
+            }
+            let url = format!("{tiles}/{}", which.path());
+            let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                tried.push(url);
+                continue;
+            }
+            let resp = self.check(resp, &url)?;
+            let body = Self::read_body(resp, max_tile_bytes(which) as u64, &url)?;
+            return Ok(if cut { cut_tile(id, body) } else { body });
+        }
+        Err(ClientError::LogHttp {
+            url: tried.join(" and "),
+            status: 404,
+            message: "the mirror has no such tile: it may not have caught up with the log yet (try again in a few seconds), or it is not a mirror of this log".into(),
+        })
+    }
+
+    /// `GET /v1/proof/consistency?from=M&to=N`, decoded; with a mirror,
+    /// the proof computed from its tiles of tree size N.
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
+        if let Some(tiles) = &self.tiles {
+            return self.prove_from_tiles(tiles, to, |r| merkle::prove_consistency(r, from, to));
+        }
         let a: ConsistencyAnswer =
             self.get_json(&format!("/v1/proof/consistency?from={from}&to={to}"))?;
         if a.from != from || a.to != to {

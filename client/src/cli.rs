@@ -370,6 +370,11 @@ pub struct VerifyArgs {
     /// current key state and bind the release to this artifact (exit 3 if not)
     #[arg(long)]
     pub online: bool,
+    /// With --online: read the checkpoint and hash tiles from this mirror of
+    /// the log (the bucket of `sealwax-log --mirror`, or a CDN in front of
+    /// it) and compute the consistency proof from them
+    #[arg(long, env = "SEALWAX_TILES", value_name = "URL", requires = "online")]
+    pub tiles: Option<String>,
 }
 
 /// `sealwax install`.
@@ -392,6 +397,12 @@ pub struct InstallArgs {
         default_value_t = crate::api::DEFAULT_MAX_DOWNLOAD_BYTES
     )]
     pub max_download: u64,
+    /// Read the checkpoint and hash tiles from this mirror of the log (the
+    /// bucket of `sealwax-log --mirror`, or a CDN in front of it) and compute
+    /// inclusion and consistency proofs from them; the log is asked only for
+    /// lookups, key directory proofs and the artifact
+    #[arg(long, env = "SEALWAX_TILES", value_name = "URL")]
+    pub tiles: Option<String>,
 }
 
 #[cfg(test)]

@@ -450,6 +450,16 @@ pub enum ClientError {
     },
 
     // ----- log unreachable or misbehaving (exit 3) -----
+    /// The mirror's checkpoint does not cover an entry the log named yet.
+    #[error("the mirror at {url} is behind the log: its checkpoint (tree size {size}) does not cover entry {index} yet. Retry in a few seconds, or without --tiles")]
+    MirrorBehind {
+        /// The mirror's URL.
+        url: String,
+        /// The mirror's tree size.
+        size: u64,
+        /// The entry.
+        index: u64,
+    },
     /// The log could not be reached.
     #[error("cannot reach the log at {url}: {reason}. Check the URL (--log) and your network, then retry")]
     LogUnreachable {
@@ -630,6 +640,7 @@ impl ClientError {
             | KeyUnusable { .. }
             | LogRefused { .. } => EXIT_REFUSED,
             LogUnreachable { .. }
+            | MirrorBehind { .. }
             | LogHttp { .. }
             | LogMisbehaving { .. }
             | NoDirectory { .. }

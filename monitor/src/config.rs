@@ -181,6 +181,8 @@ pub struct LogConfig {
     pub origin: Option<String>,
     /// The witness policy every checkpoint must meet.
     pub policy: Option<PathBuf>,
+    /// A mirror (bucket or CDN) to read the checkpoint and tiles from.
+    pub tiles: Option<String>,
 }
 
 /// The part of the client's `config.toml` the monitor reads.
@@ -218,6 +220,7 @@ impl LogConfig {
             key: c.log_key,
             origin: c.origin,
             policy: c.policy,
+            tiles: None,
         };
         Ok(Some((log, path)))
     }

@@ -313,7 +313,7 @@ async fn ask_publisher(
     let path = format!("v1/publishers/{publisher}/keys?tree_size={size}");
     let a: PublisherKeysAnswer = source.api_json(&path).await?;
     let bad = |reason: &str| MonitorError::Unreachable {
-        url: format!("{}{path}", source.url()),
+        url: format!("{}{path}", source.api_url().unwrap_or(source.url())),
         reason: reason.to_string(),
     };
     let proof = a

@@ -36,6 +36,12 @@ struct Cli {
     /// Base URL of the log (it serves /checkpoint and /tile/...) [default: `url` of the config's [log], else the log `sealwax init` saved]
     #[arg(long, env = "SEALWAX_LOG", value_name = "URL")]
     log: Option<String>,
+    /// Read the checkpoint, tiles and entry bundles from this mirror (the
+    /// bucket of `sealwax-log --mirror`, or a CDN in front of it) instead of
+    /// the log. The log (--log), if known, is asked only to name a key
+    /// directory leaf that differs. [default: `tiles` of [log]]
+    #[arg(long, env = "SEALWAX_TILES", value_name = "URL")]
+    tiles: Option<String>,
     /// The log's verifier key, as `sealwax-log key` prints it [default: `key` of [log], else the key `sealwax init` saved]
     #[arg(long = "log-key", env = "SEALWAX_LOG_KEY", value_name = "VKEY")]
     log_key: Option<String>,
@@ -100,7 +106,7 @@ fn one_line(e: &anyhow::Error) -> String {
 
 /// The log to follow: the flags, else the config's `[log]`, else the client
 /// config `sealwax init` wrote, field by field.
-fn settle_log(cli: &mut Cli, config: &Config) -> anyhow::Result<(String, String)> {
+fn settle_log(cli: &mut Cli, config: &Config) -> anyhow::Result<(Option<String>, String)> {
     let client = LogConfig::from_client(cli.client_home.as_deref())?;
     let (from_client, client_path) = match client {
         Some((c, p)) => (c, Some(p)),
@@ -121,6 +127,7 @@ fn settle_log(cli: &mut Cli, config: &Config) -> anyhow::Result<(String, String)
         });
     cli.policy = cli.policy.take().or(own_policy).or(from_client.policy);
     let url = pick(cli.log.take(), &config.log.url, from_client.url);
+    cli.tiles = cli.tiles.take().or_else(|| config.log.tiles.clone());
     let key = pick(cli.log_key.take(), &config.log.key, from_client.key);
     let missing = |flag: &str, key: &str| {
         let seen = client_path.as_ref().map_or(String::new(), |p| {
@@ -131,10 +138,12 @@ fn settle_log(cli: &mut Cli, config: &Config) -> anyhow::Result<(String, String)
             cli.config.display()
         )
     };
-    Ok((
-        url.ok_or_else(|| missing("--log URL", "url"))?,
-        key.ok_or_else(|| missing("--log-key VKEY", "key"))?,
-    ))
+    let url = match url {
+        Some(u) => Some(u),
+        None if cli.tiles.is_some() => None,
+        None => return Err(missing("--log URL (or --tiles URL)", "url")),
+    };
+    Ok((url, key.ok_or_else(|| missing("--log-key VKEY", "key"))?))
 }
 
 async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
@@ -151,7 +160,12 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Some(path) => Some(std::sync::Arc::new(load_policy(path, &verifier)?)),
         None => None,
     };
-    let source = LogSource::new(&log_url)?;
+    let source = match (&cli.tiles, &log_url) {
+        (Some(tiles), Some(log)) => LogSource::mirror(tiles)?.with_api(log)?,
+        (Some(tiles), None) => LogSource::mirror(tiles)?,
+        (None, Some(log)) => LogSource::new(log)?,
+        (None, None) => unreachable!("settle_log gives a log URL or tiles"),
+    };
     let state_dir = StateDir::open(&cli.state)?;
     let dispatcher = Dispatcher::new(&config.alerts, cli.json, Box::new(std::io::stdout()));
     let options = FollowerOptions {

@@ -38,39 +38,74 @@ fn what(id: TileId) -> &'static str {
 const ATTEMPTS: u32 = 3;
 const RETRY_DELAY: Duration = Duration::from_millis(200);
 
-/// An HTTP reader of one log's checkpoint, tiles and entry bundles.
+/// An HTTP reader of one log's checkpoint, tiles and entry bundles: the
+/// log itself, or a mirror of them (`--tiles`) with the log's JSON API
+/// elsewhere.
 #[derive(Clone, Debug)]
 pub struct LogSource {
     base: reqwest::Url,
+    /// The log's JSON API: the base, unless the tiles come from a mirror.
+    api: Option<reqwest::Url>,
     http: reqwest::Client,
+}
+
+/// `url` as a base URL (`http(s)://host[:port][/prefix]/`).
+fn base_url(url: &str) -> Result<reqwest::Url, MonitorError> {
+    let bad = || MonitorError::LogUrl {
+        url: url.to_string(),
+    };
+    let mut base = reqwest::Url::parse(url).map_err(|_| bad())?;
+    if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+        return Err(bad());
+    }
+    if !base.path().ends_with('/') {
+        let p = format!("{}/", base.path());
+        base.set_path(&p);
+    }
+    Ok(base)
 }
 
 impl LogSource {
     /// A reader of the log at `url` (`http(s)://host[:port][/prefix]`).
     pub fn new(url: &str) -> Result<LogSource, MonitorError> {
-        let bad = || MonitorError::LogUrl {
-            url: url.to_string(),
-        };
-        let mut base = reqwest::Url::parse(url).map_err(|_| bad())?;
-        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
-            return Err(bad());
-        }
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
-        }
+        let base = base_url(url)?;
+        let mut s = LogSource::mirror(url)?;
+        s.api = Some(base);
+        Ok(s)
+    }
+
+    /// A reader of a mirror of a log's checkpoint, tiles and bundles at
+    /// `url` (a bucket, or a CDN in front of one), with no JSON API until
+    /// [`LogSource::with_api`] names the log's.
+    pub fn mirror(url: &str) -> Result<LogSource, MonitorError> {
+        let base = base_url(url)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("sealwax-monitor/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client builds with static settings");
-        Ok(LogSource { base, http })
+        Ok(LogSource {
+            base,
+            api: None,
+            http,
+        })
     }
 
-    /// The log's base URL.
+    /// The same reader, asking the log at `url` for its JSON API.
+    pub fn with_api(mut self, url: &str) -> Result<LogSource, MonitorError> {
+        self.api = Some(base_url(url)?);
+        Ok(self)
+    }
+
+    /// Where the checkpoint and tiles are read: the log, or its mirror.
     pub fn url(&self) -> &str {
         self.base.as_str()
+    }
+
+    /// The log's JSON API base URL, if the monitor knows one.
+    pub fn api_url(&self) -> Option<&str> {
+        self.api.as_ref().map(|u| u.as_str())
     }
 
     /// `GET /checkpoint`: the signed note text.
@@ -121,7 +156,13 @@ impl LogSource {
         &self,
         path: &str,
     ) -> Result<T, MonitorError> {
-        let url = self.base.join(path).expect("a relative path joins");
+        let Some(api) = &self.api else {
+            return Err(MonitorError::Unreachable {
+                url: format!("{}{path}", self.base),
+                reason: "the monitor reads a mirror and knows no log API: pass --log URL with --tiles to have it named".into(),
+            });
+        };
+        let url = api.join(path).expect("a relative path joins");
         let unreachable = |reason: String| MonitorError::Unreachable {
             url: url.to_string(),
             reason,
@@ -220,5 +261,17 @@ mod tests {
         assert!(LogSource::new("not a url").is_err());
         let s = LogSource::new("http://127.0.0.1:1/prefix").unwrap();
         assert_eq!(s.url(), "http://127.0.0.1:1/prefix/");
+        assert_eq!(s.api_url(), Some("http://127.0.0.1:1/prefix/"));
+        let m = LogSource::mirror("http://127.0.0.1:2/bucket").unwrap();
+        assert_eq!(m.api_url(), None);
+        let m = m.with_api("http://127.0.0.1:1").unwrap();
+        assert_eq!(
+            (m.url(), m.api_url()),
+            ("http://127.0.0.1:2/bucket/", Some("http://127.0.0.1:1/"))
+        );
+        assert!(LogSource::mirror("http://x")
+            .unwrap()
+            .with_api("ftp://y")
+            .is_err());
     }
 }

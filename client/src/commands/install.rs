@@ -211,9 +211,9 @@ impl Session {
     /// The log's current checkpoint, proven consistent with the newest one
     /// this client saw, before anything else: a forked or rolled-back log
     /// is refused before a byte is downloaded.
-    fn start(ctx: &Ctx, max_download: u64) -> Result<Session> {
+    fn start(ctx: &Ctx, max_download: u64, tiles: Option<&str>) -> Result<Session> {
         let log = ctx.log()?;
-        let api = ctx.api()?.with_max_download(max_download);
+        let api = ctx.api_reading(tiles)?.with_max_download(max_download);
         let mut tracker = ctx.tracker(&log)?;
         let (cp, cp_text) = tracker.current(&api)?;
         tracker.commit()?;
@@ -266,9 +266,28 @@ impl Session {
             (self.cp, self.cp_text) = self.tracker.current(&self.api)?;
             self.tracker.commit()?;
         }
+        // A mirror lags the log by its upload interval (about a second):
+        // wait a little for it before giving up.
+        let started = std::time::Instant::now();
+        while index >= self.cp.size && self.api.reads_mirror() {
+            if started.elapsed() > MIRROR_GRACE {
+                return Err(ClientError::MirrorBehind {
+                    url: self.api.checkpoint_url().to_string(),
+                    size: self.cp.size,
+                    index,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            (self.cp, self.cp_text) = self.tracker.current(&self.api)?;
+            self.tracker.commit()?;
+        }
         Ok(())
     }
 }
+
+/// How long an install waits for a mirror (`--tiles`) to cover an entry
+/// the log named.
+const MIRROR_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The signature to check, however it was found.
 struct Signed {
@@ -981,7 +1000,7 @@ pub fn run(ctx: &Ctx, args: InstallArgs) -> Result<serde_json::Value> {
         // Before any network: a missing file is "no such file".
         open_named(path, "artifact", "install")?;
     }
-    let mut session = Session::start(ctx, args.max_download)?;
+    let mut session = Session::start(ctx, args.max_download, args.tiles.as_deref())?;
     let created = create_dirs(&args.to)?;
     remove_stale_staged(&args.to);
     install_into(ctx, &mut session, &target, &args).inspect_err(|_| remove_created(&created))

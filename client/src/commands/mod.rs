@@ -124,6 +124,16 @@ impl Ctx {
         LogClient::new(&self.log_url()?)
     }
 
+    /// An HTTP client for the log that reads its checkpoint and tiles from
+    /// the mirror `tiles` (`--tiles`), when given.
+    pub fn api_reading(&self, tiles: Option<&str>) -> Result<LogClient> {
+        let api = self.api()?;
+        Ok(match tiles {
+            Some(t) => api.with_tiles(&normalise_url(t)?),
+            None => api,
+        })
+    }
+
     /// Prints a line for people: stdout, or stderr under `--json`. Control
     /// characters in it (it may quote a log or a publisher) are escaped. A
     /// closed or full stream is no reason to stop a command half-way (a

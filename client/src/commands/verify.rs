@@ -179,8 +179,8 @@ fn decide_offline(
 /// history at it proven against its key directory and recorded (so the
 /// trust decision that follows sees every revocation), and the release
 /// proven bound to this artifact. Returns the live tree size.
-fn check_online(ctx: &Ctx, log: &LogIdentity, c: &Companions) -> Result<u64> {
-    let api = ctx.api()?;
+fn check_online(ctx: &Ctx, log: &LogIdentity, c: &Companions, tiles: Option<&str>) -> Result<u64> {
+    let api = ctx.api_reading(tiles)?;
     let mut tracker = ctx.tracker(log)?;
     let (cp, _) = tracker.current(&api)?;
     tracker.accept(&api, &c.proof.checkpoint, Freshness::Historical)?;
@@ -201,7 +201,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> Result<serde_json::Value> {
     let log = ctx.log()?;
     let c = Companions::read(&args, &log)?;
     let online = match args.online {
-        true => Some(check_online(ctx, &log, &c)?),
+        true => Some(check_online(ctx, &log, &c, args.tiles.as_deref())?),
         false => None,
     };
     let trust = ctx.trust_store(&log)?;

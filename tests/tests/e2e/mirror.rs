@@ -487,3 +487,138 @@ fn a_store_outage_does_not_stop_the_log_and_the_mirror_catches_up() {
     let health = reqwest::blocking::get(format!("{}/healthz", log.url)).unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// The alerts of one `sealwax-monitor --once --json` run, as comparable
+/// facts (kind, problem, index, publisher, key), and its exit code.
+fn monitor_alerts(cmd: &mut Command) -> (Option<i32>, Vec<String>, String) {
+    let out = cmd
+        .args(["--once", "--json", "--no-progress"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut facts: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            let a: serde_json::Value = serde_json::from_str(l).expect("one JSON alert a line");
+            format!(
+                "{} {} {} {} {}",
+                a["kind"], a["problem"], a["index"], a["publisher"], a["key"]
+            )
+        })
+        .collect();
+    facts.sort();
+    (out.status.code(), facts, stdout)
+}
+
+#[test]
+fn clients_and_the_monitor_run_on_the_mirror_alone_and_catch_a_tampered_tile() {
+    use sealwax_tests::{fails_with, monitor_command, path_str as s, write_artifact, Client};
+
+    use crate::scenarios::{generate, install, published, refs};
+
+    let Some(weed) = weed_or_skip("mirror::clients_and_the_monitor") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n);
+    let store = Seaweed::start(&weed, &p("weed"));
+    store.create_bucket(BUCKET);
+    let log = mirrored_log(&p("log"), &store, &[]);
+    let mirror = format!("{}/{BUCKET}/{PREFIX}", store.endpoint);
+    let bucket = Bucket::of(&store);
+
+    // Alice registers a key (entry 0) and publishes (entry 1); then enough
+    // entries that tile 0 is full.
+    let alice = Client::new(&p("alice"), &log);
+    generate(&alice, "alice");
+    let v1 = write_artifact(&p("v1.tar"), 3000, 1);
+    published(&alice, &v1, "1.0.0", None);
+    fill_log(&log.url, &log.origin, "bob", 300);
+    wait_mirrored(&bucket, &log.url, Duration::from_secs(60));
+
+    // install --tiles: the checkpoint and both proofs from the bucket.
+    let installer = Client::new(&p("installer"), &log);
+    let mut on_mirror = install("1.0.0", &p("to-mirror"), &["--trust-new-keys"]);
+    on_mirror.extend(["--tiles".to_string(), mirror.clone()]);
+    let started = Instant::now();
+    installer.ok(&refs(&on_mirror));
+    let mirror_ms = started.elapsed().as_millis();
+    assert_eq!(
+        std::fs::read(p("to-mirror/hello-1.0.0")).unwrap(),
+        std::fs::read(&v1).unwrap()
+    );
+    let direct = Client::new(&p("direct"), &log);
+    let started = Instant::now();
+    direct.ok(&refs(&install(
+        "1.0.0",
+        &p("to-log"),
+        &["--trust-new-keys"],
+    )));
+    eprintln!(
+        "mirror: install from the mirror {mirror_ms} ms, from the log {} ms (debug build)",
+        started.elapsed().as_millis()
+    );
+    // The log grows; the next install proves consistency from the tiles.
+    fill_log(&log.url, &log.origin, "carol", 40);
+    wait_mirrored(&bucket, &log.url, Duration::from_secs(60));
+    installer.ok(&refs(&on_mirror));
+    alice.ok(&["verify", s(&v1), "--online", "--tiles", &mirror]);
+
+    // The monitor from the bucket alone raises what it raises from the log.
+    let config = p("monitor.toml");
+    std::fs::write(&config, "[[watch]]\npublisher = \"alice\"\nkeys = []\n").unwrap();
+    let (code_log, from_log, out_log) = monitor_alerts(&mut monitor_command(
+        &log.url,
+        &log.vkey,
+        &p("mon-log"),
+        &config,
+    ));
+    // No --log: nothing but the bucket.
+    let on_bucket = |state: &str| {
+        let mut cmd = Command::new(bin("sealwax-monitor"));
+        cmd.args(["--tiles", &mirror, "--log-key", &log.vkey, "--state"])
+            .arg(p(state))
+            .arg("--config")
+            .arg(&config)
+            .env_remove("SEALWAX_LOG")
+            .env("SEALWAX_HOME", p("no-client-home"))
+            .stdin(Stdio::null());
+        cmd
+    };
+    let (code_mirror, from_mirror, out_mirror) = monitor_alerts(&mut on_bucket("mon-mirror"));
+    assert_eq!(code_log, Some(1), "an unexpected key of alice: {out_log}");
+    assert!(!from_log.is_empty());
+    assert_eq!(
+        (code_mirror, &from_mirror),
+        (code_log, &from_log),
+        "the same alerts from the mirror:\n{out_mirror}\nas from the log:\n{out_log}"
+    );
+
+    // One changed hash in tile 0 of the bucket: the sibling of Alice's entry.
+    let mut tile = bucket.get("tile/0/000").expect("tile 0 is full");
+    tile[0] ^= 0x01;
+    let put = reqwest::blocking::Client::new()
+        .put(format!("{mirror}/tile/0/000"))
+        .body(tile)
+        .send()
+        .unwrap();
+    assert!(put.status().is_success());
+    let fresh = Client::new(&p("fresh"), &log);
+    let mut args = install("1.0.0", &p("to-fresh"), &["--trust-new-keys"]);
+    args.extend(["--tiles".to_string(), mirror.clone()]);
+    let err = fails_with(fresh.run(&refs(&args)), 3, "install from a tampered mirror");
+    assert!(err.contains("inclusion proof"), "{err}");
+    assert!(!p("to-fresh/hello-1.0.0").exists(), "nothing installed");
+    let err = fails_with(
+        installer.run(&refs(&on_mirror)),
+        3,
+        "install from a tampered mirror, with a baseline",
+    );
+    assert!(err.contains("inclusion proof"), "{err}");
+    let (code, _, out) = monitor_alerts(&mut on_bucket("mon-fresh"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("\"bad-tile\"") || out.contains("\"inconsistent-tree\""),
+        "the monitor names the tampered tile: {out}"
+    );
+}
