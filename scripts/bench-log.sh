@@ -12,7 +12,7 @@
 # BENCH_ARGS, extra server flags in SERVE_ARGS. DATA_DIR runs the server on
 # an existing data directory (kept) instead of a temporary one, e.g. one
 # grown by `sealwax-log-fill` (see scripts/bench-scale.sh). SAMPLE_METRICS=FILE
-# appends the server's /metrics every 200 ms during the run to FILE (each
+# appends the server's /metrics every 100 ms during the run to FILE (each
 # sample headed by a `# sample <unix ms>` line), as scripts/bench-mirror.sh uses.
 set -euo pipefail
 
@@ -69,7 +69,7 @@ if [ -n "${SAMPLE_METRICS:-}" ]; then
     (while :; do
         echo "# sample $(date +%s%3N)"
         curl -fs "$URL/metrics" || true
-        sleep 0.2
+        sleep 0.1
     done >>"$SAMPLE_METRICS") &
     SAMPLER=$!
 fi

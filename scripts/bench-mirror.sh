@@ -3,7 +3,7 @@
 # concurrent signature submissions, fsync on) with `--mirror s3://...` into a
 # real SeaweedFS on loopback, against without, alternated ROUNDS times (each
 # mode on its own data directory), in one run. During the mirrored runs the
-# log's /metrics is sampled every 200 ms for the mirror's lag; at the end the
+# log's /metrics is sampled every 100 ms for the mirror's lag; at the end the
 # bucket is listed for objects and bytes per entry.
 #
 #   scripts/bench-mirror.sh [ENTRIES] [CONCURRENCY] [ROUNDS]   (default 20000 64 3)
@@ -94,12 +94,17 @@ PY
     sleep 0.2
 done
 echo "SeaweedFS S3 on $S3 (weed pid $WEED_PID)" >&2
+# CPU seconds (user + system) SeaweedFS has used so far: it shares the cores.
+weed_cpu() {
+    awk -v tck="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / tck }' "/proc/$WEED_PID/stat"
+}
 
 run() { # off|on -> entries/s
     local args="" data=$WORK/data-$1 sample=""
     [ "$1" = on ] && args="--mirror s3://$BUCKET/$PREFIX" && sample=$WORK/samples
     SKIP_BUILD=1 DATA_DIR=$data SERVE_ARGS="$args" SAMPLE_METRICS=$sample "$ROOT/scripts/bench-log.sh" "$ENTRIES" "$CONCURRENCY" \
         >"$WORK/run.out" 2>&1 || { cat "$WORK/run.out" >&2; exit 1; }
+    echo "  mirror $1: $(grep 'server CPU' "$WORK/run.out" | sed 's/^ *//')" >&2
     awk '/^entries\/s accepted:/ { print $3 }' "$WORK/run.out"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -109,9 +114,12 @@ pct() { # P -> the P-th percentile of the numbers on stdin
 
 OFF=()
 ON=()
+WEED_ON=0
 for r in $(seq "$ROUNDS"); do
     OFF+=("$(run off)")
+    W0=$(weed_cpu)
     ON+=("$(run on)")
+    WEED_ON=$(awk -v a="$WEED_ON" -v b="$W0" -v c="$(weed_cpu)" 'BEGIN { print a + c - b }')
     echo "round $r: mirror off ${OFF[-1]} entries/s, on ${ON[-1]} entries/s" >&2
 done
 M_OFF=$(printf '%s\n' "${OFF[@]}" | median)
@@ -119,10 +127,11 @@ M_ON=$(printf '%s\n' "${ON[@]}" | median)
 echo "P1 mirror off: ${OFF[*]} entries/s (median $M_OFF)"
 echo "P1 mirror on:  ${ON[*]} entries/s (median $M_ON), SeaweedFS on loopback"
 awk -v a="$M_ON" -v b="$M_OFF" 'BEGIN { printf "ratio on/off:  %.3f\n", a / b }'
+awk -v c="$WEED_ON" -v n="$((ENTRIES * ROUNDS))" 'BEGIN { printf "SeaweedFS CPU during the mirrored runs: %.2f s (%.0f us per entry, on the same 2 cores)\n", c, 1e6 * c / n }'
 
 LAG_S=$(awk '/^sealwax_mirror_lag_seconds / { print $2 }' "$WORK/samples")
 LAG_E=$(awk '/^sealwax_mirror_lag_entries / { print $2 }' "$WORK/samples")
-echo "mirror lag under load ($(echo "$LAG_S" | wc -l) samples, every 200 ms):"
+echo "mirror lag under load ($(echo "$LAG_S" | wc -l) samples, every 100 ms):"
 echo "  seconds: p50 $(echo "$LAG_S" | pct 50), p99 $(echo "$LAG_S" | pct 99), max $(echo "$LAG_S" | pct 100)"
 echo "  entries: p50 $(echo "$LAG_E" | pct 50), p99 $(echo "$LAG_E" | pct 99), max $(echo "$LAG_E" | pct 100)"
 

@@ -38,6 +38,9 @@ use crate::log::Log;
 
 /// How often the mirror looks for a newer checkpoint.
 pub const MIRROR_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the log's served size is noted for the lag metrics, apart
+/// from the rounds (which may take long while catching up).
+const LAG_SAMPLE: Duration = Duration::from_millis(100);
 /// The default of `--mirror-stuck-secs`.
 pub const DEFAULT_MIRROR_STUCK_SECS: u64 = 300;
 /// Most objects uploaded at once.
@@ -127,6 +130,8 @@ pub struct Mirror {
     pending: Mutex<VecDeque<(u64, Instant)>>,
     uploads: AtomicU64,
     upload_bytes: AtomicU64,
+    /// Partial tiles deleted once their full tile was mirrored.
+    deleted: AtomicU64,
     failures: Mutex<BTreeMap<&'static str, u64>>,
     /// Set when the bucket holds what this log did not write.
     conflict: Mutex<Option<String>>,
@@ -182,6 +187,7 @@ impl Mirror {
             pending: Mutex::new(VecDeque::new()),
             uploads: AtomicU64::new(0),
             upload_bytes: AtomicU64::new(0),
+            deleted: AtomicU64::new(0),
             failures: Mutex::new(BTreeMap::new()),
             conflict: Mutex::new(None),
         }
@@ -271,6 +277,7 @@ impl Mirror {
         let _ = writeln!(out, "# HELP sealwax_mirror_lag_seconds Age of the oldest checkpoint not mirrored yet (0 when up to date).\n# TYPE sealwax_mirror_lag_seconds gauge\nsealwax_mirror_lag_seconds {:.3}", self.lag().as_secs_f64());
         let _ = writeln!(out, "# HELP sealwax_mirror_uploads_total Objects uploaded to the mirror.\n# TYPE sealwax_mirror_uploads_total counter\nsealwax_mirror_uploads_total {}", self.uploads.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP sealwax_mirror_upload_bytes_total Bytes uploaded to the mirror.\n# TYPE sealwax_mirror_upload_bytes_total counter\nsealwax_mirror_upload_bytes_total {}", self.upload_bytes.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP sealwax_mirror_partials_deleted_total Partial tiles deleted from the mirror once their full tile was there.\n# TYPE sealwax_mirror_partials_deleted_total counter\nsealwax_mirror_partials_deleted_total {}", self.deleted.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP sealwax_mirror_failures_total Failed mirror rounds, per kind (store, log, conflict).\n# TYPE sealwax_mirror_failures_total counter");
         let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         for kind in ["store", "log", "conflict"] {
@@ -336,6 +343,23 @@ impl Mirror {
     }
 
     /// Counts one uploaded object of `len` bytes.
+    /// Deletes the partial tiles `gone`, whose full tiles the bucket's
+    /// checkpoint already covers: a reader that still asks for one (with an
+    /// older checkpoint) gets 404 and reads the full tile, as C2SP
+    /// tlog-tiles requires of readers. A failed delete only leaves an object.
+    async fn delete_partials(&self, gone: &[TileId]) {
+        for id in gone {
+            match self.store.delete(&self.key(&id.path())).await {
+                Ok(()) => {
+                    self.deleted.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::debug!(tile = %id.path(), error = %e, "a partial tile was not deleted")
+                }
+            }
+        }
+    }
+
     fn counted(&self, len: u64) {
         self.uploads.fetch_add(1, Ordering::Relaxed);
         self.upload_bytes.fetch_add(len, Ordering::Relaxed);
@@ -489,6 +513,8 @@ struct Progress {
     note: Option<Arc<str>>,
     /// Full and partial tiles uploaded towards the next checkpoint.
     done: HashSet<TileId>,
+    /// Partial tiles this process uploaded that are still in the bucket.
+    partials: Vec<TileId>,
 }
 
 /// One round: uploads what the served checkpoint needs, then the checkpoint.
@@ -533,6 +559,15 @@ async fn round(
     p.mirrored = Some(size);
     p.note = Some(note);
     p.done.clear();
+    // Partial tiles whose full tile this checkpoint needs are garbage now.
+    p.partials
+        .extend(todo.iter().filter(|t| !t.is_full()).copied());
+    let (gone, keep): (Vec<TileId>, Vec<TileId>) = p
+        .partials
+        .drain(..)
+        .partition(|t| TileId::for_size(t.level, t.index, size).is_some_and(|f| f.is_full()));
+    p.partials = keep;
+    m.delete_partials(&gone).await;
     Ok(())
 }
 
@@ -545,8 +580,26 @@ pub async fn run(m: Arc<Mirror>, log: Arc<Log>, witnessing: Option<Arc<Witnessin
         mirrored: None,
         note: None,
         done: HashSet::new(),
+        partials: Vec::new(),
     };
     let mut failing = false;
+    // The lag in seconds counts from when the log first served a size, not
+    // from when a round noticed it.
+    let watcher = {
+        let (m, log, w) = (m.clone(), log.clone(), witnessing.clone());
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(LAG_SAMPLE);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                t.tick().await;
+                if let Some(size) =
+                    served_checkpoint(&log, w.as_deref()).and_then(|n| checkpoint_size(&n))
+                {
+                    m.saw(size);
+                }
+            }
+        })
+    };
     loop {
         tick.tick().await;
         match round(&m, &log, witnessing.as_deref(), &mut p).await {
@@ -561,6 +614,7 @@ pub async fn run(m: Arc<Mirror>, log: Arc<Log>, witnessing: Option<Arc<Witnessin
                 if let MirrorError::Conflict(c) = &e {
                     tracing::error!(mirror = %m.target.url(), error = %c, "the mirror stops");
                     *m.conflict.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+                    watcher.abort();
                     return;
                 }
                 if !failing {

@@ -66,6 +66,41 @@ impl Bucket {
             .expect("HEAD")
     }
 
+    /// Every object key under the prefix (relative to it), by S3 ListObjectsV2.
+    fn keys(&self) -> Vec<String> {
+        let (mut keys, mut token) = (Vec::new(), None::<String>);
+        loop {
+            let mut url = format!(
+                "{}/{BUCKET}?list-type=2&prefix={PREFIX}/&max-keys=1000",
+                self.0
+            );
+            if let Some(t) = &token {
+                url.push_str("&continuation-token=");
+                url.push_str(
+                    &t.replace('+', "%2B")
+                        .replace('/', "%2F")
+                        .replace('=', "%3D"),
+                );
+            }
+            let xml = reqwest::blocking::get(&url).unwrap().text().unwrap();
+            let between = |s: &str, open: &str, close: &str| -> Vec<String> {
+                s.split(open)
+                    .skip(1)
+                    .filter_map(|p| p.split_once(close).map(|(v, _)| v.to_string()))
+                    .collect()
+            };
+            for k in between(&xml, "<Key>", "</Key>") {
+                keys.push(k[PREFIX.len() + 1..].to_string());
+            }
+            token = between(&xml, "<NextContinuationToken>", "</NextContinuationToken>")
+                .into_iter()
+                .next();
+            if token.is_none() {
+                return keys;
+            }
+        }
+    }
+
     /// The bucket's checkpoint text, if any.
     fn checkpoint(&self) -> Option<String> {
         self.get("checkpoint")
@@ -533,8 +568,36 @@ fn clients_and_the_monitor_run_on_the_mirror_alone_and_catch_a_tampered_tile() {
     generate(&alice, "alice");
     let v1 = write_artifact(&p("v1.tar"), 3000, 1);
     published(&alice, &v1, "1.0.0", None);
+    wait_mirrored(&bucket, &log.url, Duration::from_secs(60));
+    assert!(
+        bucket.keys().iter().any(|k| k.starts_with("tile/0/000.p/")),
+        "a partial tile 0 while the log is small"
+    );
     fill_log(&log.url, &log.origin, "bob", 300);
     wait_mirrored(&bucket, &log.url, Duration::from_secs(60));
+    // The partial tiles of the rounds before tile 0 filled are deleted
+    // once the full tile is there (readers fall back to it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let size = bucket.size();
+        let stale: Vec<String> = bucket
+            .keys()
+            .into_iter()
+            .filter(|k| k.contains(".p/"))
+            .filter(|k| {
+                let id = TileId::parse_path(k).expect("a tile path");
+                TileId::for_size(id.level, id.index, size).is_some_and(|f| f.is_full())
+            })
+            .collect();
+        if stale.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "partial tiles left beside their full tiles: {stale:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // install --tiles: the checkpoint and both proofs from the bucket.
     let installer = Client::new(&p("installer"), &log);
