@@ -200,6 +200,10 @@ const BUILD_CHUNK: u64 = 4096;
 /// entries, and stores it as of the stored tree size; returns its root.
 fn build_directory(storage: &dyn Storage, state: &TreeState) -> Result<Hash, OpenError> {
     let started = std::time::Instant::now();
+    tracing::info!(
+        entries = state.size,
+        "building the key directory of a log written before it had one (once, from every entry; /healthz answers when it is done)"
+    );
     let mut fold = LeafFold::new();
     let mut dir = Directory::new();
     let mut index = 0;
