@@ -49,7 +49,7 @@ fn replace_once(text: &str, from: &str, to: &str, file: &str) -> String {
 // ----- nginx -----
 
 /// The nginx binary: Debian's, or one on PATH.
-fn nginx_binary() -> Option<PathBuf> {
+pub(crate) fn nginx_binary() -> Option<PathBuf> {
     let debian = PathBuf::from("/usr/sbin/nginx");
     if debian.exists() {
         return Some(debian);
@@ -82,38 +82,57 @@ fn nginx_temp_paths(nginx: &Path) -> Vec<(&'static str, &'static str)> {
     .collect()
 }
 
-/// nginx running `deploy/nginx/sealwax.conf`, killed on drop.
-struct Nginx {
+/// nginx running a conf of `deploy/nginx/`, killed on drop.
+pub(crate) struct Nginx {
     child: Child,
-    url: String,
+    /// Its base URL.
+    pub(crate) url: String,
     dir: PathBuf,
+    /// The path `wait_up` polls until it answers 200.
+    probe: String,
 }
 
 impl Nginx {
-    /// Starts nginx with everything under `dir`, proxying to `upstream_port`.
+    /// Starts nginx with `deploy/nginx/sealwax.conf`, everything under
+    /// `dir`, proxying to the log on `upstream_port`.
     fn start(nginx: &Path, dir: &Path, upstream_port: u16) -> Nginx {
-        let name = "deploy/nginx/sealwax.conf";
-        let conf = fs::read_to_string(deploy_dir().join("nginx/sealwax.conf")).expect(name);
-        // Only what must change: the upstream, the port, the cache directory.
         let port = free_port();
-        let conf = replace_once(
-            &conf,
-            "server 127.0.0.1:7380;",
-            &format!("server 127.0.0.1:{upstream_port};"),
-            name,
-        );
-        let conf = replace_once(
-            &conf,
-            "listen 8080;",
-            &format!("listen 127.0.0.1:{port};"),
-            name,
-        );
-        let conf = replace_once(
-            &conf,
-            "proxy_cache_path /var/cache/nginx/sealwax ",
-            &format!("proxy_cache_path {} ", s(&dir.join("cache"))),
-            name,
-        );
+        Nginx::start_conf(
+            nginx,
+            dir,
+            "sealwax.conf",
+            port,
+            &[
+                (
+                    "server 127.0.0.1:7380;",
+                    format!("server 127.0.0.1:{upstream_port};"),
+                ),
+                ("listen 8080;", format!("listen 127.0.0.1:{port};")),
+                (
+                    "proxy_cache_path /var/cache/nginx/sealwax ",
+                    format!("proxy_cache_path {} ", s(&dir.join("cache"))),
+                ),
+            ],
+            "/healthz",
+        )
+    }
+
+    /// Starts nginx with `deploy/nginx/<file>` on `port`, each `(from, to)`
+    /// of `edits` made exactly once (only what must change: upstream, port,
+    /// cache directory), and waits until `probe` answers 200 through it.
+    pub(crate) fn start_conf(
+        nginx: &Path,
+        dir: &Path,
+        file: &str,
+        port: u16,
+        edits: &[(&str, String)],
+        probe: &str,
+    ) -> Nginx {
+        let name = format!("deploy/nginx/{file}");
+        let mut conf = fs::read_to_string(deploy_dir().join("nginx").join(file)).expect(&name);
+        for (from, to) in edits {
+            conf = replace_once(&conf, from, to, &name);
+        }
         for sub in ["logs", "temp"] {
             fs::create_dir_all(dir.join(sub)).unwrap();
         }
@@ -173,12 +192,13 @@ impl Nginx {
             child,
             url: format!("http://127.0.0.1:{port}"),
             dir: dir.to_path_buf(),
+            probe: probe.to_string(),
         };
         n.wait_up();
         n
     }
 
-    /// Waits until the log answers through nginx, or panics after 20 s.
+    /// Waits until the probe answers through nginx, or panics after 20 s.
     fn wait_up(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let http = reqwest::blocking::Client::builder()
@@ -189,15 +209,16 @@ impl Nginx {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("nginx exited with {status}:\n{}", self.error_log());
             }
-            if let Ok(r) = http.get(format!("{}/healthz", self.url)).send() {
+            if let Ok(r) = http.get(format!("{}{}", self.url, self.probe)).send() {
                 if r.status().is_success() {
                     return;
                 }
             }
             assert!(
                 Instant::now() < deadline,
-                "nginx at {} never passed /healthz through:\n{}",
+                "nginx at {} never passed {} through:\n{}",
                 self.url,
+                self.probe,
                 self.error_log()
             );
             std::thread::sleep(Duration::from_millis(50));

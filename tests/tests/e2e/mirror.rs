@@ -693,3 +693,113 @@ fn clients_and_the_monitor_run_on_the_mirror_alone_and_catch_a_tampered_tile() {
         "the monitor names the tampered tile: {out}"
     );
 }
+
+/// `deploy/nginx/mirror.conf`, run by the real nginx in front of the
+/// bucket: the checkpoint and tiles come through as the bucket holds them,
+/// full tiles are cached, writes and other paths are refused, and a monitor
+/// catches up through it alone.
+#[test]
+fn nginx_mirror_conf_serves_and_caches_the_bucket_for_a_monitor() {
+    use crate::deploy::{nginx_binary, Nginx};
+
+    let Some(weed) = weed_or_skip("mirror::nginx_mirror_conf") else {
+        return;
+    };
+    let Some(nginx) = nginx_binary() else {
+        eprintln!("SKIP: nginx is not installed (.ci/run installs nginx-light)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Seaweed::start(&weed, &tmp.path().join("weed"));
+    store.create_bucket(BUCKET);
+    let log = mirrored_log(&tmp.path().join("log"), &store, &[]);
+    fill_log(&log.url, &log.origin, "alice", 299);
+    let bucket = Bucket::of(&store);
+    wait_mirrored(&bucket, &log.url, Duration::from_secs(60));
+
+    let s3_port = store.endpoint.rsplit(':').next().unwrap().to_string();
+    let dir = tmp.path().join("nginx");
+    let port = sealwax_tests::free_port();
+    let proxy = Nginx::start_conf(
+        &nginx,
+        &dir,
+        "mirror.conf",
+        port,
+        &[
+            (
+                "server 127.0.0.1:8333;",
+                format!("server 127.0.0.1:{s3_port};"),
+            ),
+            ("listen 8081;", format!("listen 127.0.0.1:{port};")),
+            (
+                "proxy_cache_path /var/cache/nginx/sealwax-mirror ",
+                format!("proxy_cache_path {} ", dir.join("cache").display()),
+            ),
+            // This test's bucket prefix is tiles/sealwax/log.
+            (
+                "proxy_pass http://sealwax_bucket/tiles/sealwax/tile/;",
+                format!("proxy_pass http://sealwax_bucket/{BUCKET}/{PREFIX}/tile/;"),
+            ),
+            (
+                "proxy_pass http://sealwax_bucket/tiles/sealwax/checkpoint;",
+                format!("proxy_pass http://sealwax_bucket/{BUCKET}/{PREFIX}/checkpoint;"),
+            ),
+        ],
+        "/checkpoint",
+    );
+    let http = reqwest::blocking::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", proxy.url)).send().unwrap();
+    assert_eq!(
+        get("/checkpoint").text().unwrap(),
+        bucket.checkpoint().unwrap()
+    );
+    let first = get("/tile/0/000");
+    assert_eq!(first.status(), 200);
+    assert!(first.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert_eq!(
+        first.bytes().unwrap().to_vec(),
+        bucket.get("tile/0/000").unwrap()
+    );
+    let second = get("/tile/0/000");
+    assert_eq!(
+        second.headers()["x-cache-status"],
+        "HIT",
+        "a full tile is cached"
+    );
+    assert_eq!(get("/tile/0/999").status(), 404);
+    assert_eq!(get("/v1/log-key").status(), 404, "only the static paths");
+    let put = http
+        .put(format!("{}/tile/0/000", proxy.url))
+        .body(vec![0u8; 8192])
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 403, "no writes through the cache");
+    assert_eq!(
+        bucket.get("tile/0/000").unwrap(),
+        second.bytes().unwrap().to_vec()
+    );
+
+    // A monitor reading nothing but the cache.
+    let config = tmp.path().join("monitor.toml");
+    std::fs::write(&config, "[[watch]]\npublisher = \"alice\"\nlearn = true\n").unwrap();
+    let out = Command::new(bin("sealwax-monitor"))
+        .args(["--tiles", &proxy.url, "--log-key", &log.vkey, "--state"])
+        .arg(tmp.path().join("mon"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--once", "--json", "--no-progress"])
+        .env_remove("SEALWAX_LOG")
+        .env("SEALWAX_HOME", tmp.path().join("no-client-home"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
