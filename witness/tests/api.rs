@@ -440,6 +440,20 @@ async fn race_client(router: Router, w: Arc<TestWitness>, target: u64) -> Vec<(u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_never_roll_the_stored_size_back() {
+    // A race whose first winner asks for the largest size moves the witness
+    // once, legitimately, and proves nothing about ordering: race again.
+    for _ in 0..5 {
+        if race_once().await > 1 {
+            return;
+        }
+    }
+    panic!("in 5 races the witness never moved more than once");
+}
+
+/// One race of 128 concurrent requests for sizes 1..=64 (each twice) on a
+/// fresh witness; checks that it never rolls back and that its 200s form
+/// one chain; returns how many times it moved.
+async fn race_once() -> usize {
     let w = Arc::new(TestWitness::new());
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // A watcher: the stored size only ever grows.
@@ -484,13 +498,10 @@ async fn concurrent_requests_never_roll_the_stored_size_back() {
         );
         at = new;
     }
-    assert!(
-        advances.len() > 1,
-        "the race moved the witness more than once: {advances:?}"
-    );
     let max = accepted.iter().map(|&(_, n)| n).max().unwrap();
     assert_eq!(w.stored().await.size, max);
     assert_eq!(at, max);
+    advances.len()
 }
 
 #[tokio::test]
