@@ -393,30 +393,37 @@ impl LogClient {
             index,
             width,
         };
-        let full = TileId {
-            width: TILE_WIDTH as u16,
-            ..id
-        };
-        let mut tried = Vec::new();
-        for (which, cut) in [(id, false), (full, true)] {
-            if cut && id.is_full() {
-                break;
+        let url = format!("{tiles}/{}", id.path());
+        if let Some(body) = self.mirror_object(&url, max_tile_bytes(id))? {
+            return Ok(body);
+        }
+        let mut tried = vec![url];
+        if !id.is_full() {
+            let full = TileId {
+                width: TILE_WIDTH as u16,
+                ..id
+            };
+            let url = format!("{tiles}/{}", full.path());
+            if let Some(body) = self.mirror_object(&url, max_tile_bytes(full))? {
+                return Ok(cut_tile(id, body));
             }
-            let url = format!("{tiles}/{}", which.path());
-            let resp = self.send(self.http.get(&url).timeout(Duration::from_secs(60)), &url)?;
-            if resp.status() == StatusCode::NOT_FOUND {
-                tried.push(url);
-                continue;
-            }
-            let resp = self.check(resp, &url)?;
-            let body = Self::read_body(resp, max_tile_bytes(which) as u64, &url)?;
-            return Ok(if cut { cut_tile(id, body) } else { body });
+            tried.push(url);
         }
         Err(ClientError::LogHttp {
             url: tried.join(" and "),
             status: 404,
             message: "the mirror has no such tile: it may not have caught up with the log yet (try again in a few seconds), or it is not a mirror of this log".into(),
         })
+    }
+
+    /// `GET url` of a mirror object, at most `limit` bytes; `None` on 404.
+    fn mirror_object(&self, url: &str, limit: usize) -> Result<Option<Vec<u8>>> {
+        let resp = self.send(self.http.get(url).timeout(Duration::from_secs(60)), url)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = self.check(resp, url)?;
+        Self::read_body(resp, limit as u64, url).map(Some)
     }
 
     /// `GET /v1/proof/consistency?from=M&to=N`, decoded; with a mirror,

@@ -62,6 +62,22 @@ pub struct PolicyWitness {
     pub url: Option<String>,
 }
 
+impl PolicyWitness {
+    /// The witness's raw Ed25519 key, however the policy gives it.
+    pub fn public_key(&self) -> VerifyingKey {
+        raw(&self.key, |v| *v.public_key())
+    }
+
+    /// The key name its cosignature lines must carry, when the policy gives
+    /// a verifier key line; a bare key accepts the name of the line.
+    pub fn key_name(&self) -> Option<&str> {
+        match &self.key {
+            PolicyKey::Raw(_) => None,
+            PolicyKey::Named(v) => Some(v.name()),
+        }
+    }
+}
+
 /// A node of the quorum: a witness (by index) or a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -201,11 +217,7 @@ impl Builder {
     fn witness(&mut self, name: &str, key: &str, url: Option<&&str>) -> Result<(), String> {
         let key = parse_key(key, CosignatureVerifier::parse)?;
         let pk = raw(&key, |v| *v.public_key());
-        if self
-            .witnesses
-            .iter()
-            .any(|w| raw(&w.key, |v| *v.public_key()) == pk)
-        {
+        if self.witnesses.iter().any(|w| w.public_key() == pk) {
             return Err(format!("witness {name:?} has the key of another witness"));
         }
         self.define(name, Node::Witness(self.witnesses.len()))?;

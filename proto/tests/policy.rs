@@ -414,11 +414,11 @@ fn vector_file() -> serde_json::Value {
         .witnesses()
         .iter()
         .map(|w| {
-            let (key_name, key) = match &w.key {
-                PolicyKey::Raw(k) => (None, *k),
-                PolicyKey::Named(v) => (Some(v.name().to_string()), *v.public_key()),
-            };
-            serde_json::json!({ "name": w.name, "key_name": key_name, "key": B64.encode(key.as_bytes()) })
+            serde_json::json!({
+                "name": w.name,
+                "key_name": w.key_name(),
+                "key": B64.encode(w.public_key().as_bytes()),
+            })
         })
         .collect();
     let cases: Vec<_> = vector_cases()

@@ -33,7 +33,7 @@ use sealwax_proto::keys::PublisherKeys;
 use sealwax_proto::merkle;
 use sealwax_proto::note::Note;
 use sealwax_proto::policy::{Node, Policy, PolicyKey};
-use sealwax_proto::rules::ReleaseName;
+use sealwax_proto::rules::{ReleaseName, ReleaseRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::api::keys::{key_event, proven_record, signed_at};
@@ -153,16 +153,10 @@ impl WitnessMaterial {
         let witnesses = policy
             .witnesses()
             .iter()
-            .map(|w| {
-                let (key_name, key) = match &w.key {
-                    PolicyKey::Raw(k) => (None, *k),
-                    PolicyKey::Named(v) => (Some(v.name().to_string()), *v.public_key()),
-                };
-                WitnessKey {
-                    name: w.name.clone(),
-                    key_name,
-                    key: B64.encode(key.as_bytes()),
-                }
+            .map(|w| WitnessKey {
+                name: w.name.clone(),
+                key_name: w.key_name().map(str::to_string),
+                key: B64.encode(w.public_key().as_bytes()),
             })
             .collect();
         WitnessMaterial {
@@ -443,6 +437,39 @@ fn current(st: &AppState) -> Result<SignedAt, AppError> {
     }
 }
 
+/// The release `name` as the log binds it at the page's checkpoint (its
+/// first signature's index and SHA-256, if logged), and, when that
+/// checkpoint commits to a key directory, its directory proof added to the
+/// page's material. A directory that disagrees with the release index is an
+/// internal error, never a page.
+fn proven_release(
+    log: &Log,
+    at: &SignedAt,
+    name: &ReleaseName,
+    material: &mut Material,
+) -> Result<Option<ReleaseRecord>, AppError> {
+    let bound = bound_release(log.storage(), name)?.filter(|b| b.index < at.size);
+    if let Some((value, dproof)) = log.prove_directory(at, &release_key(name))? {
+        if value != bound.map(|b| b.record_hash()) {
+            return Err(AppError::internal(
+                "the key directory disagrees with the release index",
+                name,
+            ));
+        }
+        material.directory.push(DirectoryItem {
+            kind: "release",
+            name: name.to_string(),
+            present: None,
+            record: None,
+            record_url: None,
+            index: bound.map(|b| b.index),
+            sha256: bound.map(|b| hex::encode(b.sha256)),
+            proof: dproof.to_base64(),
+        });
+    }
+    Ok(bound)
+}
+
 fn checkpoint_view(log: &Log, at: &SignedAt) -> CheckpointView {
     let mine = log.key().verifier();
     let (root_b64, signatures) = match Note::parse(&at.checkpoint) {
@@ -700,26 +727,7 @@ async fn publisher(
                 package: r.package.clone(),
                 version: r.version.clone(),
             };
-            let bound = bound_release(log.storage(), &name)?.filter(|b| b.index < at.size);
-            let Some((value, dproof)) = log.prove_directory(&at, &release_key(&name))? else {
-                break;
-            };
-            if value != bound.map(|b| b.record_hash()) {
-                return Err(AppError::internal(
-                    "the key directory disagrees with the release index",
-                    &name,
-                ));
-            }
-            material.directory.push(DirectoryItem {
-                kind: "release",
-                name: name.to_string(),
-                present: None,
-                record: None,
-                record_url: None,
-                index: bound.map(|b| b.index),
-                sha256: bound.map(|b| hex::encode(b.sha256)),
-                proof: dproof.to_base64(),
-            });
+            proven_release(log, &at, &name, &mut material)?;
         }
         Ok((
             PublisherPage {
@@ -894,25 +902,7 @@ async fn entry(
                     package: r.package,
                     version: r.version,
                 };
-                let bound = bound_release(log.storage(), &name)?.filter(|b| b.index < at.size);
-                if let Some((value, dproof)) = log.prove_directory(&at, &release_key(&name))? {
-                    if value != bound.map(|b| b.record_hash()) {
-                        return Err(AppError::internal(
-                            "the key directory disagrees with the release index",
-                            &name,
-                        ));
-                    }
-                    material.directory.push(DirectoryItem {
-                        kind: "release",
-                        name: name.to_string(),
-                        present: None,
-                        record: None,
-                        record_url: None,
-                        index: bound.map(|b| b.index),
-                        sha256: bound.map(|b| hex::encode(b.sha256)),
-                        proof: dproof.to_base64(),
-                    });
-                }
+                let bound = proven_release(log, &at, &name, &mut material)?;
                 release = Some((
                     name.to_string(),
                     bound.map(|b| (b.index, hex::encode(b.sha256))),
