@@ -72,26 +72,11 @@ impl WitnessServer {
 
     /// POSTs an add-checkpoint body: the status and the answer.
     fn add(&self, old: u64, proof: &[[u8; 32]], checkpoint: &str) -> (u16, String, String) {
-        use base64::Engine as _;
-        let mut body = format!("old {old}\n");
-        for h in proof {
-            body.push_str(&base64::engine::general_purpose::STANDARD.encode(h));
-            body.push('\n');
-        }
-        body.push('\n');
-        body.push_str(checkpoint);
-        let r = reqwest::blocking::Client::new()
-            .post(format!("{}/add-checkpoint", self.url))
-            .body(body)
-            .send()
-            .expect("POST /add-checkpoint");
-        let status = r.status().as_u16();
-        let ct = r
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (status, ct, r.text().unwrap())
+        send(
+            &self.url,
+            reqwest::Method::POST,
+            add_body(old, proof, checkpoint).into_bytes(),
+        )
     }
 
     fn kill_9(&mut self) {
@@ -447,7 +432,7 @@ fn send(url: &str, method: reqwest::Method, body: Vec<u8>) -> Answer {
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    (status, ct, r.text().unwrap_or_default())
+    (status, ct, r.text().expect("the answer's body"))
 }
 
 /// What the witness shows of its state for `origin`: the monitoring API's
