@@ -11,7 +11,7 @@
 //! `bits` the `j` key bits that lead to it). A batch rewrites each group it
 //! touches whole, and a read fetches one record per four levels of a path.
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell};
 use std::collections::{BTreeMap, HashMap};
 
 use sealwax_proto::directory::{key_bit, Node, NodePath, NodeReader};
@@ -115,18 +115,31 @@ impl<'a> GroupReader<'a> {
 
     /// The group at `group` (empty if none is stored).
     pub fn group(&self, group: &NodePath) -> Result<Group, StorageError> {
-        if let Some(g) = self.shared.and_then(|s| s.borrow().get(group).cloned()) {
-            return Ok(g);
-        }
-        if let Some(g) = self.local.borrow().get(group) {
-            return Ok(g.clone());
+        self.with_group(group, Group::clone)
+    }
+
+    /// `f` of the group at `group`, read from storage (once) if no cache holds it.
+    fn with_group<T>(
+        &self,
+        group: &NodePath,
+        f: impl FnOnce(&Group) -> T,
+    ) -> Result<T, StorageError> {
+        if let Some(g) = self.lookup(group) {
+            return Ok(f(&g));
         }
         let g = match self.storage.directory_group(group, self.size)? {
             Some(bytes) => Group::decode(&bytes)?,
             None => Group::default(),
         };
-        self.local.borrow_mut().insert(*group, g.clone());
-        Ok(g)
+        let mut local = self.local.borrow_mut();
+        Ok(f(local.entry(*group).or_insert(g)))
+    }
+
+    /// The group at `group` if the shared or the local cache holds it, without a copy.
+    fn lookup(&self, group: &NodePath) -> Option<Ref<'_, Group>> {
+        self.shared
+            .and_then(|s| Ref::filter_map(s.borrow(), |m| m.get(group)).ok())
+            .or_else(|| Ref::filter_map(self.local.borrow(), |m| m.get(group)).ok())
     }
 
     /// The groups to store for `nodes` (an update's): each touched group as
@@ -162,8 +175,8 @@ impl NodeReader for GroupReader<'_> {
         let missing = || DirectoryError::NodeMissing {
             depth: path.depth(),
         };
-        match self.group(&group_of(path)) {
-            Ok(g) => g.0[slot_of(path)].ok_or_else(|| missing().into()),
+        match self.with_group(&group_of(path), |g| g.0[slot_of(path)]) {
+            Ok(node) => node.ok_or_else(|| missing().into()),
             Err(e) => {
                 *self.error.borrow_mut() = Some(e);
                 Err(missing().into())
