@@ -327,9 +327,7 @@ impl Log {
             Some(r) => r,
             // The benchmark's baseline keeps no directory: nothing to build
             // (so that a data directory can take turns with and without it).
-            None if std::env::var_os(crate::sequencer::NO_DIRECTORY_VAR).is_some() => {
-                directory::EMPTY
-            }
+            None if crate::sequencer::directory_off() => directory::EMPTY,
             None => build_directory(&*storage, &state)?,
         };
         let published = Published {

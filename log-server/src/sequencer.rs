@@ -49,6 +49,11 @@ use crate::storage::{Batch, SignatureRef, Storage, StorageError};
 /// benchmark's baseline for the directory's cost, never for a real log.
 pub const NO_DIRECTORY_VAR: &str = "SEALWAX_LOG_BENCH_NO_DIRECTORY";
 
+/// Whether [`NO_DIRECTORY_VAR`] is set: the log keeps no key directory.
+pub fn directory_off() -> bool {
+    std::env::var_os(NO_DIRECTORY_VAR).is_some()
+}
+
 /// How a batch failed: the error each of its waiters gets.
 type Failure = fn() -> LogError;
 
@@ -144,7 +149,7 @@ impl SequencerHandle {
         let stop = Arc::new(AtomicBool::new(false));
         let failed = Arc::new(AtomicBool::new(false));
         metrics.tree_size.store(tip.range.size(), Ordering::Relaxed);
-        let directory = std::env::var_os(NO_DIRECTORY_VAR).is_none();
+        let directory = !directory_off();
         if !directory {
             tracing::warn!(
                 "{NO_DIRECTORY_VAR} is set: checkpoints commit to no key directory and clients will refuse them (a benchmark baseline only)"
